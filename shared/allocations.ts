@@ -1,0 +1,1261 @@
+/**
+ * The allocator: hands out addresses of a subnet with DynamoDB conditional writes.
+ *
+ * An address is reserved by one transaction that (1) adds its offset to its block's
+ * set of taken offsets on condition that it is not taken (or its lease expired),
+ * (2) puts the allocation item, and (3) adds to the shard's usage counter on
+ * condition that the counter was counted under the subnet configuration the
+ * allocator used. Nothing is read-then-written without a condition, so two callers
+ * can never both win one address, and a lost race costs one retry, informed by the
+ * item the failed condition returns.
+ *
+ * Picking a candidate costs one read of a shard's blocks (≤ 64 small items) or of
+ * one block, whatever the subnet's size or fill; "full" is decided from the shard
+ * counters (≤ 64 tiny items), never by scanning addresses.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import {
+  GetCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import {
+  addressKey,
+  eui64InterfaceId,
+  formatCidr,
+  formatIp,
+  formatMac,
+  type IpAddress,
+  parseIp,
+  parseMac,
+} from './address.js';
+import {
+  type BlockState,
+  blockFromItem,
+  freeOffsets,
+  leaseAttribute,
+  offsetState,
+} from './block.js';
+import type { IpamContext } from './context.js';
+import { readCounters, type ShardCounter, StaleSubnetError, sumCounters } from './counters.js';
+import {
+  AllocationContentionError,
+  AllocationNotFoundError,
+  IpAlreadyAllocatedError,
+  IpamError,
+  MacNotApplicableError,
+  OwnerMismatchError,
+  SubnetExhaustedError,
+  SubnetNotFoundError,
+  ValidationError,
+} from './errors.js';
+import {
+  addressAt,
+  blockRange,
+  type Geometry,
+  geometryOf,
+  type Position,
+  poolSizePerShard,
+  positionOf,
+  shardBlocks,
+  shardRange,
+} from './geometry.js';
+import { keys, parseBlockSort } from './keys.js';
+import { LIMITS } from './limits.js';
+import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
+import {
+  backoffMs,
+  type CancellationReason,
+  isTransactionCanceled,
+  RETRY,
+  sleep,
+} from './retry.js';
+import { address, jsonCount, type Subnet } from './subnet.js';
+import { assertAllocatable, clipPools, inPools } from './subnetRules.js';
+import { loadSubnet } from './subnets.js';
+
+export const Strategy = { RANDOM: 'random', SEQUENTIAL: 'sequential' } as const;
+export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+
+export interface AllocateInput {
+  readonly ip?: string;
+  readonly strategy?: Strategy;
+  readonly count?: number;
+  readonly macAddress?: string;
+  readonly owner?: string | null;
+  readonly description?: string | null;
+  readonly tags?: Record<string, string>;
+  readonly ttlSeconds?: number;
+}
+
+export interface UpdateAllocationInput {
+  readonly owner?: string | null;
+  readonly description?: string | null;
+  readonly tags?: Record<string, string>;
+  readonly ttlSeconds?: number;
+}
+
+export interface AllocationView {
+  subnetId: string;
+  ip: string;
+  owner: string | null;
+  description: string | null;
+  tags: Record<string, string>;
+  macAddress: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+/** Blocks per shard up to which a pick reads the whole shard (one query, ≤ 64 items). */
+const WHOLE_SHARD_READ_LIMIT = 64n;
+/** DynamoDB's limit of items in one transaction. */
+const MAX_TRANSACTION_ITEMS = 100;
+/** Blocks a random pick in a huge shard samples before it rereads the counters. */
+const SAMPLES_PER_SHARD = 8;
+
+interface Candidate {
+  readonly value: bigint;
+  readonly pos: Position;
+  /** The offset holds an expired lease: take it over instead of adding it. */
+  readonly reclaim: boolean;
+}
+
+interface Details {
+  readonly owner: string | null;
+  readonly description: string | null;
+  readonly tags: Record<string, string>;
+  readonly macAddress: string | null;
+  /** Lease expiry in epoch seconds, or null for no lease. */
+  readonly expiry: number | null;
+}
+
+/** What one failed transaction taught us. */
+interface Lesson {
+  readonly blocks: BlockState[];
+  /** The subnet changed (pools, gateway) or vanished: reload it. */
+  readonly subnetChanged: boolean;
+  /** Addresses whose allocation item is live although the block called them free. */
+  readonly heldItems: bigint[];
+}
+
+export interface AllocatorOptions {
+  /** How long an allocator trusts its cached counters and subnet (ms). */
+  readonly cacheMs?: number;
+}
+
+interface CachedSubnet {
+  subnet: Subnet;
+  counters: ShardCounter[] | undefined;
+  countersAt: number;
+  loadedAt: number;
+}
+
+/**
+ * One allocator per process (Lambda container). Its cache only guides the choice
+ * of candidates; every decision that matters is a conditional write.
+ */
+export class Allocator {
+  private readonly cache = new Map<string, CachedSubnet>();
+  private readonly cacheMs: number;
+
+  constructor(
+    private readonly ctx: IpamContext,
+    options: AllocatorOptions = {},
+  ) {
+    this.cacheMs = options.cacheMs ?? 1000;
+  }
+
+  async allocate(subnetId: string, input: AllocateInput): Promise<AllocationView[]> {
+    const count = input.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > LIMITS.bulkCount) {
+      throw new ValidationError(`count must be an integer from 1 to ${LIMITS.bulkCount}.`, {
+        field: 'count',
+      });
+    }
+    if (count > 1 && (input.ip !== undefined || input.macAddress !== undefined)) {
+      throw new ValidationError('count cannot be combined with ip or macAddress.', {
+        field: 'count',
+      });
+    }
+    if (input.ip !== undefined && input.macAddress !== undefined) {
+      throw new ValidationError('Give ip or macAddress, not both.', { field: 'macAddress' });
+    }
+    let entry = await this.subnetEntry(subnetId);
+    const specific = this.specificAddress(entry.subnet, input);
+    const nowMs = this.ctx.now();
+    const details: Details = {
+      owner: input.owner ?? null,
+      description: input.description ?? null,
+      tags: input.tags ?? {},
+      macAddress: input.macAddress === undefined ? null : formatMac(parseMac(input.macAddress)),
+      expiry: input.ttlSeconds === undefined ? null : Math.floor(nowMs / 1000) + input.ttlSeconds,
+    };
+    const known = new Map<bigint, BlockState>();
+    const skip = new Set<bigint>();
+    for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+      const subnet = entry.subnet;
+      const g = geometryOf(subnet.cidr);
+      let candidates: Candidate[];
+      try {
+        candidates =
+          specific === undefined
+            ? await this.pick(entry, g, input.strategy ?? Strategy.RANDOM, count, known, skip)
+            : [await this.specificCandidate(subnet, g, specific, known)];
+      } catch (error) {
+        // The counters were recounted under a newer configuration than ours.
+        if (!(error instanceof StaleSubnetError)) throw error;
+        entry = await this.subnetEntry(subnetId, true);
+        continue;
+      }
+      const token = randomBytes(12).toString('base64url');
+      const lesson = await this.reserve(subnet, candidates, details, token);
+      if (lesson === undefined) {
+        this.noteAllocated(entry, candidates);
+        return candidates.map((candidate) =>
+          allocationView(subnet, candidate.value, details, nowMs),
+        );
+      }
+      for (const block of lesson.blocks) known.set(block.block, block);
+      for (const value of lesson.heldItems) skip.add(value);
+      if (lesson.subnetChanged) {
+        entry = await this.subnetEntry(subnetId, true);
+        known.clear();
+      }
+      entry.counters = undefined;
+      await sleep(backoffMs(attempt));
+    }
+    throw new AllocationContentionError(
+      `Concurrent requests took every address this request tried in subnet ${subnetId} ` +
+        `(${RETRY.attempts} tries); free addresses remain, so retry shortly.`,
+    );
+  }
+
+  /** The exact address asked for (ip or macAddress), checked against the subnet's rules. */
+  private specificAddress(subnet: Subnet, input: AllocateInput): IpAddress | undefined {
+    if (input.macAddress !== undefined) {
+      if (subnet.cidr.version !== 6 || subnet.cidr.prefixLength !== 64) {
+        throw new MacNotApplicableError(
+          `macAddress needs an IPv6 /64 subnet; ${formatCidr(subnet.cidr)} is not one. Allocate by ip or strategy instead.`,
+          { cidr: formatCidr(subnet.cidr) },
+        );
+      }
+      const ip = address(6, subnet.cidr.network | eui64InterfaceId(parseMac(input.macAddress)));
+      assertAllocatable(subnet.cidr, subnet.gateway, ip);
+      return ip;
+    }
+    if (input.ip === undefined) return undefined;
+    const ip = parseIp(input.ip);
+    assertAllocatable(subnet.cidr, subnet.gateway, ip);
+    return ip;
+  }
+
+  private async specificCandidate(
+    subnet: Subnet,
+    g: Geometry,
+    ip: IpAddress,
+    known: Map<bigint, BlockState>,
+  ): Promise<Candidate> {
+    const pos = positionOf(g, ip.value);
+    const block = known.get(pos.block);
+    const state = block === undefined ? 'free' : offsetState(block, pos.offset, this.nowSeconds());
+    if (state === 'held') {
+      const holder = await this.readAllocation(subnet, ip);
+      throw new IpAlreadyAllocatedError(formatIp(ip), holder?.owner ?? null);
+    }
+    return { value: ip.value, pos, reclaim: state === 'expired' };
+  }
+
+  /** Chooses `count` free pool addresses by strategy, or throws SubnetExhausted. */
+  private async pick(
+    entry: CachedSubnet,
+    g: Geometry,
+    strategy: Strategy,
+    count: number,
+    known: Map<bigint, BlockState>,
+    skip: ReadonlySet<bigint>,
+  ): Promise<Candidate[]> {
+    const subnet = entry.subnet;
+    const poolPerShard = poolSizePerShard(g, subnet.pools);
+    let fresh = false;
+    for (;;) {
+      if (entry.counters === undefined || this.ctx.now() - entry.countersAt > this.cacheMs) {
+        entry.counters = await readCounters(this.ctx, subnet);
+        entry.countersAt = this.ctx.now();
+        fresh = true;
+      }
+      const counters = entry.counters;
+      const freePerShard = counters.map((counter, shard) => {
+        const free = (poolPerShard[shard] ?? 0n) - BigInt(counter.p);
+        return free > 0n ? free : 0n;
+      });
+      const shards = orderShards(strategy, freePerShard, counters);
+      const chosen: Candidate[] = [];
+      for (const shard of shards) {
+        const wanted = count - chosen.length;
+        const found = await this.pickInShard(subnet, g, shard, strategy, wanted, known, skip);
+        chosen.push(...found);
+        if (chosen.length === count) return chosen;
+      }
+      if (!fresh) {
+        // The cached counters promised more than the blocks hold: reread them once.
+        entry.counters = undefined;
+        continue;
+      }
+      const counts = sumCounters(counters);
+      const total = poolPerShard.reduce((sum, size) => sum + size, 0n);
+      if (counts.inPools + BigInt(count) <= total && chosen.length < count) {
+        // Free by the counters, but other writers hold the rest right now.
+        throw new AllocationContentionError(
+          `Free addresses in subnet ${subnet.id} are being taken by concurrent requests; retry shortly.`,
+        );
+      }
+      throw new SubnetExhaustedError(jsonCount(total), jsonCount(counts.inPools), count);
+    }
+  }
+
+  /**
+   * Up to `wanted` free pool addresses of one shard: the whole shard is read when it
+   * is small; a huge one (IPv6, big IPv4) is sampled block by block.
+   */
+  private async pickInShard(
+    subnet: Subnet,
+    g: Geometry,
+    shard: number,
+    strategy: Strategy,
+    wanted: number,
+    known: Map<bigint, BlockState>,
+    skip: ReadonlySet<bigint>,
+  ): Promise<Candidate[]> {
+    const nowSeconds = this.nowSeconds();
+    const range = shardRange(g, shard);
+    const pools = clipPools(subnet.pools, range.start, range.end);
+    if (pools.length === 0) return [];
+    const { first, last } = shardBlocks(g, shard);
+    if (strategy === Strategy.SEQUENTIAL || last - first + 1n <= WHOLE_SHARD_READ_LIMIT) {
+      // Walk the shard's blocks in order; blocks without an item are wholly free.
+      const found: Candidate[] = [];
+      const free: Candidate[] = [];
+      for await (const state of this.blocksOfShard(subnet, g, shard, known)) {
+        for (const offset of freeOffsets(g, state, pools, nowSeconds)) {
+          const value = addressAt(g, state.block, offset);
+          if (skip.has(value)) continue;
+          const candidate = { value, pos: positionOf(g, value), reclaim: state.used.has(offset) };
+          if (strategy === Strategy.SEQUENTIAL) {
+            found.push(candidate);
+            if (found.length === wanted) return found;
+          } else {
+            free.push(candidate);
+          }
+        }
+      }
+      return strategy === Strategy.SEQUENTIAL ? found : sampleWithoutReplacement(free, wanted);
+    }
+    // A huge shard: uniform samples of its pool addresses, one block read each.
+    const found = new Map<bigint, Candidate>();
+    for (let sample = 0; sample < SAMPLES_PER_SHARD && found.size < wanted; sample++) {
+      const value = randomPoolAddress(pools);
+      const pos = positionOf(g, value);
+      const state = known.get(pos.block) ?? (await this.readBlock(subnet, pos));
+      known.set(pos.block, state);
+      const blockPools = clipPools(
+        pools,
+        blockRange(g, pos.block).start,
+        blockRange(g, pos.block).end,
+      );
+      const free = freeOffsets(g, state, blockPools, nowSeconds)
+        .map((offset) => addressAt(g, pos.block, offset))
+        .filter((free) => !skip.has(free) && !found.has(free));
+      if (free.length === 0) continue;
+      const preferred = free.includes(value) ? [value] : [];
+      for (const chosen of [...preferred, ...sampleWithoutReplacement(free, wanted)]) {
+        if (found.size === wanted) break;
+        const chosenPos = positionOf(g, chosen);
+        found.set(chosen, {
+          value: chosen,
+          pos: chosenPos,
+          reclaim: state.used.has(chosenPos.offset),
+        });
+      }
+    }
+    return [...found.values()];
+  }
+
+  /** Every block of a shard in address order (missing items as empty blocks), read by range. */
+  private async *blocksOfShard(
+    subnet: Subnet,
+    g: Geometry,
+    shard: number,
+    known: Map<bigint, BlockState>,
+  ): AsyncGenerator<BlockState> {
+    const { first, last } = shardBlocks(g, shard);
+    let next = first;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page: QueryCommandOutput = await this.ctx.doc.send(
+        new QueryCommand({
+          TableName: this.ctx.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+          ExpressionAttributeValues: {
+            ':pk': keys.shardPartition(subnet.id, shard),
+            ':first': keys.blockSort(first),
+            ':last': keys.blockSort(last),
+          },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const block = parseBlockSort(String(item.sk));
+        for (; next < block; next++) yield emptyOrKnown(known, next);
+        const state = blockFromItem(block, item);
+        known.set(block, state);
+        yield state;
+        next = block + 1n;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    for (; next <= last; next++) yield emptyOrKnown(known, next);
+  }
+
+  private async readBlock(subnet: Subnet, pos: Position): Promise<BlockState> {
+    const result = await this.ctx.doc.send(
+      new GetCommand({
+        TableName: this.ctx.tableName,
+        Key: keys.block(subnet.id, pos.shard, pos.block),
+      }),
+    );
+    return blockFromItem(pos.block, result.Item);
+  }
+
+  /**
+   * Writes the reservation; undefined on success, else what the failed conditions
+   * showed. Small requests are one transaction; larger ones go through a pending
+   * record (see reserveInSteps).
+   */
+  private async reserve(
+    subnet: Subnet,
+    candidates: readonly Candidate[],
+    details: Details,
+    token: string,
+  ): Promise<Lesson | undefined> {
+    const plan = planWrites(this.ctx, subnet, candidates, details, token, this.nowSeconds());
+    if (plan.reservation.length + plan.items.length <= MAX_TRANSACTION_ITEMS) {
+      return this.transact([...plan.reservation, ...plan.items]);
+    }
+    return this.reserveInSteps(subnet, plan, candidates, token);
+  }
+
+  /**
+   * A request too large for one transaction: record the plan as a pending item,
+   * reserve, write the allocation items, then delete the record (the commit point).
+   * A failure part-way undoes what was written; a crash leaves the record for the
+   * audit, which undoes it after the grace period.
+   */
+  private async reserveInSteps(
+    subnet: Subnet,
+    plan: WritePlan,
+    candidates: readonly Candidate[],
+    token: string,
+  ): Promise<Lesson | undefined> {
+    const pendingKey = keys.pending(subnet.id, token);
+    await this.ctx.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.ctx.tableName,
+              Item: {
+                ...pendingKey,
+                type: 'pending',
+                subnetId: subnet.id,
+                token,
+                ips: candidates.map((candidate) =>
+                  formatIp(address(subnet.cidr.version, candidate.value)),
+                ),
+                createdAt: new Date(this.ctx.now()).toISOString(),
+              },
+            },
+          },
+        ],
+      }),
+    );
+    let lesson: Lesson | undefined;
+    try {
+      lesson = await this.transactChunks([plan.reservation, plan.items]);
+      if (lesson === undefined) {
+        await this.ctx.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [{ Delete: { TableName: this.ctx.tableName, Key: pendingKey } }],
+          }),
+        );
+        return undefined;
+      }
+    } catch (error) {
+      // All or nothing: undo what was written, then report the failure. If the undo
+      // fails too, the pending record stays for the audit to undo.
+      await undoPending(this.ctx, subnet.id, token).catch(() => undefined);
+      throw error;
+    }
+    await undoPending(this.ctx, subnet.id, token);
+    return lesson;
+  }
+
+  private async transactChunks(groups: readonly PlannedWrite[][]): Promise<Lesson | undefined> {
+    for (const group of groups) {
+      for (let i = 0; i < group.length; i += MAX_TRANSACTION_ITEMS) {
+        const lesson = await this.transact(group.slice(i, i + MAX_TRANSACTION_ITEMS));
+        if (lesson !== undefined) return lesson;
+      }
+    }
+    return undefined;
+  }
+
+  private async transact(writes: readonly PlannedWrite[]): Promise<Lesson | undefined> {
+    try {
+      await this.ctx.doc.send(
+        new TransactWriteCommand({ TransactItems: writes.map((write) => write.item) }),
+      );
+      return undefined;
+    } catch (error) {
+      if (!isTransactionCanceled(error)) throw error;
+      return learn(writes, error.CancellationReasons ?? []);
+    }
+  }
+
+  /** Keeps the cached counters in step with our own allocation, so the next pick weighs shards right. */
+  private noteAllocated(entry: CachedSubnet, candidates: readonly Candidate[]): void {
+    if (entry.counters === undefined) return;
+    const counters = [...entry.counters];
+    for (const candidate of candidates) {
+      const counter = counters[candidate.pos.shard];
+      if (counter === undefined || candidate.reclaim) continue;
+      const added = inPools(entry.subnet.pools, candidate.value) ? 1 : 0;
+      counters[candidate.pos.shard] = { ...counter, n: counter.n + 1, p: counter.p + added };
+    }
+    entry.counters = counters;
+  }
+
+  /** Releases an address; with `owner`, only if that owner holds it. */
+  async release(subnetId: string, ipText: string, owner?: string): Promise<void> {
+    for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+      const subnet = await loadSubnet(this.ctx, subnetId);
+      const ip = this.addressIn(subnet, ipText);
+      const g = geometryOf(subnet.cidr);
+      const current = await this.readAllocation(subnet, ip);
+      if (current === undefined) throw new AllocationNotFoundError(subnetId, formatIp(ip));
+      if (owner !== undefined && current.owner !== owner) {
+        throw new OwnerMismatchError(formatIp(ip), owner, current.owner);
+      }
+      const pos = positionOf(g, ip.value);
+      const leased = current.ttl !== undefined;
+      const lesson = await this.transact(
+        releaseWrites(this.ctx, subnet, pos, ip.value, current.reqToken, leased),
+      );
+      if (lesson === undefined) {
+        this.cache.delete(subnetId);
+        return;
+      }
+      await sleep(backoffMs(attempt));
+    }
+    throw new AllocationContentionError(
+      `${ipText} kept changing while it was being released; retry.`,
+    );
+  }
+
+  async get(subnetId: string, ipText: string): Promise<AllocationView> {
+    const subnet = await loadSubnet(this.ctx, subnetId);
+    const ip = this.addressIn(subnet, ipText);
+    const item = await this.readAllocation(subnet, ip);
+    if (item === undefined) throw new AllocationNotFoundError(subnetId, formatIp(ip));
+    return viewFromItem(item);
+  }
+
+  /** PATCH: owner, description, tags; ttlSeconds sets a new lease expiry from now. */
+  async update(
+    subnetId: string,
+    ipText: string,
+    input: UpdateAllocationInput,
+  ): Promise<AllocationView> {
+    for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+      const subnet = await loadSubnet(this.ctx, subnetId);
+      const ip = this.addressIn(subnet, ipText);
+      const current = await this.readAllocation(subnet, ip);
+      if (current === undefined) throw new AllocationNotFoundError(subnetId, formatIp(ip));
+      const g = geometryOf(subnet.cidr);
+      const pos = positionOf(g, ip.value);
+      const nowSeconds = this.nowSeconds();
+      const expiry = input.ttlSeconds === undefined ? current.ttl : nowSeconds + input.ttlSeconds;
+      const next: AllocationItem = {
+        ...current,
+        owner: input.owner === undefined ? current.owner : input.owner,
+        description: input.description === undefined ? current.description : input.description,
+        tags: input.tags ?? current.tags,
+        expiresAt: expiry === undefined ? null : new Date(expiry * 1000).toISOString(),
+        ...(expiry === undefined ? {} : { ttl: expiry }),
+      };
+      const writes: PlannedWrite[] = [
+        {
+          kind: 'item',
+          value: ip.value,
+          item: {
+            Put: {
+              TableName: this.ctx.tableName,
+              Item: withOwnerIndex(next),
+              ConditionExpression: 'reqToken = :token',
+              ExpressionAttributeValues: { ':token': current.reqToken },
+            },
+          },
+        },
+      ];
+      if (input.ttlSeconds !== undefined) {
+        writes.push(leaseWrite(this.ctx, subnet, pos, expiry!, nowSeconds));
+        if (current.ttl === undefined)
+          writes.push(counterWrite(this.ctx, subnet, pos.shard, 0, 0, 1));
+      }
+      const lesson = await this.transact(writes);
+      if (lesson === undefined) return viewFromItem(next);
+      await sleep(backoffMs(attempt));
+    }
+    throw new AllocationContentionError(
+      `${ipText} kept changing while it was being updated; retry.`,
+    );
+  }
+
+  async list(
+    subnetId: string,
+    query: { owner?: string; limit: number; cursor?: string },
+  ): Promise<Page<AllocationView>> {
+    const subnet = await loadSubnet(this.ctx, subnetId);
+    if (query.owner !== undefined)
+      return listByOwner(this.ctx, query.owner, query, `${subnet.id}#`);
+    const g = geometryOf(subnet.cidr);
+    const cursor = decodeCursor(query.cursor, ['shard', 'sk']);
+    let shard = cursor === undefined ? 0 : Number(cursor.shard);
+    if (!Number.isInteger(shard) || shard < 0 || shard > g.shardCount) {
+      throw new ValidationError('The cursor does not belong to this subnet.', { field: 'cursor' });
+    }
+    let startKey: Cursor | undefined = cursor?.sk
+      ? { pk: keys.shardPartition(subnet.id, shard), sk: cursor.sk }
+      : undefined;
+    const items: AllocationView[] = [];
+    for (; shard < g.shardCount; shard++) {
+      do {
+        const page: QueryCommandOutput = await this.ctx.doc.send(
+          new QueryCommand({
+            TableName: this.ctx.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ip)',
+            FilterExpression: 'attribute_not_exists(#ttl) OR #ttl > :now',
+            ExpressionAttributeNames: { '#ttl': 'ttl' },
+            ExpressionAttributeValues: {
+              ':pk': keys.shardPartition(subnet.id, shard),
+              ':ip': 'IP#',
+              ':now': this.nowSeconds(),
+            },
+            Limit: query.limit - items.length,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        items.push(...(page.Items ?? []).map((item) => viewFromItem(item as AllocationItem)));
+        startKey = page.LastEvaluatedKey as Cursor | undefined;
+        if (items.length >= query.limit) {
+          const next =
+            startKey !== undefined
+              ? { shard: String(shard), sk: startKey.sk ?? '' }
+              : shard + 1 < g.shardCount
+                ? { shard: String(shard + 1), sk: '' }
+                : undefined;
+          return { items, nextCursor: encodeCursor(next) };
+        }
+      } while (startKey !== undefined);
+    }
+    return { items, nextCursor: null };
+  }
+
+  /** Parses `ipText` and requires it to be an address of the subnet (else 404). */
+  private addressIn(subnet: Subnet, ipText: string): IpAddress {
+    const ip = parseIp(ipText);
+    if (
+      ip.version !== subnet.cidr.version ||
+      positionOf(geometryOf(subnet.cidr), ip.value).block < 0n
+    ) {
+      throw new AllocationNotFoundError(subnet.id, formatIp(ip));
+    }
+    const g = geometryOf(subnet.cidr);
+    if (ip.value < g.network || ip.value >= g.network + g.size) {
+      throw new AllocationNotFoundError(subnet.id, formatIp(ip));
+    }
+    return ip;
+  }
+
+  /** The live allocation item of an address, or undefined (expired leases are not live). */
+  private async readAllocation(subnet: Subnet, ip: IpAddress): Promise<AllocationItem | undefined> {
+    const pos = positionOf(geometryOf(subnet.cidr), ip.value);
+    const result = await this.ctx.doc.send(
+      new GetCommand({
+        TableName: this.ctx.tableName,
+        Key: keys.allocation(subnet.id, pos.shard, ip),
+        ConsistentRead: true,
+      }),
+    );
+    const item = result.Item as AllocationItem | undefined;
+    if (item === undefined) return undefined;
+    if (item.ttl !== undefined && item.ttl <= this.nowSeconds()) return undefined;
+    return item;
+  }
+
+  private async subnetEntry(subnetId: string, reload = false): Promise<CachedSubnet> {
+    const cached = this.cache.get(subnetId);
+    if (!reload && cached !== undefined && this.ctx.now() - cached.loadedAt <= this.cacheMs)
+      return cached;
+    const subnet = await loadSubnet(this.ctx, subnetId);
+    const entry: CachedSubnet = {
+      subnet,
+      counters: undefined,
+      countersAt: 0,
+      loadedAt: this.ctx.now(),
+    };
+    this.cache.set(subnetId, entry);
+    return entry;
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.ctx.now() / 1000);
+  }
+}
+
+/** Throws IpAlreadyAllocated when a live allocation holds `value` (e.g. before it becomes the gateway). */
+export async function assertAddressFree(
+  ctx: IpamContext,
+  subnet: Subnet,
+  value: bigint,
+): Promise<void> {
+  const g = geometryOf(subnet.cidr);
+  const ip = address(subnet.cidr.version, value);
+  const pos = positionOf(g, value);
+  const result = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.allocation(subnet.id, pos.shard, ip),
+      ConsistentRead: true,
+    }),
+  );
+  const item = result.Item as AllocationItem | undefined;
+  if (item !== undefined && (item.ttl === undefined || item.ttl > Math.floor(ctx.now() / 1000))) {
+    throw new IpAlreadyAllocatedError(formatIp(ip), item.owner);
+  }
+}
+
+/** Lists one owner's live allocations (across subnets, or within those whose id starts the sort key). */
+export async function listByOwner(
+  ctx: IpamContext,
+  owner: string,
+  query: { limit: number; cursor?: string },
+  sortPrefix = '',
+): Promise<Page<AllocationView>> {
+  let startKey: Cursor | undefined = decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+  const items: AllocationView[] = [];
+  do {
+    const page: QueryCommandOutput = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression:
+          sortPrefix === '' ? 'gsi1pk = :pk' : 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        FilterExpression: 'attribute_not_exists(#ttl) OR #ttl > :now',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: {
+          ':pk': keys.owner(owner),
+          ':now': Math.floor(ctx.now() / 1000),
+          ...(sortPrefix === '' ? {} : { ':prefix': sortPrefix }),
+        },
+        Limit: query.limit - items.length,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []).map((item) => viewFromItem(item as AllocationItem)));
+    startKey = page.LastEvaluatedKey as Cursor | undefined;
+  } while (startKey !== undefined && items.length < query.limit);
+  return { items, nextCursor: encodeCursor(startKey) };
+}
+
+/**
+ * Undoes a pending (multi-step) request: deletes its allocation items and frees
+ * the offsets it reserved — each only where it still carries the request's token,
+ * so nothing that another request holds is touched. Returns how many addresses
+ * were freed. Used on failure, and by the audit for a crashed request.
+ */
+export async function undoPending(
+  ctx: IpamContext,
+  subnetId: string,
+  token: string,
+): Promise<number> {
+  const pendingKey = keys.pending(subnetId, token);
+  const record = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: pendingKey, ConsistentRead: true }),
+  );
+  if (record.Item === undefined) return 0;
+  let subnet: Subnet | undefined;
+  try {
+    subnet = await loadSubnet(ctx, subnetId);
+  } catch (error) {
+    if (!(error instanceof SubnetNotFoundError)) throw error;
+  }
+  let freed = 0;
+  if (subnet !== undefined) {
+    const g = geometryOf(subnet.cidr);
+    for (const text of record.Item.ips as string[]) {
+      const ip = parseIp(text);
+      const pos = positionOf(g, ip.value);
+      freed += await undoOne(ctx, subnet, pos, ip, token);
+    }
+  }
+  await ctx.doc.send(
+    new TransactWriteCommand({
+      TransactItems: [{ Delete: { TableName: ctx.tableName, Key: pendingKey } }],
+    }),
+  );
+  return freed;
+}
+
+async function undoOne(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  ip: IpAddress,
+  token: string,
+): Promise<number> {
+  const tokenName = tokenAttribute(pos.offset);
+  const block = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.block(subnet.id, pos.shard, pos.block),
+      ConsistentRead: true,
+    }),
+  );
+  const item = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.allocation(subnet.id, pos.shard, ip),
+      ConsistentRead: true,
+    }),
+  );
+  const writes: TransactWriteCommandInput['TransactItems'] = [];
+  if (item.Item?.reqToken === token) {
+    writes.push({
+      Delete: {
+        TableName: ctx.tableName,
+        Key: keys.allocation(subnet.id, pos.shard, ip),
+        ConditionExpression: 'reqToken = :token',
+        ExpressionAttributeValues: { ':token': token },
+      },
+    });
+  }
+  const reserved = block.Item?.[tokenName] === token;
+  if (reserved) {
+    const state = blockFromItem(pos.block, block.Item);
+    writes.push(
+      {
+        Update: {
+          TableName: ctx.tableName,
+          Key: keys.block(subnet.id, pos.shard, pos.block),
+          UpdateExpression: `DELETE u :offset REMOVE ${leaseAttribute(pos.offset)}, ${tokenName}`,
+          ConditionExpression: `${tokenName} = :token`,
+          ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':token': token },
+        },
+      },
+      counterWrite(
+        ctx,
+        subnet,
+        pos.shard,
+        -1,
+        inPools(subnet.pools, ip.value) ? -1 : 0,
+        state.leases.has(pos.offset) ? -1 : 0,
+      ).item,
+    );
+  }
+  if (writes.length === 0) return 0;
+  await ctx.doc.send(new TransactWriteCommand({ TransactItems: writes }));
+  return reserved ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------
+// Items and the writes that change them
+
+export interface AllocationItem {
+  pk: string;
+  sk: string;
+  type: 'allocation';
+  subnetId: string;
+  ip: string;
+  owner: string | null;
+  description: string | null;
+  tags: Record<string, string>;
+  macAddress: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  /** Lease expiry, epoch seconds (the table's TTL attribute). */
+  ttl?: number;
+  /** The request that wrote it: releases and undos match it, so they never hit a successor. */
+  reqToken: string;
+  gsi1pk?: string;
+  gsi1sk?: string;
+}
+
+function withOwnerIndex(item: AllocationItem): AllocationItem {
+  const { gsi1pk: _pk, gsi1sk: _sk, ...rest } = item;
+  if (item.owner === null) return rest;
+  const ip = parseIp(item.ip);
+  return { ...rest, gsi1pk: keys.owner(item.owner), gsi1sk: `${item.subnetId}#${addressKey(ip)}` };
+}
+
+function viewFromItem(item: AllocationItem): AllocationView {
+  return {
+    subnetId: item.subnetId,
+    ip: item.ip,
+    owner: item.owner ?? null,
+    description: item.description ?? null,
+    tags: item.tags ?? {},
+    macAddress: item.macAddress ?? null,
+    createdAt: item.createdAt,
+    expiresAt: item.expiresAt ?? null,
+  };
+}
+
+function allocationView(
+  subnet: Subnet,
+  value: bigint,
+  details: Details,
+  nowMs: number,
+): AllocationView {
+  return viewFromItem(allocationItem(subnet, value, details, nowMs, ''));
+}
+
+function allocationItem(
+  subnet: Subnet,
+  value: bigint,
+  details: Details,
+  nowMs: number,
+  token: string,
+): AllocationItem {
+  const ip = address(subnet.cidr.version, value);
+  const pos = positionOf(geometryOf(subnet.cidr), value);
+  return withOwnerIndex({
+    ...keys.allocation(subnet.id, pos.shard, ip),
+    type: 'allocation',
+    subnetId: subnet.id,
+    ip: formatIp(ip),
+    owner: details.owner,
+    description: details.description,
+    tags: details.tags,
+    macAddress: details.macAddress,
+    createdAt: new Date(nowMs).toISOString(),
+    expiresAt: details.expiry === null ? null : new Date(details.expiry * 1000).toISOString(),
+    ...(details.expiry === null ? {} : { ttl: details.expiry }),
+    reqToken: token,
+  });
+}
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** A write with what it is about, so a cancellation reason can be read back. */
+type PlannedWrite =
+  | { readonly kind: 'block'; readonly block: bigint; readonly item: TransactItem }
+  | { readonly kind: 'item'; readonly value: bigint; readonly item: TransactItem }
+  | { readonly kind: 'counter'; readonly item: TransactItem };
+
+interface WritePlan {
+  /** Block and counter updates: the reservation itself. */
+  readonly reservation: PlannedWrite[];
+  /** The allocation items. */
+  readonly items: PlannedWrite[];
+}
+
+export const tokenAttribute = (offset: number) => `t${offset}`;
+
+function planWrites(
+  ctx: IpamContext,
+  subnet: Subnet,
+  candidates: readonly Candidate[],
+  details: Details,
+  token: string,
+  nowSeconds: number,
+): WritePlan {
+  const byBlock = new Map<bigint, Candidate[]>();
+  for (const candidate of candidates) {
+    byBlock.set(candidate.pos.block, [...(byBlock.get(candidate.pos.block) ?? []), candidate]);
+  }
+  const reservation: PlannedWrite[] = [];
+  const deltas = new Map<number, { n: number; p: number; l: number }>();
+  const leased = details.expiry !== null;
+  for (const [block, group] of byBlock) {
+    const shard = group[0]!.pos.shard;
+    const values: Record<string, unknown> = { ':token': token };
+    const conditions: string[] = [];
+    const sets: string[] = [];
+    const removes: string[] = [];
+    const added: number[] = [];
+    for (const candidate of group) {
+      const offset = candidate.pos.offset;
+      const lease = leaseAttribute(offset);
+      values[`:o${offset}`] = offset;
+      if (candidate.reclaim) {
+        values[':now'] = nowSeconds;
+        conditions.push(`(contains(u, :o${offset}) AND ${lease} <= :now)`);
+      } else {
+        conditions.push(`NOT contains(u, :o${offset})`);
+        added.push(offset);
+      }
+      if (leased) sets.push(`${lease} = :expiry`);
+      else if (candidate.reclaim) removes.push(lease);
+      sets.push(`${tokenAttribute(offset)} = :token`);
+      const delta = deltas.get(shard) ?? { n: 0, p: 0, l: 0 };
+      const wasLeased = candidate.reclaim ? 1 : 0;
+      if (!candidate.reclaim) {
+        delta.n += 1;
+        delta.p += inPools(subnet.pools, candidate.value) ? 1 : 0;
+      }
+      delta.l += (leased ? 1 : 0) - wasLeased;
+      deltas.set(shard, delta);
+    }
+    if (leased) values[':expiry'] = details.expiry;
+    if (added.length > 0) values[':added'] = new Set(added);
+    const update = [
+      sets.length > 0 ? `SET ${sets.join(', ')}` : '',
+      added.length > 0 ? 'ADD u :added' : '',
+      removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '',
+    ]
+      .filter(Boolean)
+      .join(' ');
+    reservation.push({
+      kind: 'block',
+      block,
+      item: {
+        Update: {
+          TableName: ctx.tableName,
+          Key: keys.block(subnet.id, shard, block),
+          UpdateExpression: update,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeValues: values,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    });
+  }
+  for (const [shard, delta] of deltas) {
+    reservation.push(counterWrite(ctx, subnet, shard, delta.n, delta.p, delta.l));
+  }
+  const nowMs = ctx.now();
+  const items: PlannedWrite[] = candidates.map((candidate) => ({
+    kind: 'item',
+    value: candidate.value,
+    item: {
+      Put: {
+        TableName: ctx.tableName,
+        Item: allocationItem(subnet, candidate.value, details, nowMs, token),
+        ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':now': nowSeconds },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+  }));
+  return { reservation, items };
+}
+
+function counterWrite(
+  ctx: IpamContext,
+  subnet: Subnet,
+  shard: number,
+  n: number,
+  p: number,
+  l: number,
+): PlannedWrite {
+  return {
+    kind: 'counter',
+    item: {
+      Update: {
+        TableName: ctx.tableName,
+        Key: keys.counter(subnet.id, shard),
+        UpdateExpression: 'ADD n :n, p :p, l :l, ver :one',
+        // The counter must exist (the subnet was not deleted) and be counted under
+        // the configuration this request used (pools and gateway unchanged).
+        ConditionExpression: 'pv = :pv',
+        ExpressionAttributeValues: {
+          ':n': n,
+          ':p': p,
+          ':l': l,
+          ':one': 1,
+          ':pv': subnet.configVersion,
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+  };
+}
+
+function releaseWrites(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  value: bigint,
+  token: string,
+  leased: boolean,
+): PlannedWrite[] {
+  const ip = address(subnet.cidr.version, value);
+  return [
+    {
+      kind: 'item',
+      value,
+      item: {
+        Delete: {
+          TableName: ctx.tableName,
+          Key: keys.allocation(subnet.id, pos.shard, ip),
+          ConditionExpression: 'reqToken = :token',
+          ExpressionAttributeValues: { ':token': token },
+        },
+      },
+    },
+    {
+      kind: 'block',
+      block: pos.block,
+      item: {
+        Update: {
+          TableName: ctx.tableName,
+          Key: keys.block(subnet.id, pos.shard, pos.block),
+          UpdateExpression: `DELETE u :offset REMOVE ${leaseAttribute(pos.offset)}, ${tokenAttribute(pos.offset)}`,
+          ConditionExpression: 'contains(u, :o)',
+          ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':o': pos.offset },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    },
+    counterWrite(
+      ctx,
+      subnet,
+      pos.shard,
+      -1,
+      inPools(subnet.pools, value) ? -1 : 0,
+      leased ? -1 : 0,
+    ),
+  ];
+}
+
+function leaseWrite(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  expiry: number,
+  nowSeconds: number,
+): PlannedWrite {
+  const lease = leaseAttribute(pos.offset);
+  return {
+    kind: 'block',
+    block: pos.block,
+    item: {
+      Update: {
+        TableName: ctx.tableName,
+        Key: keys.block(subnet.id, pos.shard, pos.block),
+        UpdateExpression: `SET ${lease} = :expiry`,
+        ConditionExpression: `contains(u, :o) AND (attribute_not_exists(${lease}) OR ${lease} > :now)`,
+        ExpressionAttributeValues: { ':expiry': expiry, ':o': pos.offset, ':now': nowSeconds },
+      },
+    },
+  };
+}
+
+/** Reads what each failed condition returned. Anything but a condition failure or conflict is rethrown. */
+function learn(writes: readonly PlannedWrite[], reasons: readonly CancellationReason[]): Lesson {
+  const blocks: BlockState[] = [];
+  const heldItems: bigint[] = [];
+  let subnetChanged = false;
+  reasons.forEach((reason, index) => {
+    const write = writes[index];
+    if (write === undefined || reason.Code === undefined || reason.Code === 'None') return;
+    if (reason.Code === 'TransactionConflict') return;
+    if (reason.Code !== 'ConditionalCheckFailed') {
+      throw new Error(`DynamoDB cancelled the transaction: ${reason.Code} ${reason.Message ?? ''}`);
+    }
+    const old = reason.Item === undefined ? undefined : unmarshall(reason.Item as never);
+    if (write.kind === 'block') blocks.push(blockFromItem(write.block, old));
+    else if (write.kind === 'item') heldItems.push(write.value);
+    else subnetChanged = true;
+  });
+  return { blocks, subnetChanged, heldItems };
+}
+
+// ---------------------------------------------------------------------------
+// Randomness and ordering
+
+/** Shards to try, in order: lowest first (sequential) or weighted by free addresses (random). */
+function orderShards(
+  strategy: Strategy,
+  free: readonly bigint[],
+  counters: readonly ShardCounter[],
+): number[] {
+  const withFree = free.map((size, shard) => ({ shard, size })).filter(({ size }) => size > 0n);
+  // Shards whose counters count leases may hold expired (free) ones: try them last.
+  const leased = counters
+    .filter((counter, shard) => counter.l > 0 && (free[shard] ?? 0n) === 0n)
+    .map((counter) => counter.shard);
+  if (strategy === Strategy.SEQUENTIAL)
+    return [...withFree.map(({ shard }) => shard), ...leased].sort((a, b) => a - b);
+  const order: number[] = [];
+  let remaining = withFree;
+  while (remaining.length > 0) {
+    const total = remaining.reduce((sum, { size }) => sum + size, 0n);
+    let target = randomBelow(total);
+    const index = remaining.findIndex(({ size }) => {
+      if (target < size) return true;
+      target -= size;
+      return false;
+    });
+    order.push(remaining[index]!.shard);
+    remaining = remaining.filter((_, i) => i !== index);
+  }
+  return [...order, ...leased];
+}
+
+/** Uniform in [0, bound) from the CSPRNG, for bounds beyond randomInt's 2^48. */
+export function randomBelow(bound: bigint): bigint {
+  if (bound <= 0n) throw new RangeError('bound must be positive');
+  if (bound <= 0xffff_ffff_ffffn) return BigInt(randomInt(Number(bound)));
+  const bytes = Math.ceil(bound.toString(16).length / 2) + 1;
+  const range = 1n << BigInt(bytes * 8);
+  const limit = range - (range % bound);
+  for (;;) {
+    const value = BigInt(`0x${randomBytes(bytes).toString('hex')}`);
+    if (value < limit) return value % bound;
+  }
+}
+
+function randomPoolAddress(pools: readonly { start: bigint; end: bigint }[]): bigint {
+  const total = pools.reduce((sum, pool) => sum + (pool.end - pool.start + 1n), 0n);
+  let target = randomBelow(total);
+  for (const pool of pools) {
+    const size = pool.end - pool.start + 1n;
+    if (target < size) return pool.start + target;
+    target -= size;
+  }
+  throw new Error('unreachable: target beyond the pools');
+}
+
+/** `count` distinct elements, uniformly (partial Fisher–Yates with the CSPRNG). */
+function sampleWithoutReplacement<T>(items: readonly T[], count: number): T[] {
+  const pool = [...items];
+  const take = Math.min(count, pool.length);
+  for (let i = 0; i < take; i++) {
+    const j = i + randomInt(pool.length - i);
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, take);
+}
+
+function emptyOrKnown(known: Map<bigint, BlockState>, block: bigint): BlockState {
+  return known.get(block) ?? { block, used: new Set(), leases: new Map() };
+}
+
+export function isIpamError(error: unknown): error is IpamError {
+  return error instanceof IpamError;
+}

@@ -1,0 +1,135 @@
+/**
+ * Every failure a caller can cause is one of these classes. Each carries the
+ * API error `code` of ../shared/API.md and the `details` that code promises, so
+ * the HTTP layer maps them one to one (functions/ holds the status table).
+ *
+ * Anything that is not an `IpamError` is an internal fault: logged, never shown.
+ */
+export type ErrorDetails = Record<string, unknown>;
+
+export abstract class IpamError extends Error {
+  abstract readonly code: string;
+  readonly details: ErrorDetails;
+
+  constructor(message: string, details: ErrorDetails = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+export class ValidationError extends IpamError {
+  readonly code = 'VALIDATION_ERROR';
+}
+
+export class InvalidIpError extends IpamError {
+  readonly code = 'INVALID_IP';
+}
+
+export class InvalidCidrError extends IpamError {
+  readonly code = 'INVALID_CIDR';
+}
+
+export class InvalidMacError extends IpamError {
+  readonly code = 'INVALID_MAC';
+}
+
+export class MacNotApplicableError extends IpamError {
+  readonly code = 'MAC_NOT_APPLICABLE';
+}
+
+export class InvalidGatewayError extends IpamError {
+  readonly code = 'INVALID_GATEWAY';
+}
+
+export const PoolProblem = {
+  START_AFTER_END: 'START_AFTER_END',
+  VERSION_MISMATCH: 'VERSION_MISMATCH',
+  OUTSIDE_SUBNET: 'OUTSIDE_SUBNET',
+  OVERLAPPING: 'OVERLAPPING',
+} as const;
+export type PoolProblem = (typeof PoolProblem)[keyof typeof PoolProblem];
+
+export class InvalidAllocationPoolError extends IpamError {
+  readonly code = 'INVALID_ALLOCATION_POOL';
+  constructor(message: string, reason: PoolProblem, details: ErrorDetails = {}) {
+    super(message, { reason, ...details });
+  }
+}
+
+export class GatewayInPoolError extends IpamError {
+  readonly code = 'GATEWAY_IN_POOL';
+}
+
+export class SubnetOverlapError extends IpamError {
+  readonly code = 'SUBNET_OVERLAP';
+}
+
+export class SubnetNotFoundError extends IpamError {
+  readonly code = 'SUBNET_NOT_FOUND';
+  constructor(subnetId: string) {
+    super(`No subnet has the id ${subnetId}.`, { subnetId });
+  }
+}
+
+export class SubnetInUseError extends IpamError {
+  readonly code = 'SUBNET_IN_USE';
+}
+
+export class IpNotInSubnetError extends IpamError {
+  readonly code = 'IP_NOT_IN_SUBNET';
+}
+
+export class IpReservedError extends IpamError {
+  readonly code = 'IP_RESERVED';
+}
+
+export class IpAlreadyAllocatedError extends IpamError {
+  readonly code = 'IP_ALREADY_ALLOCATED';
+  constructor(ip: string, owner: string | null) {
+    super(
+      owner === null
+        ? `${ip} is already allocated.`
+        : `${ip} is already allocated to ${JSON.stringify(owner)}.`,
+      { ip, owner },
+    );
+  }
+}
+
+export class SubnetExhaustedError extends IpamError {
+  readonly code = 'SUBNET_EXHAUSTED';
+  constructor(total: number | string, allocated: number | string, requested: number) {
+    super(
+      `The subnet's allocation pools have too few free addresses: ${requested} requested, ` +
+        `${allocated} of ${total} allocated. Release addresses or widen the pools.`,
+      { total, allocated, requested },
+    );
+  }
+}
+
+/** Free addresses exist, but concurrent writers won every try: retry later. */
+export class AllocationContentionError extends IpamError {
+  readonly code = 'ALLOCATION_CONTENTION';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 1, options?: ErrorOptions) {
+    super(message, { retryAfterSeconds }, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export class AllocationNotFoundError extends IpamError {
+  readonly code = 'ALLOCATION_NOT_FOUND';
+  constructor(subnetId: string, ip: string) {
+    super(`${ip} is not allocated in subnet ${subnetId}.`, { subnetId, ip });
+  }
+}
+
+export class OwnerMismatchError extends IpamError {
+  readonly code = 'OWNER_MISMATCH';
+  constructor(ip: string, expected: string, actual: string | null) {
+    super(
+      `${ip} is held by ${JSON.stringify(actual)}, not ${JSON.stringify(expected)}; nothing was released.`,
+      { ip, expectedOwner: expected, owner: actual },
+    );
+  }
+}

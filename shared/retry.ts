@@ -1,0 +1,36 @@
+/** Capped exponential back-off with full jitter (the AWS architecture blog's recipe). */
+import { randomInt } from 'node:crypto';
+
+export const RETRY = { attempts: 8, baseMs: 5, capMs: 200 } as const;
+
+export function backoffMs(
+  attempt: number,
+  baseMs: number = RETRY.baseMs,
+  capMs: number = RETRY.capMs,
+): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
+  return randomInt(0, Math.max(1, Math.floor(ceiling)) + 1);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True for the error DynamoDB returns when a transaction's condition failed or it conflicted. */
+export function isTransactionCanceled(error: unknown): error is TransactionCanceled {
+  return (error as { name?: string }).name === 'TransactionCanceledException';
+}
+
+export interface CancellationReason {
+  readonly Code?: string;
+  readonly Item?: Record<string, unknown>;
+  readonly Message?: string;
+}
+
+export interface TransactionCanceled extends Error {
+  readonly CancellationReasons?: CancellationReason[];
+}
+
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return (error as { name?: string }).name === 'ConditionalCheckFailedException';
+}

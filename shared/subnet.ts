@@ -1,0 +1,168 @@
+/** The subnet record: its stored item, its domain form and its API view. */
+import {
+  type Cidr,
+  formatCidr,
+  formatIp,
+  type IpAddress,
+  type IpVersion,
+  parseCidr,
+  parseIp,
+} from './address.js';
+import { keys } from './keys.js';
+import { type AddressRange, type PoolText, poolSize, rangeText } from './subnetRules.js';
+
+export interface Subnet {
+  readonly id: string;
+  readonly cidr: Cidr;
+  readonly name: string | null;
+  readonly space: string;
+  readonly gateway: bigint | null;
+  readonly pools: readonly AddressRange[];
+  readonly tags: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Bumped by every write of the subnet item (optimistic concurrency). */
+  readonly version: number;
+  /**
+   * Bumped when pools or gateway change. Usage counters carry the version they
+   * were counted under, and every allocation checks it, so no allocation is ever
+   * made or counted against superseded pools.
+   */
+  readonly configVersion: number;
+  /** Set when the subnet was carved from a subnet pool. */
+  readonly poolId?: string;
+}
+
+export interface SubnetItem {
+  pk: string;
+  sk: string;
+  type: 'subnet';
+  id: string;
+  cidr: string;
+  ipVersion: IpVersion;
+  name: string | null;
+  space: string;
+  gatewayIp: string | null;
+  allocationPools: PoolText[];
+  tags: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+  configVersion: number;
+  poolId?: string;
+  gsi1pk: string;
+  gsi1sk: string;
+}
+
+export function address(version: IpVersion, value: bigint): IpAddress {
+  return { version, value };
+}
+
+export function toSubnetItem(subnet: Subnet): SubnetItem {
+  const version = subnet.cidr.version;
+  const network = address(version, subnet.cidr.network);
+  return {
+    ...keys.subnet(subnet.id),
+    type: 'subnet',
+    id: subnet.id,
+    cidr: formatCidr(subnet.cidr),
+    ipVersion: version,
+    name: subnet.name,
+    space: subnet.space,
+    gatewayIp: subnet.gateway === null ? null : formatIp(address(version, subnet.gateway)),
+    allocationPools: subnet.pools.map((pool) => rangeText(version, pool)),
+    tags: { ...subnet.tags },
+    createdAt: subnet.createdAt,
+    updatedAt: subnet.updatedAt,
+    version: subnet.version,
+    configVersion: subnet.configVersion,
+    ...(subnet.poolId === undefined ? {} : { poolId: subnet.poolId }),
+    gsi1pk: keys.allSubnets,
+    gsi1sk: `${subnet.space}#${keys.spaceEntrySort(network)}`,
+  };
+}
+
+export function fromSubnetItem(item: Record<string, unknown>): Subnet {
+  const stored = item as unknown as SubnetItem;
+  return {
+    id: stored.id,
+    cidr: parseCidr(stored.cidr),
+    name: stored.name ?? null,
+    space: stored.space,
+    gateway: stored.gatewayIp === null ? null : parseIp(stored.gatewayIp).value,
+    pools: stored.allocationPools.map((pool) => ({
+      start: parseIp(pool.start).value,
+      end: parseIp(pool.end).value,
+    })),
+    tags: stored.tags ?? {},
+    createdAt: stored.createdAt,
+    updatedAt: stored.updatedAt,
+    version: stored.version,
+    configVersion: stored.configVersion,
+    ...(stored.poolId === undefined ? {} : { poolId: stored.poolId }),
+  };
+}
+
+/** A count in JSON: a number while exact, a decimal string beyond 2^53 (IPv6). */
+export type Count = number | string;
+
+export function jsonCount(value: bigint): Count {
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+}
+
+export interface Usage {
+  readonly total: Count;
+  readonly allocated: Count;
+  readonly available: Count;
+  readonly outsidePools: Count;
+}
+
+export interface UsageCounts {
+  /** Live allocations inside the pools. */
+  readonly inPools: bigint;
+  /** All live allocations. */
+  readonly all: bigint;
+}
+
+export function usageOf(subnet: Subnet, counts: UsageCounts): Usage {
+  const total = poolSize(subnet.pools);
+  return {
+    total: jsonCount(total),
+    allocated: jsonCount(counts.inPools),
+    available: jsonCount(total - counts.inPools),
+    outsidePools: jsonCount(counts.all - counts.inPools),
+  };
+}
+
+export interface SubnetView {
+  id: string;
+  cidr: string;
+  ipVersion: IpVersion;
+  name: string | null;
+  space: string;
+  gatewayIp: string | null;
+  allocationPools: PoolText[];
+  tags: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+  usage: Usage;
+  poolId?: string;
+}
+
+export function subnetView(subnet: Subnet, counts: UsageCounts): SubnetView {
+  const item = toSubnetItem(subnet);
+  return {
+    id: item.id,
+    cidr: item.cidr,
+    ipVersion: item.ipVersion,
+    name: item.name,
+    space: item.space,
+    gatewayIp: item.gatewayIp,
+    allocationPools: item.allocationPools,
+    tags: item.tags,
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
+    usage: usageOf(subnet, counts),
+    ...(item.poolId === undefined ? {} : { poolId: item.poolId }),
+  };
+}

@@ -1,0 +1,481 @@
+/**
+ * Subnet operations. Within a space subnets never overlap: a create reads the
+ * space's head version, checks its neighbours in address order, and commits the
+ * subnet, its space entry and the head's next version in one transaction — so of
+ * two racing overlapping creates exactly one commits, and the other re-checks and
+ * sees the overlap.
+ */
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { addressKey, type Cidr, cidrLast, formatCidr, parseCidr } from './address.js';
+import { assertAddressFree } from './allocations.js';
+import type { IpamContext } from './context.js';
+import {
+  newCounterItem,
+  readCounters,
+  recountShard,
+  StaleSubnetError,
+  sumCounters,
+} from './counters.js';
+import {
+  AllocationContentionError,
+  SubnetInUseError,
+  SubnetNotFoundError,
+  SubnetOverlapError,
+  ValidationError,
+} from './errors.js';
+import { geometryOf } from './geometry.js';
+import { isId, newId } from './ids.js';
+import { keys } from './keys.js';
+import { DEFAULT_SPACE, LIMITS } from './limits.js';
+import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
+import {
+  backoffMs,
+  isConditionalCheckFailed,
+  isTransactionCanceled,
+  RETRY,
+  sleep,
+} from './retry.js';
+import {
+  address,
+  fromSubnetItem,
+  type Subnet,
+  type SubnetView,
+  subnetView,
+  toSubnetItem,
+} from './subnet.js';
+import {
+  assertGatewayOutsidePools,
+  assertSubnetPrefix,
+  defaultPools,
+  type PoolText,
+  resolveGateway,
+  validatePools,
+} from './subnetRules.js';
+
+export interface CreateSubnetInput {
+  readonly cidr: string;
+  readonly name?: string | null;
+  readonly space?: string;
+  readonly gatewayIp?: string | null;
+  readonly allocationPools?: readonly PoolText[];
+  readonly tags?: Record<string, string>;
+  /** Set by subnet pools when they carve this subnet. */
+  readonly poolId?: string;
+}
+
+export interface UpdateSubnetInput {
+  readonly name?: string | null;
+  readonly tags?: Record<string, string>;
+  readonly gatewayIp?: string | null;
+  readonly allocationPools?: readonly PoolText[];
+}
+
+export function assertSpace(space: string): void {
+  if (!LIMITS.spacePattern.test(space)) {
+    throw new ValidationError(
+      `Space ${JSON.stringify(space)} is not valid: use 1-64 letters, digits, '.', '_' or '-'.`,
+      { field: 'space' },
+    );
+  }
+}
+
+/** Builds a new subnet from the request, applying every default and rule of API.md. */
+export function planSubnet(input: CreateSubnetInput, now: string): Subnet {
+  const cidr = parseCidr(input.cidr);
+  assertSubnetPrefix(cidr);
+  const space = input.space ?? DEFAULT_SPACE;
+  assertSpace(space);
+  const gateway = resolveGateway(cidr, input.gatewayIp);
+  const pools =
+    input.allocationPools === undefined
+      ? defaultPools(cidr, gateway)
+      : validatePools(cidr, gateway, input.allocationPools);
+  return {
+    id: newId('sub'),
+    cidr,
+    name: input.name ?? null,
+    space,
+    gateway,
+    pools,
+    tags: input.tags ?? {},
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+    configVersion: 1,
+    ...(input.poolId === undefined ? {} : { poolId: input.poolId }),
+  };
+}
+
+export async function createSubnet(
+  ctx: IpamContext,
+  input: CreateSubnetInput,
+): Promise<SubnetView> {
+  const subnet = planSubnet(input, new Date(ctx.now()).toISOString());
+  await insertSubnet(ctx, subnet);
+  return subnetView(subnet, { all: 0n, inPools: 0n });
+}
+
+/** Writes a planned subnet unless it overlaps another of its space (SubnetOverlapError). */
+export async function insertSubnet(ctx: IpamContext, subnet: Subnet): Promise<void> {
+  const { shardCount } = geometryOf(subnet.cidr);
+  const network = address(subnet.cidr.version, subnet.cidr.network);
+  for (let attempt = 0; attempt < RETRY.attempts * 2; attempt++) {
+    const head = await ctx.doc.send(
+      new GetCommand({
+        TableName: ctx.tableName,
+        Key: keys.spaceHead(subnet.space),
+        ConsistentRead: true,
+      }),
+    );
+    const headVersion = Number(head.Item?.ver ?? 0);
+    await assertNoOverlap(ctx, subnet.space, subnet.cidr);
+    try {
+      await ctx.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: ctx.tableName,
+                Item: toSubnetItem(subnet),
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: ctx.tableName,
+                Item: {
+                  ...keys.spaceEntry(subnet.space, network),
+                  subnetId: subnet.id,
+                  cidr: formatCidr(subnet.cidr),
+                  lastKey: addressKey(address(subnet.cidr.version, cidrLast(subnet.cidr))),
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: ctx.tableName,
+                Item: { ...keys.spaceHead(subnet.space), ver: headVersion + 1 },
+                ConditionExpression: headVersion === 0 ? 'attribute_not_exists(pk)' : 'ver = :ver',
+                ...(headVersion === 0
+                  ? {}
+                  : { ExpressionAttributeValues: { ':ver': headVersion } }),
+              },
+            },
+            ...Array.from({ length: shardCount }, (_, shard) => ({
+              Put: {
+                TableName: ctx.tableName,
+                Item: newCounterItem(subnet.id, shard, subnet.configVersion),
+              },
+            })),
+          ],
+        }),
+      );
+      return;
+    } catch (error) {
+      // Another create in this space committed first: check again against it.
+      if (!isTransactionCanceled(error)) throw error;
+      await sleep(backoffMs(attempt));
+    }
+  }
+  throw new AllocationContentionError(
+    `Space ${subnet.space} is changing too quickly to add ${formatCidr(subnet.cidr)}; retry.`,
+  );
+}
+
+/** Throws SubnetOverlapError naming a subnet of `space` that overlaps `cidr`. */
+export async function assertNoOverlap(ctx: IpamContext, space: string, cidr: Cidr): Promise<void> {
+  const conflict = await findOverlap(ctx, space, cidr);
+  if (conflict !== undefined) {
+    throw new SubnetOverlapError(
+      `${formatCidr(cidr)} overlaps subnet ${conflict.subnetId} (${conflict.cidr}) in space ${space}; ` +
+        'choose a free range or another space.',
+      { conflictingSubnetId: conflict.subnetId, conflictingCidr: conflict.cidr },
+    );
+  }
+}
+
+/**
+ * Subnets of a space are disjoint, so at most two queries decide: the entry that
+ * starts at or before our first address (does it reach into us?), and any entry
+ * that starts inside us.
+ */
+export async function findOverlap(
+  ctx: IpamContext,
+  space: string,
+  cidr: Cidr,
+): Promise<{ subnetId: string; cidr: string } | undefined> {
+  const first = address(cidr.version, cidr.network);
+  const last = address(cidr.version, cidrLast(cidr));
+  const pk = keys.spaceHead(space).pk;
+  const before = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+      ExpressionAttributeValues: {
+        ':pk': pk,
+        ':low': `NET#${cidr.version}#`,
+        ':high': keys.spaceEntrySort(first),
+      },
+      ScanIndexForward: false,
+      Limit: 1,
+      ConsistentRead: true,
+    }),
+  );
+  const previous = before.Items?.[0];
+  if (previous !== undefined && String(previous.lastKey) >= addressKey(first)) {
+    return { subnetId: String(previous.subnetId), cidr: String(previous.cidr) };
+  }
+  const inside = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+      ExpressionAttributeValues: {
+        ':pk': pk,
+        ':low': keys.spaceEntrySort(first),
+        ':high': keys.spaceEntrySort(last),
+      },
+      Limit: 1,
+      ConsistentRead: true,
+    }),
+  );
+  const next = inside.Items?.[0];
+  return next === undefined
+    ? undefined
+    : { subnetId: String(next.subnetId), cidr: String(next.cidr) };
+}
+
+export async function loadSubnet(ctx: IpamContext, subnetId: string): Promise<Subnet> {
+  if (!isId('sub', subnetId)) throw new SubnetNotFoundError(subnetId);
+  const result = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: keys.subnet(subnetId), ConsistentRead: true }),
+  );
+  if (result.Item === undefined) throw new SubnetNotFoundError(subnetId);
+  return fromSubnetItem(result.Item);
+}
+
+/** Loads the subnet with its usage, retrying once if a pool change lands in between. */
+export async function getSubnet(ctx: IpamContext, subnetId: string): Promise<SubnetView> {
+  for (let attempt = 0; ; attempt++) {
+    const subnet = await loadSubnet(ctx, subnetId);
+    try {
+      return subnetView(subnet, sumCounters(await readCounters(ctx, subnet)));
+    } catch (error) {
+      if (!(error instanceof StaleSubnetError) || attempt >= 2) throw error;
+    }
+  }
+}
+
+export interface ListSubnetsQuery {
+  readonly space?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+export async function listSubnets(
+  ctx: IpamContext,
+  query: ListSubnetsQuery,
+): Promise<Page<SubnetView>> {
+  if (query.space !== undefined) assertSpace(query.space);
+  const startKey: Cursor | undefined = decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+  const result = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      IndexName: 'gsi1',
+      KeyConditionExpression:
+        query.space === undefined ? 'gsi1pk = :pk' : 'gsi1pk = :pk AND begins_with(gsi1sk, :space)',
+      ExpressionAttributeValues: {
+        ':pk': keys.allSubnets,
+        ...(query.space === undefined ? {} : { ':space': `${query.space}#` }),
+      },
+      Limit: query.limit,
+      ExclusiveStartKey: startKey,
+    }),
+  );
+  const subnets = (result.Items ?? []).map(fromSubnetItem);
+  const items = await Promise.all(
+    subnets.map(async (subnet) => {
+      try {
+        return await getSubnetView(ctx, subnet);
+      } catch (error) {
+        // Deleted between the list and the counter read: leave it out.
+        if (error instanceof SubnetNotFoundError) return undefined;
+        throw error;
+      }
+    }),
+  );
+  return {
+    items: items.filter((item): item is SubnetView => item !== undefined),
+    nextCursor: encodeCursor(result.LastEvaluatedKey),
+  };
+}
+
+async function getSubnetView(ctx: IpamContext, subnet: Subnet): Promise<SubnetView> {
+  try {
+    return subnetView(subnet, sumCounters(await readCounters(ctx, subnet)));
+  } catch (error) {
+    if (error instanceof StaleSubnetError) return getSubnet(ctx, subnet.id);
+    throw error;
+  }
+}
+
+/**
+ * PATCH: name and tags freely; gateway and pools with the create rules. A changed
+ * gateway or pools bump configVersion and recount the usage shards, so allocations
+ * racing with the change retry against the new configuration.
+ */
+export async function updateSubnet(
+  ctx: IpamContext,
+  subnetId: string,
+  input: UpdateSubnetInput,
+): Promise<SubnetView> {
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+    const current = await loadSubnet(ctx, subnetId);
+    const gateway =
+      input.gatewayIp === undefined
+        ? current.gateway
+        : resolveGateway(current.cidr, input.gatewayIp);
+    const pools =
+      input.allocationPools === undefined
+        ? current.pools
+        : validatePools(current.cidr, gateway, input.allocationPools);
+    assertGatewayOutsidePools(current.cidr.version, gateway, pools);
+    const configChanged = input.allocationPools !== undefined || gateway !== current.gateway;
+    const next: Subnet = {
+      ...current,
+      name: input.name === undefined ? current.name : input.name,
+      tags: input.tags ?? current.tags,
+      gateway,
+      pools,
+      updatedAt: new Date(ctx.now()).toISOString(),
+      version: current.version + 1,
+      configVersion: current.configVersion + (configChanged ? 1 : 0),
+    };
+    if (gateway !== null && gateway !== current.gateway)
+      await assertAddressFree(ctx, next, gateway);
+    try {
+      await ctx.doc.send(
+        new PutCommand({
+          TableName: ctx.tableName,
+          Item: toSubnetItem(next),
+          ConditionExpression: 'version = :version',
+          ExpressionAttributeValues: { ':version': current.version },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      await sleep(backoffMs(attempt));
+      continue;
+    }
+    if (configChanged) {
+      const { shardCount } = geometryOf(next.cidr);
+      await Promise.all(
+        Array.from({ length: shardCount }, (_, shard) => recountShard(ctx, next, shard)),
+      );
+    }
+    return getSubnet(ctx, subnetId);
+  }
+  throw new AllocationContentionError(`Subnet ${subnetId} kept changing during the update; retry.`);
+}
+
+/**
+ * Deletes a subnet that holds no allocations. The counters are deleted in the
+ * same transaction on condition that they are zero, so an allocation racing the
+ * delete either lands first (and the delete answers SUBNET_IN_USE) or finds its
+ * counter gone (and answers SUBNET_NOT_FOUND).
+ */
+export async function deleteSubnet(ctx: IpamContext, subnetId: string): Promise<void> {
+  const subnet = await loadSubnet(ctx, subnetId);
+  const counts = sumCounters(await readCounters(ctx, subnet, true));
+  const inUse = () =>
+    new SubnetInUseError(
+      `Subnet ${subnetId} still holds ${counts.all} allocation(s); release them before deleting it.`,
+      { allocations: Number(counts.all) },
+    );
+  if (counts.all > 0n) throw inUse();
+  const { shardCount } = geometryOf(subnet.cidr);
+  try {
+    await ctx.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Delete: {
+              TableName: ctx.tableName,
+              Key: keys.subnet(subnetId),
+              ConditionExpression: 'version = :version',
+              ExpressionAttributeValues: { ':version': subnet.version },
+            },
+          },
+          {
+            Delete: {
+              TableName: ctx.tableName,
+              Key: keys.spaceEntry(subnet.space, address(subnet.cidr.version, subnet.cidr.network)),
+            },
+          },
+          ...Array.from({ length: shardCount }, (_, shard) => ({
+            Delete: {
+              TableName: ctx.tableName,
+              Key: keys.counter(subnetId, shard),
+              ConditionExpression: 'n = :zero',
+              ExpressionAttributeValues: { ':zero': 0 },
+            },
+          })),
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!isTransactionCanceled(error)) throw error;
+    const reasons =
+      (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+    if (reasons[0]?.Code === 'ConditionalCheckFailed') return deleteSubnet(ctx, subnetId);
+    throw inUse();
+  }
+  await deleteEmptyBlocks(ctx, subnetId, shardCount);
+}
+
+/** Block items left empty by releases; nothing can write them once the counters are gone. */
+async function deleteEmptyBlocks(
+  ctx: IpamContext,
+  subnetId: string,
+  shardCount: number,
+): Promise<void> {
+  for (let shard = 0; shard < shardCount; shard++) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await ctx.doc.send(
+        new QueryCommand({
+          TableName: ctx.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
+          ExpressionAttributeValues: {
+            ':pk': keys.shardPartition(subnetId, shard),
+            ':block': 'BLOCK#',
+          },
+          ProjectionExpression: 'pk, sk',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      await Promise.all(
+        (page.Items ?? []).map((item) =>
+          ctx.doc
+            .send(
+              new DeleteCommand({
+                TableName: ctx.tableName,
+                Key: { pk: item.pk, sk: item.sk },
+                ConditionExpression: 'attribute_not_exists(u)',
+              }),
+            )
+            .catch((error: unknown) => {
+              if (!isConditionalCheckFailed(error)) throw error;
+            }),
+        ),
+      );
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+  }
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/globalSetup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // One DynamoDB Local JVM serves every file; files run in parallel on their own tables.
+    fileParallelism: true,
+    maxWorkers: 2,
+  },
+});
