@@ -133,3 +133,41 @@ export class OwnerMismatchError extends IpamError {
     );
   }
 }
+
+export class PoolNotFoundError extends IpamError {
+  readonly code = 'POOL_NOT_FOUND';
+  constructor(poolId: string) {
+    super(`No subnet pool has the id ${poolId}.`, { poolId });
+  }
+}
+
+export class PoolExhaustedError extends IpamError {
+  readonly code = 'POOL_EXHAUSTED';
+}
+
+export class PoolInUseError extends IpamError {
+  readonly code = 'POOL_IN_USE';
+}
+
+export class PrefixLengthOutOfRangeError extends IpamError {
+  readonly code = 'PREFIX_LENGTH_OUT_OF_RANGE';
+}
+
+export class QuotaExceededError extends IpamError {
+  readonly code = 'QUOTA_EXCEEDED';
+}
+
+export class AuditNotFoundError extends IpamError {
+  readonly code = 'AUDIT_NOT_FOUND';
+  constructor(auditId: string) {
+    super(`No audit has the id ${auditId}.`, { auditId });
+  }
+}
+
+export class IdempotencyKeyReusedError extends IpamError {
+  readonly code = 'IDEMPOTENCY_KEY_REUSED';
+}
+
+export class IdempotencyInProgressError extends IpamError {
+  readonly code = 'IDEMPOTENCY_IN_PROGRESS';
+}
