@@ -211,7 +211,7 @@ export class Allocator {
         continue;
       }
       const token = randomBytes(12).toString('base64url');
-      const lesson = await this.reserve(subnet, candidates, details, token);
+      const lesson = await this.reserve(subnet, candidates, details, token, nowMs);
       if (lesson === undefined) {
         this.noteAllocated(entry, candidates);
         return candidates.map((candidate) =>
@@ -439,8 +439,9 @@ export class Allocator {
     candidates: readonly Candidate[],
     details: Details,
     token: string,
+    nowMs: number,
   ): Promise<Lesson | undefined> {
-    const plan = planWrites(this.ctx, subnet, candidates, details, token, this.nowSeconds());
+    const plan = planWrites(this.ctx, subnet, candidates, details, token, nowMs);
     if (plan.reservation.length + plan.items.length <= MAX_TRANSACTION_ITEMS) {
       return this.transact([...plan.reservation, ...plan.items]);
     }
@@ -980,8 +981,9 @@ function planWrites(
   candidates: readonly Candidate[],
   details: Details,
   token: string,
-  nowSeconds: number,
+  nowMs: number,
 ): WritePlan {
+  const nowSeconds = Math.floor(nowMs / 1000);
   const byBlock = new Map<bigint, Candidate[]>();
   for (const candidate of candidates) {
     byBlock.set(candidate.pos.block, [...(byBlock.get(candidate.pos.block) ?? []), candidate]);
@@ -1046,7 +1048,6 @@ function planWrites(
   for (const [shard, delta] of deltas) {
     reservation.push(counterWrite(ctx, subnet, shard, delta.n, delta.p, delta.l));
   }
-  const nowMs = ctx.now();
   const items: PlannedWrite[] = candidates.map((candidate) => ({
     kind: 'item',
     value: candidate.value,

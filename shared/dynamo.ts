@@ -4,6 +4,7 @@
  */
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
   type DynamoDBClientConfig,
@@ -11,7 +12,12 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TTL_ATTRIBUTE, tableDefinition } from './table.js';
+import {
+  IDEMPOTENCY_TABLE,
+  idempotencyTableDefinition,
+  TTL_ATTRIBUTE,
+  tableDefinition,
+} from './table.js';
 
 export interface DynamoSettings {
   /** e.g. http://127.0.0.1:8000 for DynamoDB Local; the AWS default when omitted. */
@@ -40,24 +46,42 @@ export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentCl
   });
 }
 
-/** Creates the table (with TTL on) unless it exists. For local use and tests. */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+/** Creates a table with TTL on unless it exists. For local use and tests. */
+export async function ensureTable(
+  client: DynamoDBClient,
+  definition: CreateTableCommandInput,
+  ttlAttribute: string,
+): Promise<void> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    await client.send(new DescribeTableCommand({ TableName: definition.TableName }));
     return;
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;
   }
   try {
-    await client.send(new CreateTableCommand(tableDefinition(tableName)));
+    await client.send(new CreateTableCommand(definition));
   } catch (error) {
     // Another process created it first.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
   }
   await client.send(
     new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+      TableName: definition.TableName,
+      TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true },
     }),
+  );
+}
+
+/** The service's table and Powertools Idempotency's table. */
+export async function ensureTables(
+  client: DynamoDBClient,
+  tableName: string,
+  idempotencyTableName: string,
+): Promise<void> {
+  await ensureTable(client, tableDefinition(tableName), TTL_ATTRIBUTE);
+  await ensureTable(
+    client,
+    idempotencyTableDefinition(idempotencyTableName),
+    IDEMPOTENCY_TABLE.ttl,
   );
 }

@@ -39,3 +39,15 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
     GlobalSecondaryIndexes: [index(LIST_INDEX)],
   };
 }
+
+/** Powertools Idempotency's own table (its default layout): key `id`, TTL `expiration`. */
+export const IDEMPOTENCY_TABLE = { key: 'id', ttl: 'expiration' } as const;
+
+export function idempotencyTableDefinition(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.key, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.key, KeyType: 'HASH' }],
+  };
+}

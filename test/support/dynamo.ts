@@ -4,6 +4,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inject } from 'vitest';
 import type { IpamContext } from '../../shared/context.js';
 import { createDocumentClient, createDynamoClient, ensureTable } from '../../shared/dynamo.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../../shared/table.js';
 
 export interface TestDb {
   readonly ctx: IpamContext;
@@ -17,7 +18,7 @@ export async function createTestDb(): Promise<TestDb> {
   const endpoint = inject('dynamoEndpoint');
   const client = createDynamoClient({ endpoint, region: 'local' });
   const tableName = `ipam-test-${randomBytes(6).toString('hex')}`;
-  await ensureTable(client, tableName);
+  await ensureTable(client, tableDefinition(tableName), TTL_ATTRIBUTE);
   let offset = 0;
   const ctx: IpamContext = {
     doc: createDocumentClient(client),

@@ -1,0 +1,271 @@
+/**
+ * Every route of the API, once: method, path template, the Lambda group that
+ * serves it, its schemas and the error codes it can answer. The local server and
+ * API Gateway route with it, the group handlers dispatch with it, and the OpenAPI
+ * document is generated from it.
+ */
+import type { z } from 'zod';
+import type { ErrorCode } from './errors.js';
+import * as s from './schemas.js';
+
+export type Group = 'subnets' | 'allocations' | 'meta';
+export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface Route {
+  readonly id: string;
+  readonly method: Method;
+  /** API Gateway resource path, e.g. /subnets/{subnetId}. */
+  readonly path: string;
+  readonly group: Group;
+  readonly summary: string;
+  readonly body?: z.ZodType;
+  readonly query: z.ZodType;
+  readonly status: number;
+  readonly response?: z.ZodType;
+  readonly errors: readonly ErrorCode[];
+  /** Accepts an Idempotency-Key header. */
+  readonly idempotent?: boolean;
+  /** Reachable without IAM auth when deployed. */
+  readonly public?: boolean;
+}
+
+const BODY_ERRORS: ErrorCode[] = [
+  'VALIDATION_ERROR',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+];
+const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS'];
+const SUBNET_RULE_ERRORS: ErrorCode[] = [
+  'INVALID_IP',
+  'INVALID_GATEWAY',
+  'INVALID_ALLOCATION_POOL',
+  'GATEWAY_IN_POOL',
+];
+
+export const ROUTES: readonly Route[] = [
+  {
+    id: 'health',
+    method: 'GET',
+    path: '/health',
+    group: 'meta',
+    summary: 'Liveness: 200 once the service can reach its table',
+    query: s.noQuery,
+    status: 200,
+    response: s.healthResponse,
+    errors: ['SERVICE_UNAVAILABLE'],
+    public: true,
+  },
+  {
+    id: 'openapi',
+    method: 'GET',
+    path: '/openapi.json',
+    group: 'meta',
+    summary: 'This OpenAPI 3.1 document',
+    query: s.noQuery,
+    status: 200,
+    errors: [],
+  },
+  {
+    id: 'createSubnet',
+    method: 'POST',
+    path: '/subnets',
+    group: 'subnets',
+    summary: 'Create a subnet',
+    body: s.createSubnetBody,
+    query: s.noQuery,
+    status: 201,
+    response: s.subnetResponse,
+    errors: [
+      ...BODY_ERRORS,
+      'INVALID_CIDR',
+      ...SUBNET_RULE_ERRORS,
+      'SUBNET_OVERLAP',
+      'ALLOCATION_CONTENTION',
+      ...IDEMPOTENCY_ERRORS,
+    ],
+    idempotent: true,
+  },
+  {
+    id: 'listSubnets',
+    method: 'GET',
+    path: '/subnets',
+    group: 'subnets',
+    summary: 'List subnets (paged, optionally of one space)',
+    query: s.listSubnetsQuery,
+    status: 200,
+    response: s.page(s.subnetResponse),
+    errors: ['VALIDATION_ERROR'],
+  },
+  {
+    id: 'getSubnet',
+    method: 'GET',
+    path: '/subnets/{subnetId}',
+    group: 'subnets',
+    summary: 'Get a subnet with its usage',
+    query: s.noQuery,
+    status: 200,
+    response: s.subnetResponse,
+    errors: ['SUBNET_NOT_FOUND'],
+  },
+  {
+    id: 'updateSubnet',
+    method: 'PATCH',
+    path: '/subnets/{subnetId}',
+    group: 'subnets',
+    summary: 'Update name, tags, gateway or allocation pools (allocations stay where they are)',
+    body: s.updateSubnetBody,
+    query: s.noQuery,
+    status: 200,
+    response: s.subnetResponse,
+    errors: [
+      ...BODY_ERRORS,
+      'SUBNET_NOT_FOUND',
+      ...SUBNET_RULE_ERRORS,
+      'IP_ALREADY_ALLOCATED',
+      'ALLOCATION_CONTENTION',
+    ],
+  },
+  {
+    id: 'deleteSubnet',
+    method: 'DELETE',
+    path: '/subnets/{subnetId}',
+    group: 'subnets',
+    summary: 'Delete a subnet that holds no allocations',
+    query: s.noQuery,
+    status: 204,
+    errors: ['SUBNET_NOT_FOUND', 'SUBNET_IN_USE'],
+  },
+  {
+    id: 'allocate',
+    method: 'POST',
+    path: '/subnets/{subnetId}/allocations',
+    group: 'allocations',
+    summary: 'Allocate one or more addresses (specific, random, sequential, EUI-64)',
+    body: s.allocateBody,
+    query: s.noQuery,
+    status: 201,
+    response: s.allocationsResponse,
+    errors: [
+      ...BODY_ERRORS,
+      'SUBNET_NOT_FOUND',
+      'INVALID_IP',
+      'IP_NOT_IN_SUBNET',
+      'IP_RESERVED',
+      'INVALID_MAC',
+      'MAC_NOT_APPLICABLE',
+      'IP_ALREADY_ALLOCATED',
+      'SUBNET_EXHAUSTED',
+      'ALLOCATION_CONTENTION',
+      ...IDEMPOTENCY_ERRORS,
+    ],
+    idempotent: true,
+  },
+  {
+    id: 'listAllocations',
+    method: 'GET',
+    path: '/subnets/{subnetId}/allocations',
+    group: 'allocations',
+    summary: "List a subnet's allocations in address order (paged, optionally one owner's)",
+    query: s.listAllocationsQuery,
+    status: 200,
+    response: s.page(s.allocationResponse),
+    errors: ['VALIDATION_ERROR', 'SUBNET_NOT_FOUND'],
+  },
+  {
+    id: 'getAllocation',
+    method: 'GET',
+    path: '/subnets/{subnetId}/allocations/{ip}',
+    group: 'allocations',
+    summary: 'Get one allocation (the address may be URL-encoded)',
+    query: s.noQuery,
+    status: 200,
+    response: s.allocationResponse,
+    errors: ['INVALID_IP', 'SUBNET_NOT_FOUND', 'ALLOCATION_NOT_FOUND'],
+  },
+  {
+    id: 'updateAllocation',
+    method: 'PATCH',
+    path: '/subnets/{subnetId}/allocations/{ip}',
+    group: 'allocations',
+    summary: 'Update owner, description, tags; ttlSeconds renews the lease',
+    body: s.updateAllocationBody,
+    query: s.noQuery,
+    status: 200,
+    response: s.allocationResponse,
+    errors: [
+      ...BODY_ERRORS,
+      'INVALID_IP',
+      'SUBNET_NOT_FOUND',
+      'ALLOCATION_NOT_FOUND',
+      'ALLOCATION_CONTENTION',
+    ],
+  },
+  {
+    id: 'release',
+    method: 'DELETE',
+    path: '/subnets/{subnetId}/allocations/{ip}',
+    group: 'allocations',
+    summary: 'Release an address (with ?owner=, only if that owner holds it)',
+    query: s.releaseQuery,
+    status: 204,
+    errors: [
+      'VALIDATION_ERROR',
+      'INVALID_IP',
+      'SUBNET_NOT_FOUND',
+      'ALLOCATION_NOT_FOUND',
+      'OWNER_MISMATCH',
+      'ALLOCATION_CONTENTION',
+    ],
+  },
+  {
+    id: 'listByOwner',
+    method: 'GET',
+    path: '/allocations',
+    group: 'allocations',
+    summary: "List one owner's allocations across subnets (paged)",
+    query: s.listByOwnerQuery,
+    status: 200,
+    response: s.page(s.allocationResponse),
+    errors: ['VALIDATION_ERROR'],
+  },
+];
+
+export interface RouteMatch {
+  readonly route: Route;
+  readonly pathParameters: Record<string, string>;
+}
+
+/**
+ * Finds the route of a request path (segments already URL-decoded). Returns
+ * 'method' when the path exists with other methods only, undefined when unknown.
+ */
+export function matchRoute(
+  method: string,
+  segments: readonly string[],
+): RouteMatch | 'method' | undefined {
+  let pathMatched = false;
+  for (const route of ROUTES) {
+    const template = route.path.split('/').slice(1);
+    if (template.length !== segments.length) continue;
+    const pathParameters: Record<string, string> = {};
+    const fits = template.every((part, i) => {
+      const segment = segments[i]!;
+      if (part.startsWith('{')) {
+        pathParameters[part.slice(1, -1)] = segment;
+        return segment.length > 0;
+      }
+      return part === segment;
+    });
+    if (!fits) continue;
+    pathMatched = true;
+    if (route.method === method) return { route, pathParameters };
+  }
+  return pathMatched ? 'method' : undefined;
+}
+
+export function allowedMethods(segments: readonly string[]): Method[] {
+  return (['GET', 'POST', 'PATCH', 'DELETE'] as const).filter((method) => {
+    const match = matchRoute(method, segments);
+    return match !== undefined && match !== 'method';
+  });
+}

@@ -1,0 +1,149 @@
+/**
+ * One zod schema per body and query: it is the TypeScript type, the runtime check
+ * (unknown fields rejected, no coercion) and, through z.toJSONSchema, the OpenAPI
+ * document. Addresses stay strings here: shared/address.ts is their only judge.
+ */
+import { z } from 'zod';
+import { LIMITS } from '../../shared/limits.js';
+
+const address = z
+  .string()
+  .max(100)
+  .describe('An IP address; IPv4 dotted decimal or IPv6 (RFC 4291)');
+const cidr = z.string().max(100).describe('A CIDR in prefix-length notation, e.g. 10.0.0.0/24');
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export const tags = z
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(LIMITS.tagKeyLength)
+      .refine((key) => !FORBIDDEN_KEYS.has(key), 'this tag key is not allowed'),
+    z.string().max(LIMITS.tagValueLength),
+  )
+  .refine(
+    (value) => Object.keys(value).length <= LIMITS.tagCount,
+    `at most ${LIMITS.tagCount} tags`,
+  )
+  .describe('String map of tags');
+
+const space = z
+  .string()
+  .regex(LIMITS.spacePattern)
+  .describe("Address space; subnets of one space never overlap (default 'default')");
+const name = z.string().max(LIMITS.nameLength).nullable();
+const pool = z.strictObject({ start: address, end: address });
+const pools = z.array(pool).max(100);
+const limit = z
+  .string()
+  .regex(/^[1-9][0-9]{0,3}$/, 'limit must be a whole number from 1 to 1000')
+  .transform(Number)
+  .pipe(z.number().max(LIMITS.pageSize.max, 'limit must be a whole number from 1 to 1000'))
+  .describe('Page size, 1-1000 (default 100)');
+const cursor = z.string().min(1).max(2000).describe('nextCursor of the previous page');
+
+export const createSubnetBody = z.strictObject({
+  cidr,
+  name: name.optional(),
+  space: space.optional(),
+  gatewayIp: address.nullable().optional(),
+  allocationPools: pools.optional(),
+  tags: tags.optional(),
+});
+
+export const updateSubnetBody = z.strictObject({
+  name: name.optional(),
+  tags: tags.optional(),
+  gatewayIp: address.nullable().optional(),
+  allocationPools: pools.optional(),
+});
+
+export const allocateBody = z
+  .strictObject({
+    ip: address.optional(),
+    strategy: z.enum(['random', 'sequential']).optional(),
+    count: z.number().int().min(1).max(LIMITS.bulkCount).optional(),
+    macAddress: z.string().max(100).optional(),
+    owner: z.string().max(LIMITS.ownerLength).nullable().optional(),
+    description: z.string().max(LIMITS.descriptionLength).nullable().optional(),
+    tags: tags.optional(),
+    ttlSeconds: z.number().int().min(LIMITS.ttlSeconds.min).max(LIMITS.ttlSeconds.max).optional(),
+  })
+  .refine(
+    (body) => body.count === undefined || (body.ip === undefined && body.macAddress === undefined),
+    {
+      message: 'count cannot be combined with ip or macAddress',
+      path: ['count'],
+    },
+  )
+  .refine((body) => body.ip === undefined || body.macAddress === undefined, {
+    message: 'give ip or macAddress, not both',
+    path: ['macAddress'],
+  });
+
+export const updateAllocationBody = z.strictObject({
+  owner: z.string().max(LIMITS.ownerLength).nullable().optional(),
+  description: z.string().max(LIMITS.descriptionLength).nullable().optional(),
+  tags: tags.optional(),
+  ttlSeconds: z.number().int().min(LIMITS.ttlSeconds.min).max(LIMITS.ttlSeconds.max).optional(),
+});
+
+export const listSubnetsQuery = z.strictObject({
+  space: space.optional(),
+  limit: limit.optional(),
+  cursor: cursor.optional(),
+});
+export const listAllocationsQuery = z.strictObject({
+  owner: z.string().min(1).max(LIMITS.ownerLength).optional(),
+  limit: limit.optional(),
+  cursor: cursor.optional(),
+});
+export const listByOwnerQuery = z.strictObject({
+  owner: z.string().min(1).max(LIMITS.ownerLength),
+  limit: limit.optional(),
+  cursor: cursor.optional(),
+});
+export const releaseQuery = z.strictObject({
+  owner: z.string().min(1).max(LIMITS.ownerLength).optional(),
+});
+export const noQuery = z.strictObject({});
+
+// Responses (documentation; the domain builds them).
+const count = z
+  .union([z.number(), z.string()])
+  .describe('A number, or a decimal string beyond 2^53');
+export const subnetResponse = z.object({
+  id: z.string(),
+  cidr: z.string(),
+  ipVersion: z.union([z.literal(4), z.literal(6)]),
+  name: z.string().nullable(),
+  space: z.string(),
+  gatewayIp: z.string().nullable(),
+  allocationPools: z.array(z.object({ start: z.string(), end: z.string() })),
+  tags: z.record(z.string(), z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  usage: z.object({ total: count, allocated: count, available: count, outsidePools: count }),
+});
+export const allocationResponse = z.object({
+  subnetId: z.string(),
+  ip: z.string(),
+  owner: z.string().nullable(),
+  description: z.string().nullable(),
+  tags: z.record(z.string(), z.string()),
+  macAddress: z.string().nullable(),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+});
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+export const allocationsResponse = z.object({ allocations: z.array(allocationResponse) });
+export const errorResponse = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()),
+  }),
+});
+export const healthResponse = z.object({ status: z.literal('ok') });

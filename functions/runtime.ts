@@ -1,0 +1,27 @@
+/**
+ * What every handler shares, created once per Lambda container (module scope):
+ * the DynamoDB clients, the domain context, the allocator and the logger.
+ *
+ * IPAM_TABLE_NAME (default `ipam`), IPAM_IDEMPOTENCY_TABLE_NAME (default
+ * `<table>-idempotency`), IPAM_DYNAMODB_ENDPOINT (DynamoDB Local; AWS when unset).
+ */
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Allocator } from '../shared/allocations.js';
+import { createContext } from '../shared/context.js';
+import { createDocumentClient, createDynamoClient } from '../shared/dynamo.js';
+import { DEFAULT_TABLE_NAME } from '../shared/table.js';
+
+export const tableName = process.env.IPAM_TABLE_NAME ?? DEFAULT_TABLE_NAME;
+export const idempotencyTableName =
+  process.env.IPAM_IDEMPOTENCY_TABLE_NAME ?? `${tableName}-idempotency`;
+const endpoint = process.env.IPAM_DYNAMODB_ENDPOINT;
+
+export const client = createDynamoClient(endpoint === undefined ? {} : { endpoint });
+export const ctx = createContext(createDocumentClient(client), tableName);
+export const allocator = new Allocator(ctx);
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'ipam' });
+export const idempotencyStore = new DynamoDBPersistenceLayer({
+  tableName: idempotencyTableName,
+  awsSdkV3Client: client,
+});

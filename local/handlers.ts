@@ -1,0 +1,33 @@
+/** The deployed Lambdas, wired to local routes exactly as API Gateway wires them. */
+import { handler as allocations } from '../functions/allocations.js';
+import { matchRoute } from '../functions/http/routes.js';
+import { handler as meta } from '../functions/meta.js';
+import { client, idempotencyTableName, tableName } from '../functions/runtime.js';
+import { handler as subnets } from '../functions/subnets.js';
+import { ensureTables } from '../shared/dynamo.js';
+import type { LambdaHandler, RouteResolver } from './server.js';
+
+const HANDLERS: Record<string, LambdaHandler> = { subnets, allocations, meta };
+
+export const routeResolver: RouteResolver = {
+  resolve(method, segments) {
+    const match = matchRoute(method, segments);
+    if (match === undefined || match === 'method') {
+      return {
+        handler: meta,
+        resource: '/{proxy+}',
+        pathParameters: { proxy: segments.join('/') },
+      };
+    }
+    return {
+      handler: HANDLERS[match.route.group]!,
+      resource: match.route.path,
+      pathParameters: match.pathParameters,
+    };
+  },
+};
+
+/** Creates the main and the idempotency table when missing. */
+export function prepareTables(): Promise<void> {
+  return ensureTables(client, tableName, idempotencyTableName);
+}

@@ -1,0 +1,69 @@
+/**
+ * `npm start`: DynamoDB Local (in memory, or on disk under IPAM_DATA_DIR), the
+ * tables, and the API on http://127.0.0.1:PORT (default 3000).
+ *
+ * IPAM_DYNAMODB_ENDPOINT=http://host:port uses that DynamoDB instead (tables are
+ * created if missing); IPAM_TABLE_NAME without an endpoint uses real AWS with the
+ * default credential chain (the tables must exist: deploy the CDK stack).
+ */
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { resolve } from 'node:path';
+import { type LocalDynamoDb, startLocalDynamoDb } from './dynamoDbLocal.js';
+
+async function main(): Promise<void> {
+  // The SDK warns that releases after January 2027 need Node 22; the lock file pins ours.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const port = Number(process.env.PORT ?? 3000);
+  let dynamo: LocalDynamoDb | undefined;
+  if (
+    process.env.IPAM_DYNAMODB_ENDPOINT === undefined &&
+    process.env.IPAM_TABLE_NAME === undefined
+  ) {
+    const dataDir =
+      process.env.IPAM_DATA_DIR === undefined ? undefined : resolve(process.env.IPAM_DATA_DIR);
+    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+    dynamo = await startLocalDynamoDb(dataDir === undefined ? {} : { dataDir });
+    process.env.IPAM_DYNAMODB_ENDPOINT = dynamo.endpoint;
+    console.error(
+      `DynamoDB Local on ${dynamo.endpoint} (${dataDir === undefined ? 'in memory' : `data in ${dataDir}`})`,
+    );
+  }
+  // Import after the environment is final: the handlers read it at module scope.
+  const { prepareTables, routeResolver } = await import('./handlers.js');
+  if (process.env.IPAM_DYNAMODB_ENDPOINT !== undefined) await prepareTables();
+  const { createLocalServer } = await import('./server.js');
+  const server = createLocalServer(routeResolver);
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolveListen());
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const url = `http://127.0.0.1:${actualPort}`;
+  console.log(`ipam listening on ${url}`);
+  console.log(
+    `try: curl -s -X POST ${url}/subnets -H 'Content-Type: application/json' -d '{"cidr":"10.0.0.0/24"}'`,
+  );
+  installShutdown(server, dynamo);
+}
+
+function installShutdown(server: Server, dynamo: LocalDynamoDb | undefined): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`${signal}: stopping`);
+    server.closeAllConnections();
+    await new Promise<void>((done) => server.close(() => done()));
+    await dynamo?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

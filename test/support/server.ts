@@ -1,0 +1,102 @@
+/** Starts the real local server (`local/start.ts`) as a child process on a free port. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+
+export interface RunningServer {
+  readonly url: string;
+  readonly tableName: string;
+  readonly process: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface ServerOptions {
+  /** Use this DynamoDB; by default the suite's shared DynamoDB Local. */
+  readonly endpoint?: string | null;
+  readonly tableName?: string;
+  readonly env?: Record<string, string>;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const tableName = options.tableName ?? `ipam-http-${randomBytes(6).toString('hex')}`;
+  const endpoint = options.endpoint === undefined ? inject('dynamoEndpoint') : options.endpoint;
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: '0',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    ...(endpoint === null ? {} : { IPAM_DYNAMODB_ENDPOINT: endpoint, IPAM_TABLE_NAME: tableName }),
+    ...options.env,
+  };
+  if (endpoint === null) {
+    delete env.IPAM_DYNAMODB_ENDPOINT;
+    delete env.IPAM_TABLE_NAME;
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 90_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    url,
+    tableName,
+    process: child,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: test code reads arbitrary JSON
+  readonly body: any;
+  readonly text: string;
+}
+
+export async function api(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['Content-Type'] ??= 'application/json';
+  }
+  const response = await fetch(`${url}${path}`, init);
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
