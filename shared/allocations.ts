@@ -18,7 +18,6 @@ import {
   GetCommand,
   QueryCommand,
   type QueryCommandOutput,
-  TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -66,16 +65,11 @@ import {
 import { keys, parseBlockSort } from './keys.js';
 import { LIMITS } from './limits.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
-import {
-  backoffMs,
-  type CancellationReason,
-  isTransactionCanceled,
-  RETRY,
-  sleep,
-} from './retry.js';
+import { backoffMs, type CancellationReason, RETRY, retryRead, sleep } from './retry.js';
 import { address, jsonCount, type Subnet } from './subnet.js';
 import { assertAllocatable, clipPools, inPools } from './subnetRules.js';
 import { loadSubnet } from './subnets.js';
+import { wasAmbiguous, writeTransaction } from './transactions.js';
 
 export const Strategy = { RANDOM: 'random', SEQUENTIAL: 'sequential' } as const;
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
@@ -443,7 +437,9 @@ export class Allocator {
   ): Promise<Lesson | undefined> {
     const plan = planWrites(this.ctx, subnet, candidates, details, token, nowMs);
     if (plan.reservation.length + plan.items.length <= MAX_TRANSACTION_ITEMS) {
-      return this.transact([...plan.reservation, ...plan.items]);
+      return this.transact([...plan.reservation, ...plan.items], () =>
+        this.itemsCarry(subnet, candidates, token),
+      );
     }
     return this.reserveInSteps(subnet, plan, candidates, token);
   }
@@ -461,42 +457,39 @@ export class Allocator {
     token: string,
   ): Promise<Lesson | undefined> {
     const pendingKey = keys.pending(subnet.id, token);
-    await this.ctx.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: this.ctx.tableName,
-              Item: {
-                ...pendingKey,
-                type: 'pending',
-                subnetId: subnet.id,
-                token,
-                ips: candidates.map((candidate) =>
-                  formatIp(address(subnet.cidr.version, candidate.value)),
-                ),
-                createdAt: new Date(this.ctx.now()).toISOString(),
-              },
-            },
+    await writeTransaction(this.ctx, [
+      {
+        Put: {
+          TableName: this.ctx.tableName,
+          Item: {
+            ...pendingKey,
+            type: 'pending',
+            subnetId: subnet.id,
+            token,
+            ips: candidates.map((candidate) =>
+              formatIp(address(subnet.cidr.version, candidate.value)),
+            ),
+            createdAt: new Date(this.ctx.now()).toISOString(),
           },
-        ],
-      }),
-    );
+        },
+      },
+    ]);
     let lesson: Lesson | undefined;
     try {
       lesson = await this.transactChunks([plan.reservation, plan.items]);
       if (lesson === undefined) {
-        await this.ctx.doc.send(
-          new TransactWriteCommand({
-            TransactItems: [{ Delete: { TableName: this.ctx.tableName, Key: pendingKey } }],
-          }),
-        );
+        // The commit point: once the record is gone, the allocation stands.
+        await writeTransaction(this.ctx, [
+          { Delete: { TableName: this.ctx.tableName, Key: pendingKey } },
+        ]);
         return undefined;
       }
     } catch (error) {
       // All or nothing: undo what was written, then report the failure. If the undo
       // fails too, the pending record stays for the audit to undo.
-      await undoPending(this.ctx, subnet.id, token).catch(() => undefined);
+      const undone = await undoPending(this.ctx, subnet.id, token).catch(() => 0);
+      // No record left means the commit above did land before its answer was lost.
+      if (undone === undefined) return undefined;
       throw error;
     }
     await undoPending(this.ctx, subnet.id, token);
@@ -513,16 +506,42 @@ export class Allocator {
     return undefined;
   }
 
-  private async transact(writes: readonly PlannedWrite[]): Promise<Lesson | undefined> {
+  /**
+   * One transaction; undefined when it was applied. When an earlier attempt may
+   * have landed (a lost response), `landed` re-reads to tell "we won before the
+   * answer was lost" from "we lost the race".
+   */
+  private async transact(
+    writes: readonly PlannedWrite[],
+    landed?: () => Promise<boolean>,
+  ): Promise<Lesson | undefined> {
+    let outcome: Awaited<ReturnType<typeof writeTransaction>>;
     try {
-      await this.ctx.doc.send(
-        new TransactWriteCommand({ TransactItems: writes.map((write) => write.item) }),
+      outcome = await writeTransaction(
+        this.ctx,
+        writes.map((write) => write.item),
       );
-      return undefined;
     } catch (error) {
-      if (!isTransactionCanceled(error)) throw error;
-      return learn(writes, error.CancellationReasons ?? []);
+      if (wasAmbiguous(error) && landed !== undefined && (await landed())) return undefined;
+      throw error;
     }
+    if (outcome.canceled === undefined) return undefined;
+    if (outcome.ambiguous && landed !== undefined && (await landed())) return undefined;
+    return learn(writes, outcome.canceled.CancellationReasons ?? []);
+  }
+
+  /** Whether every candidate's allocation item was written by request `token`. */
+  private async itemsCarry(
+    subnet: Subnet,
+    candidates: readonly Candidate[],
+    token: string,
+  ): Promise<boolean> {
+    for (const candidate of candidates) {
+      const ip = address(subnet.cidr.version, candidate.value);
+      const item = await retryRead(() => this.readAllocation(subnet, ip));
+      if (item?.reqToken !== token) return false;
+    }
+    return true;
   }
 
   /** Keeps the cached counters in step with our own allocation, so the next pick weighs shards right. */
@@ -553,6 +572,8 @@ export class Allocator {
       const leased = current.ttl !== undefined;
       const lesson = await this.transact(
         releaseWrites(this.ctx, subnet, pos, ip.value, current.reqToken, leased),
+        async () =>
+          (await retryRead(() => this.readAllocation(subnet, ip)))?.reqToken !== current.reqToken,
       );
       if (lesson === undefined) {
         this.cache.delete(subnetId);
@@ -615,7 +636,11 @@ export class Allocator {
         if (current.ttl === undefined)
           writes.push(counterWrite(this.ctx, subnet, pos.shard, 0, 0, 1));
       }
-      const lesson = await this.transact(writes);
+      const lesson = await this.transact(
+        writes,
+        async () =>
+          (await retryRead(() => this.readAllocation(subnet, ip)))?.expiresAt === next.expiresAt,
+      );
       if (lesson === undefined) return viewFromItem(next);
       await sleep(backoffMs(attempt));
     }
@@ -785,18 +810,19 @@ export async function listByOwner(
  * Undoes a pending (multi-step) request: deletes its allocation items and frees
  * the offsets it reserved — each only where it still carries the request's token,
  * so nothing that another request holds is touched. Returns how many addresses
- * were freed. Used on failure, and by the audit for a crashed request.
+ * were freed, or undefined when no such pending record exists (already committed
+ * or undone). Used on failure, and by the audit for a crashed request.
  */
 export async function undoPending(
   ctx: IpamContext,
   subnetId: string,
   token: string,
-): Promise<number> {
+): Promise<number | undefined> {
   const pendingKey = keys.pending(subnetId, token);
   const record = await ctx.doc.send(
     new GetCommand({ TableName: ctx.tableName, Key: pendingKey, ConsistentRead: true }),
   );
-  if (record.Item === undefined) return 0;
+  if (record.Item === undefined) return undefined;
   let subnet: Subnet | undefined;
   try {
     subnet = await loadSubnet(ctx, subnetId);
@@ -812,11 +838,7 @@ export async function undoPending(
       freed += await undoOne(ctx, subnet, pos, ip, token);
     }
   }
-  await ctx.doc.send(
-    new TransactWriteCommand({
-      TransactItems: [{ Delete: { TableName: ctx.tableName, Key: pendingKey } }],
-    }),
-  );
+  await writeTransaction(ctx, [{ Delete: { TableName: ctx.tableName, Key: pendingKey } }]);
   return freed;
 }
 
@@ -877,7 +899,7 @@ async function undoOne(
     );
   }
   if (writes.length === 0) return 0;
-  await ctx.doc.send(new TransactWriteCommand({ TransactItems: writes }));
+  await writeTransaction(ctx, writes);
   return reserved ? 1 : 0;
 }
 

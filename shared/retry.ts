@@ -34,3 +34,36 @@ export interface TransactionCanceled extends Error {
 export function isConditionalCheckFailed(error: unknown): boolean {
   return (error as { name?: string }).name === 'ConditionalCheckFailedException';
 }
+
+/** DynamoDB saying "not now" (throttling, 5xx, time-outs, conflicts): retry, and the write may have happened. */
+const RETRYABLE_AWS_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+  'TransactionInProgressException',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TimeoutError',
+  'RequestTimeout',
+]);
+
+export function isRetryableAwsError(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name;
+  return name !== undefined && RETRYABLE_AWS_ERRORS.has(name);
+}
+
+/**
+ * Runs an idempotent read, retrying what DynamoDB says is transient. Used where a
+ * read decides whether an ambiguous write landed, so giving up early would be costly.
+ */
+export async function retryRead<T>(read: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (error) {
+      if (!isRetryableAwsError(error) || attempt >= attempts) throw error;
+      await sleep(backoffMs(attempt, 20, 500));
+    }
+  }
+}

@@ -5,13 +5,7 @@
  * two racing overlapping creates exactly one commits, and the other re-checks and
  * sees the overlap.
  */
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { addressKey, type Cidr, cidrLast, formatCidr, parseCidr } from './address.js';
 import { assertAddressFree } from './allocations.js';
 import type { IpamContext } from './context.js';
@@ -34,13 +28,7 @@ import { isId, newId } from './ids.js';
 import { keys } from './keys.js';
 import { DEFAULT_SPACE, LIMITS } from './limits.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
-import {
-  backoffMs,
-  isConditionalCheckFailed,
-  isTransactionCanceled,
-  RETRY,
-  sleep,
-} from './retry.js';
+import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from './retry.js';
 import {
   address,
   fromSubnetItem,
@@ -57,6 +45,7 @@ import {
   resolveGateway,
   validatePools,
 } from './subnetRules.js';
+import { writeTransaction } from './transactions.js';
 
 export interface CreateSubnetInput {
   readonly cidr: string;
@@ -134,71 +123,64 @@ export async function insertSubnet(ctx: IpamContext, subnet: Subnet): Promise<vo
       }),
     );
     const headVersion = Number(head.Item?.ver ?? 0);
-    await assertNoOverlap(ctx, subnet.space, subnet.cidr);
-    try {
-      await ctx.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: ctx.tableName,
-                Item: toSubnetItem(subnet),
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: ctx.tableName,
-                Item: {
-                  ...keys.spaceEntry(subnet.space, network),
-                  subnetId: subnet.id,
-                  cidr: formatCidr(subnet.cidr),
-                  lastKey: addressKey(address(subnet.cidr.version, cidrLast(subnet.cidr))),
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: ctx.tableName,
-                Item: { ...keys.spaceHead(subnet.space), ver: headVersion + 1 },
-                ConditionExpression: headVersion === 0 ? 'attribute_not_exists(pk)' : 'ver = :ver',
-                ...(headVersion === 0
-                  ? {}
-                  : { ExpressionAttributeValues: { ':ver': headVersion } }),
-              },
-            },
-            ...Array.from({ length: shardCount }, (_, shard) => ({
-              Put: {
-                TableName: ctx.tableName,
-                Item: newCounterItem(subnet.id, shard, subnet.configVersion),
-              },
-            })),
-          ],
-        }),
-      );
-      return;
-    } catch (error) {
-      // Another create in this space committed first: check again against it.
-      if (!isTransactionCanceled(error)) throw error;
-      await sleep(backoffMs(attempt));
-    }
+    const conflict = await findOverlap(ctx, subnet.space, subnet.cidr);
+    // Our own entry: an earlier attempt committed before its answer was lost.
+    if (conflict?.subnetId === subnet.id) return;
+    if (conflict !== undefined) throw overlapError(subnet.space, subnet.cidr, conflict);
+    const outcome = await writeTransaction(ctx, [
+      {
+        Put: {
+          TableName: ctx.tableName,
+          Item: toSubnetItem(subnet),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: ctx.tableName,
+          Item: {
+            ...keys.spaceEntry(subnet.space, network),
+            subnetId: subnet.id,
+            cidr: formatCidr(subnet.cidr),
+            lastKey: addressKey(address(subnet.cidr.version, cidrLast(subnet.cidr))),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: ctx.tableName,
+          Item: { ...keys.spaceHead(subnet.space), ver: headVersion + 1 },
+          ConditionExpression: headVersion === 0 ? 'attribute_not_exists(pk)' : 'ver = :ver',
+          ...(headVersion === 0 ? {} : { ExpressionAttributeValues: { ':ver': headVersion } }),
+        },
+      },
+      ...Array.from({ length: shardCount }, (_, shard) => ({
+        Put: {
+          TableName: ctx.tableName,
+          Item: newCounterItem(subnet.id, shard, subnet.configVersion),
+        },
+      })),
+    ]);
+    if (outcome.canceled === undefined) return;
+    // Another create in this space committed first (or ours did, unseen): check again.
+    await sleep(backoffMs(attempt));
   }
   throw new AllocationContentionError(
     `Space ${subnet.space} is changing too quickly to add ${formatCidr(subnet.cidr)}; retry.`,
   );
 }
 
-/** Throws SubnetOverlapError naming a subnet of `space` that overlaps `cidr`. */
-export async function assertNoOverlap(ctx: IpamContext, space: string, cidr: Cidr): Promise<void> {
-  const conflict = await findOverlap(ctx, space, cidr);
-  if (conflict !== undefined) {
-    throw new SubnetOverlapError(
-      `${formatCidr(cidr)} overlaps subnet ${conflict.subnetId} (${conflict.cidr}) in space ${space}; ` +
-        'choose a free range or another space.',
-      { conflictingSubnetId: conflict.subnetId, conflictingCidr: conflict.cidr },
-    );
-  }
+function overlapError(
+  space: string,
+  cidr: Cidr,
+  conflict: { subnetId: string; cidr: string },
+): SubnetOverlapError {
+  return new SubnetOverlapError(
+    `${formatCidr(cidr)} overlaps subnet ${conflict.subnetId} (${conflict.cidr}) in space ${space}; ` +
+      'choose a free range or another space.',
+    { conflictingSubnetId: conflict.subnetId, conflictingCidr: conflict.cidr },
+  );
 }
 
 /**
@@ -400,39 +382,43 @@ export async function deleteSubnet(ctx: IpamContext, subnetId: string): Promise<
     );
   if (counts.all > 0n) throw inUse();
   const { shardCount } = geometryOf(subnet.cidr);
-  try {
-    await ctx.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Delete: {
-              TableName: ctx.tableName,
-              Key: keys.subnet(subnetId),
-              ConditionExpression: 'version = :version',
-              ExpressionAttributeValues: { ':version': subnet.version },
-            },
-          },
-          {
-            Delete: {
-              TableName: ctx.tableName,
-              Key: keys.spaceEntry(subnet.space, address(subnet.cidr.version, subnet.cidr.network)),
-            },
-          },
-          ...Array.from({ length: shardCount }, (_, shard) => ({
-            Delete: {
-              TableName: ctx.tableName,
-              Key: keys.counter(subnetId, shard),
-              ConditionExpression: 'n = :zero',
-              ExpressionAttributeValues: { ':zero': 0 },
-            },
-          })),
-        ],
+  const outcome = await writeTransaction(ctx, [
+    {
+      Delete: {
+        TableName: ctx.tableName,
+        Key: keys.subnet(subnetId),
+        ConditionExpression: 'version = :version',
+        ExpressionAttributeValues: { ':version': subnet.version },
+      },
+    },
+    {
+      Delete: {
+        TableName: ctx.tableName,
+        Key: keys.spaceEntry(subnet.space, address(subnet.cidr.version, subnet.cidr.network)),
+      },
+    },
+    ...Array.from({ length: shardCount }, (_, shard) => ({
+      Delete: {
+        TableName: ctx.tableName,
+        Key: keys.counter(subnetId, shard),
+        ConditionExpression: 'n = :zero',
+        ExpressionAttributeValues: { ':zero': 0 },
+      },
+    })),
+  ]);
+  if (outcome.canceled !== undefined) {
+    const gone = await ctx.doc.send(
+      new GetCommand({
+        TableName: ctx.tableName,
+        Key: keys.subnet(subnetId),
+        ConsistentRead: true,
       }),
     );
-  } catch (error) {
-    if (!isTransactionCanceled(error)) throw error;
-    const reasons =
-      (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+    // Our earlier attempt deleted it before its answer was lost.
+    if (outcome.ambiguous && gone.Item === undefined)
+      return deleteEmptyBlocks(ctx, subnetId, shardCount);
+    const reasons = outcome.canceled.CancellationReasons ?? [];
+    // The subnet changed meanwhile (a PATCH): decide again on the new version.
     if (reasons[0]?.Code === 'ConditionalCheckFailed') return deleteSubnet(ctx, subnetId);
     throw inUse();
   }

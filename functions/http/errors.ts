@@ -4,6 +4,8 @@
  */
 import { type ErrorDetails, IpamError } from '../../shared/errors.js';
 
+export { isRetryableAwsError } from '../../shared/retry.js';
+
 export const STATUS_BY_CODE = {
   VALIDATION_ERROR: 400,
   INVALID_IP: 400,
@@ -51,21 +53,4 @@ export class HttpError extends IpamError {
   ) {
     super(message, details);
   }
-}
-
-/** DynamoDB saying "not now" after the SDK's own retries: the caller should retry. */
-const RETRYABLE_AWS_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'TransactionConflictException',
-  'TransactionInProgressException',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-]);
-
-export function isRetryableAwsError(error: unknown): boolean {
-  const name = (error as { name?: string } | undefined)?.name;
-  return name !== undefined && RETRYABLE_AWS_ERRORS.has(name);
 }

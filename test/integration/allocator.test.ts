@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from '../../shared/errors.js';
 import { createSubnet, deleteSubnet, getSubnet } from '../../shared/subnets.js';
+import { TRANSACTION_ATTEMPTS } from '../../shared/transactions.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
 
@@ -280,11 +281,12 @@ describe('Allocator', () => {
     ])('leaves nothing held when %s fails part-way', async (_, failingCall) => {
       const s = await subnet('10.3.0.0/16');
       const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-      // Calls: 1 pending record, 2 reservation, 3 allocation items, 4 commit.
+      // Calls: 1 pending record, 2 reservation, 3 allocation items, 4 commit. Every
+      // retry of the failing step fails too; the undo that follows goes through.
       injectFaults(client, [
         {
           command: 'TransactWriteItemsCommand',
-          when: (call) => call === failingCall,
+          when: (call) => call >= failingCall && call < failingCall + TRANSACTION_ATTEMPTS,
           error: 'InternalServerError',
         },
       ]);

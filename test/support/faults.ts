@@ -5,7 +5,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export interface FaultRule {
-  /** Command name, e.g. 'TransactWriteItemsCommand'. */
+  /** Command name, e.g. 'TransactWriteItemsCommand', or '*' for every command. */
   readonly command: string;
   /** Fail the calls whose 1-based number (counting only this command) passes this test. */
   readonly when: (call: number) => boolean;
@@ -25,7 +25,10 @@ export function injectFaults(
       const command = String(context.commandName);
       const call = (calls.get(command) ?? 0) + 1;
       calls.set(command, call);
-      const rule = rules.find((candidate) => candidate.command === command && candidate.when(call));
+      const rule = rules.find(
+        (candidate) =>
+          (candidate.command === '*' || candidate.command === command) && candidate.when(call),
+      );
       if (rule === undefined) return next(args);
       const fail = () =>
         Object.assign(new Error(`injected ${rule.error}`), { name: rule.error, $fault: 'server' });
