@@ -16,6 +16,7 @@ import { jsonResponse } from './response.js';
 import { allowedMethods, type Group, matchRoute, ROUTES, type Route } from './routes.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface OperationRequest {
   readonly event: APIGatewayProxyEvent;
@@ -166,10 +167,20 @@ function parseJsonBody(event: APIGatewayProxyEvent): unknown {
     );
   }
   let value: unknown;
+  let forbidden: string | undefined;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(text, (key, child) => {
+      // Keys that reach prototypes when copied: refuse them wherever they appear.
+      if (FORBIDDEN_KEYS.has(key)) forbidden = key;
+      return child;
+    });
   } catch (error) {
     throw new ValidationError(`The request body is not valid JSON: ${(error as Error).message}.`);
+  }
+  if (forbidden !== undefined) {
+    throw new ValidationError(
+      `The request body uses the key ${JSON.stringify(forbidden)}, which is not allowed.`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError('The request body must be a JSON object.');
