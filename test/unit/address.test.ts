@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import {
   addressKey,
@@ -758,6 +759,33 @@ describe('CIDR properties', () => {
         };
         expect(cidrsOverlap(outer, carved)).toBe(true);
         expect(cidrContains(outer, { version, value: carved.network })).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('agreement with ipaddr.js (an independent oracle)', () => {
+  const v6 = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
+  const bytesOf = (value: bigint, length: number) =>
+    Array.from({ length }, (_, i) => Number((value >> BigInt(8 * (length - 1 - i))) & 0xffn));
+
+  it('formats IPv6 like ipaddr.js toRFC5952String (mapped addresses aside)', () => {
+    fc.assert(
+      fc.property(v6, (value) => {
+        if (value >> 32n === 0xffffn) return; // we print ::ffff:a.b.c.d (RFC 5952 §5)
+        const expected = ipaddr.fromByteArray(bytesOf(value, 16)).toRFC5952String();
+        expect(formatIp({ version: 6, value })).toBe(expected);
+      }),
+    );
+  });
+
+  it('parses what ipaddr.js prints to the same bytes', () => {
+    fc.assert(
+      fc.property(v6, fc.bigInt({ min: 0n, max: 0xffffffffn }), (value6, value4) => {
+        const text6 = ipaddr.fromByteArray(bytesOf(value6, 16)).toNormalizedString();
+        expect(parseIp(text6).value).toBe(value6);
+        const text4 = ipaddr.fromByteArray(bytesOf(value4, 4)).toString();
+        expect(parseIp(text4).value).toBe(value4);
       }),
     );
   });
