@@ -906,18 +906,10 @@ async function undoOne(
 // ---------------------------------------------------------------------------
 // Items and the writes that change them
 
-export interface AllocationItem {
+export interface AllocationItem extends AllocationView {
   pk: string;
   sk: string;
   type: 'allocation';
-  subnetId: string;
-  ip: string;
-  owner: string | null;
-  description: string | null;
-  tags: Record<string, string>;
-  macAddress: string | null;
-  createdAt: string;
-  expiresAt: string | null;
   /** Lease expiry, epoch seconds (the table's TTL attribute). */
   ttl?: number;
   /** The request that wrote it: releases and undos match it, so they never hit a successor. */

@@ -33,23 +33,13 @@ export interface Subnet {
   readonly poolId?: string;
 }
 
-export interface SubnetItem {
+/** The stored subnet item: the API view without usage, plus keys and versions. */
+export interface SubnetItem extends Omit<SubnetView, 'usage'> {
   pk: string;
   sk: string;
   type: 'subnet';
-  id: string;
-  cidr: string;
-  ipVersion: IpVersion;
-  name: string | null;
-  space: string;
-  gatewayIp: string | null;
-  allocationPools: PoolText[];
-  tags: Record<string, string>;
-  createdAt: string;
-  updatedAt: string;
   version: number;
   configVersion: number;
-  poolId?: string;
   gsi1pk: string;
   gsi1sk: string;
 }
@@ -150,19 +140,15 @@ export interface SubnetView {
 }
 
 export function subnetView(subnet: Subnet, counts: UsageCounts): SubnetView {
-  const item = toSubnetItem(subnet);
-  return {
-    id: item.id,
-    cidr: item.cidr,
-    ipVersion: item.ipVersion,
-    name: item.name,
-    space: item.space,
-    gatewayIp: item.gatewayIp,
-    allocationPools: item.allocationPools,
-    tags: item.tags,
-    createdAt: item.createdAt,
-    updatedAt: item.updatedAt,
-    usage: usageOf(subnet, counts),
-    ...(item.poolId === undefined ? {} : { poolId: item.poolId }),
-  };
+  const {
+    pk: _pk,
+    sk: _sk,
+    type: _type,
+    version: _v,
+    configVersion: _cv,
+    gsi1pk: _g1,
+    gsi1sk: _g2,
+    ...view
+  } = toSubnetItem(subnet);
+  return { ...view, usage: usageOf(subnet, counts) };
 }
