@@ -34,6 +34,7 @@ import {
 import {
   type BlockState,
   blockFromItem,
+  emptyBlock,
   freeOffsets,
   leaseAttribute,
   offsetState,
@@ -136,15 +137,40 @@ interface Lesson {
 }
 
 export interface AllocatorOptions {
-  /** How long an allocator trusts its cached counters and subnet (ms). */
+  /**
+   * How long an allocator picks from what it already knows (counters, block
+   * states) before reading again, in ms; 0 reads everything afresh each time.
+   */
   readonly cacheMs?: number;
 }
 
+/** Picks a view of a shard may serve before it is read again. */
+const VIEW_USES = 8;
+/** How long the subnet item is trusted; pool or gateway changes are caught by `pv` anyway. */
+const SUBNET_CACHE_MS = 30_000;
+
+interface KnownBlock {
+  state: BlockState;
+  readAt: number;
+  /** Picks made from this state since it was read. */
+  uses: number;
+}
+
+/**
+ * What one allocator (one Lambda container) knows of a subnet. It only guides the
+ * choice of candidates: a stale view costs a failed condition (whose reason
+ * carries the fresh block), never a wrong allocation.
+ */
 interface CachedSubnet {
   subnet: Subnet;
+  loadedAt: number;
   counters: ShardCounter[] | undefined;
   countersAt: number;
-  loadedAt: number;
+  blocks: Map<bigint, KnownBlock>;
+  /** Shards read whole, with when and how many picks used that read. */
+  shardViews: Map<number, { readAt: number; uses: number }>;
+  /** Where the last random pick succeeded: tried first while its view is fresh. */
+  sticky: { shard: number; block: bigint } | undefined;
 }
 
 /**
@@ -159,7 +185,7 @@ export class Allocator {
     private readonly ctx: IpamContext,
     options: AllocatorOptions = {},
   ) {
-    this.cacheMs = options.cacheMs ?? 1000;
+    this.cacheMs = options.cacheMs ?? 2000;
   }
 
   async allocate(subnetId: string, input: AllocateInput): Promise<AllocationView[]> {
@@ -187,7 +213,8 @@ export class Allocator {
       macAddress: input.macAddress === undefined ? null : formatMac(parseMac(input.macAddress)),
       expiry: input.ttlSeconds === undefined ? null : Math.floor(nowMs / 1000) + input.ttlSeconds,
     };
-    const known = new Map<bigint, BlockState>();
+    // Facts learned from this request's own failed writes (fresh by construction).
+    const learned = new Map<bigint, BlockState>();
     const skip = new Set<bigint>();
     for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
       const subnet = entry.subnet;
@@ -196,8 +223,8 @@ export class Allocator {
       try {
         candidates =
           specific === undefined
-            ? await this.pick(entry, g, input.strategy ?? Strategy.RANDOM, count, known, skip)
-            : [await this.specificCandidate(subnet, g, specific, known)];
+            ? await this.pick(entry, g, input.strategy ?? Strategy.RANDOM, count, skip)
+            : [await this.specificCandidate(subnet, g, specific, learned)];
       } catch (error) {
         // The counters were recounted under a newer configuration than ours.
         if (!(error instanceof StaleSubnetError)) throw error;
@@ -207,18 +234,20 @@ export class Allocator {
       const token = randomBytes(12).toString('base64url');
       const lesson = await this.reserve(subnet, candidates, details, token, nowMs);
       if (lesson === undefined) {
-        this.noteAllocated(entry, candidates);
+        this.noteAllocated(entry, candidates, details);
         return candidates.map((candidate) =>
           allocationView(subnet, candidate.value, details, nowMs),
         );
       }
-      for (const block of lesson.blocks) known.set(block.block, block);
+      for (const block of lesson.blocks) {
+        learned.set(block.block, block);
+        entry.blocks.set(block.block, { state: block, readAt: this.ctx.now(), uses: 0 });
+      }
       for (const value of lesson.heldItems) skip.add(value);
       if (lesson.subnetChanged) {
         entry = await this.subnetEntry(subnetId, true);
-        known.clear();
+        learned.clear();
       }
-      entry.counters = undefined;
       await sleep(backoffMs(attempt));
     }
     throw new AllocationContentionError(
@@ -250,10 +279,11 @@ export class Allocator {
     subnet: Subnet,
     g: Geometry,
     ip: IpAddress,
-    known: Map<bigint, BlockState>,
+    learned: Map<bigint, BlockState>,
   ): Promise<Candidate> {
     const pos = positionOf(g, ip.value);
-    const block = known.get(pos.block);
+    // Only what this request saw decides "taken": a cached view may be stale.
+    const block = learned.get(pos.block);
     const state = block === undefined ? 'free' : offsetState(block, pos.offset, this.nowSeconds());
     if (state === 'held') {
       const holder = await this.readAllocation(subnet, ip);
@@ -268,7 +298,6 @@ export class Allocator {
     g: Geometry,
     strategy: Strategy,
     count: number,
-    known: Map<bigint, BlockState>,
     skip: ReadonlySet<bigint>,
   ): Promise<Candidate[]> {
     const subnet = entry.subnet;
@@ -286,10 +315,21 @@ export class Allocator {
         return free > 0n ? free : 0n;
       });
       const shards = orderShards(strategy, freePerShard, counters);
+      const sticky = entry.sticky?.shard;
+      if (
+        strategy === Strategy.RANDOM &&
+        sticky !== undefined &&
+        (freePerShard[sticky] ?? 0n) > 0n
+      ) {
+        // Stay where this allocator has a fresh view: no read needed to pick there.
+        shards.splice(shards.indexOf(sticky), 1);
+        shards.unshift(sticky);
+      }
       const chosen: Candidate[] = [];
       for (const shard of shards) {
         const wanted = count - chosen.length;
-        const found = await this.pickInShard(subnet, g, shard, strategy, wanted, known, skip);
+        const taken = new Set([...skip, ...chosen.map((candidate) => candidate.value)]);
+        const found = await this.pickInShard(entry, g, shard, strategy, wanted, taken);
         chosen.push(...found);
         if (chosen.length === count) return chosen;
       }
@@ -311,80 +351,110 @@ export class Allocator {
   }
 
   /**
-   * Up to `wanted` free pool addresses of one shard: the whole shard is read when it
-   * is small; a huge one (IPv6, big IPv4) is sampled block by block.
+   * Up to `wanted` free pool addresses of one shard. Random picks in a small shard
+   * use this allocator's view of the whole shard while it is fresh (at most
+   * VIEW_USES picks or cacheMs old), else read the shard (one query, ≤ 64 items) and
+   * choose uniformly among its free addresses; a huge shard (IPv6, big IPv4) is
+   * sampled block by block. Sequential picks always read, in address order.
    */
   private async pickInShard(
-    subnet: Subnet,
+    entry: CachedSubnet,
     g: Geometry,
     shard: number,
     strategy: Strategy,
     wanted: number,
-    known: Map<bigint, BlockState>,
     skip: ReadonlySet<bigint>,
   ): Promise<Candidate[]> {
+    const subnet = entry.subnet;
     const nowSeconds = this.nowSeconds();
     const range = shardRange(g, shard);
     const pools = clipPools(subnet.pools, range.start, range.end);
     if (pools.length === 0) return [];
-    const { first, last } = shardBlocks(g, shard);
-    if (strategy === Strategy.SEQUENTIAL || last - first + 1n <= WHOLE_SHARD_READ_LIMIT) {
-      // Walk the shard's blocks in order; blocks without an item are wholly free.
+    const candidateOf = (state: BlockState, offset: number): Candidate => {
+      const value = addressAt(g, state.block, offset);
+      return { value, pos: positionOf(g, value), reclaim: state.used.has(offset) };
+    };
+    if (strategy === Strategy.SEQUENTIAL) {
       const found: Candidate[] = [];
-      const free: Candidate[] = [];
-      for await (const state of this.blocksOfShard(subnet, g, shard, known)) {
+      for await (const state of this.blocksOfShard(entry, g, shard)) {
         for (const offset of freeOffsets(g, state, pools, nowSeconds)) {
-          const value = addressAt(g, state.block, offset);
-          if (skip.has(value)) continue;
-          const candidate = { value, pos: positionOf(g, value), reclaim: state.used.has(offset) };
-          if (strategy === Strategy.SEQUENTIAL) {
-            found.push(candidate);
-            if (found.length === wanted) return found;
-          } else {
-            free.push(candidate);
-          }
+          const candidate = candidateOf(state, offset);
+          if (skip.has(candidate.value)) continue;
+          found.push(candidate);
+          if (found.length === wanted) return found;
         }
       }
-      return strategy === Strategy.SEQUENTIAL ? found : sampleWithoutReplacement(free, wanted);
+      return found;
     }
-    // A huge shard: uniform samples of its pool addresses, one block read each.
+    const { first, last } = shardBlocks(g, shard);
+    if (last - first + 1n <= WHOLE_SHARD_READ_LIMIT) {
+      const view = entry.shardViews.get(shard);
+      const fresh = view !== undefined && this.isFresh(view);
+      if (!fresh) for await (const _ of this.blocksOfShard(entry, g, shard));
+      entry.shardViews.get(shard)!.uses++;
+      const free: Candidate[] = [];
+      for (let block = first; block <= last; block++) {
+        const state = entry.blocks.get(block)?.state ?? emptyBlock(block);
+        for (const offset of freeOffsets(g, state, pools, nowSeconds)) {
+          const candidate = candidateOf(state, offset);
+          if (!skip.has(candidate.value)) free.push(candidate);
+        }
+      }
+      // A stale view may show too little: read before concluding the shard is full.
+      if (fresh && free.length < wanted) {
+        entry.shardViews.delete(shard);
+        return this.pickInShard(entry, g, shard, strategy, wanted, skip);
+      }
+      return sampleWithoutReplacement(free, wanted);
+    }
+    // A huge shard: the sticky block while fresh, else uniform samples, one block read each.
     const found = new Map<bigint, Candidate>();
-    for (let sample = 0; sample < SAMPLES_PER_SHARD && found.size < wanted; sample++) {
-      const value = randomPoolAddress(pools);
+    const sticky = entry.sticky?.shard === shard ? entry.sticky.block : undefined;
+    for (let sample = 0; sample <= SAMPLES_PER_SHARD && found.size < wanted; sample++) {
+      const value =
+        sample === 0 && sticky !== undefined ? addressAt(g, sticky, 0) : randomPoolAddress(pools);
       const pos = positionOf(g, value);
-      const state = known.get(pos.block) ?? (await this.readBlock(subnet, pos));
-      known.set(pos.block, state);
-      const blockPools = clipPools(
-        pools,
-        blockRange(g, pos.block).start,
-        blockRange(g, pos.block).end,
-      );
-      const free = freeOffsets(g, state, blockPools, nowSeconds)
-        .map((offset) => addressAt(g, pos.block, offset))
-        .filter((free) => !skip.has(free) && !found.has(free));
-      if (free.length === 0) continue;
-      const preferred = free.includes(value) ? [value] : [];
-      for (const chosen of [...preferred, ...sampleWithoutReplacement(free, wanted)]) {
+      let known = entry.blocks.get(pos.block);
+      if (known === undefined || !this.isFresh(known)) {
+        if (sample === 0 && sticky !== undefined) continue;
+        known = { state: await this.readBlock(subnet, pos), readAt: this.ctx.now(), uses: 0 };
+        entry.blocks.set(pos.block, known);
+      }
+      known.uses++;
+      const { start, end } = blockRange(g, pos.block);
+      const free = freeOffsets(g, known.state, clipPools(pools, start, end), nowSeconds)
+        .map((offset) => candidateOf(known.state, offset))
+        .filter((candidate) => !skip.has(candidate.value) && !found.has(candidate.value));
+      // A sampled address that is free is taken as drawn; otherwise any free one of its block.
+      const sampled = !(sample === 0 && sticky !== undefined);
+      const preferred = sampled ? free.filter((candidate) => candidate.value === value) : [];
+      for (const candidate of [...preferred, ...sampleWithoutReplacement(free, wanted)]) {
         if (found.size === wanted) break;
-        const chosenPos = positionOf(g, chosen);
-        found.set(chosen, {
-          value: chosen,
-          pos: chosenPos,
-          reclaim: state.used.has(chosenPos.offset),
-        });
+        found.set(candidate.value, candidate);
       }
     }
     return [...found.values()];
   }
 
-  /** Every block of a shard in address order (missing items as empty blocks), read by range. */
+  private isFresh(view: { readAt: number; uses: number }): boolean {
+    return this.ctx.now() - view.readAt <= this.cacheMs && view.uses < VIEW_USES;
+  }
+
+  /**
+   * Every block of a shard in address order, read by one range query (paged):
+   * blocks without an item are wholly free. Records what it read as a fresh view.
+   */
   private async *blocksOfShard(
-    subnet: Subnet,
+    entry: CachedSubnet,
     g: Geometry,
     shard: number,
-    known: Map<bigint, BlockState>,
   ): AsyncGenerator<BlockState> {
     const { first, last } = shardBlocks(g, shard);
+    const readAt = this.ctx.now();
+    const record = (state: BlockState) => {
+      entry.blocks.set(state.block, { state, readAt, uses: 0 });
+      return state;
+    };
     let next = first;
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -393,7 +463,7 @@ export class Allocator {
           TableName: this.ctx.tableName,
           KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
           ExpressionAttributeValues: {
-            ':pk': keys.shardPartition(subnet.id, shard),
+            ':pk': keys.shardPartition(entry.subnet.id, shard),
             ':first': keys.blockSort(first),
             ':last': keys.blockSort(last),
           },
@@ -402,15 +472,14 @@ export class Allocator {
       );
       for (const item of page.Items ?? []) {
         const block = parseBlockSort(String(item.sk));
-        for (; next < block; next++) yield emptyOrKnown(known, next);
-        const state = blockFromItem(block, item);
-        known.set(block, state);
-        yield state;
+        for (; next < block; next++) yield record(emptyBlock(next));
+        yield record(blockFromItem(block, item));
         next = block + 1n;
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
-    for (; next <= last; next++) yield emptyOrKnown(known, next);
+    for (; next <= last; next++) yield record(emptyBlock(next));
+    entry.shardViews.set(shard, { readAt, uses: 0 });
   }
 
   private async readBlock(subnet: Subnet, pos: Position): Promise<BlockState> {
@@ -544,17 +613,35 @@ export class Allocator {
     return true;
   }
 
-  /** Keeps the cached counters in step with our own allocation, so the next pick weighs shards right. */
-  private noteAllocated(entry: CachedSubnet, candidates: readonly Candidate[]): void {
-    if (entry.counters === undefined) return;
-    const counters = [...entry.counters];
+  /**
+   * Keeps this allocator's view in step with its own writes — counters, the blocks
+   * it wrote, and where to pick next — so the next pick needs no read.
+   */
+  private noteAllocated(
+    entry: CachedSubnet,
+    candidates: readonly Candidate[],
+    details: Details,
+  ): void {
+    const counters = entry.counters === undefined ? undefined : [...entry.counters];
     for (const candidate of candidates) {
-      const counter = counters[candidate.pos.shard];
-      if (counter === undefined || candidate.reclaim) continue;
-      const added = inPools(entry.subnet.pools, candidate.value) ? 1 : 0;
-      counters[candidate.pos.shard] = { ...counter, n: counter.n + 1, p: counter.p + added };
+      const { shard, block, offset } = candidate.pos;
+      const counter = counters?.[shard];
+      if (counters !== undefined && counter !== undefined && !candidate.reclaim) {
+        const added = inPools(entry.subnet.pools, candidate.value) ? 1 : 0;
+        counters[shard] = { ...counter, n: counter.n + 1, p: counter.p + added };
+      }
+      const known = entry.blocks.get(block);
+      if (known !== undefined) {
+        const used = new Set(known.state.used).add(offset);
+        const leases = new Map(known.state.leases);
+        if (details.expiry === null) leases.delete(offset);
+        else leases.set(offset, details.expiry);
+        known.state = { block, used, leases };
+      }
     }
     entry.counters = counters;
+    const last = candidates[candidates.length - 1];
+    if (last !== undefined) entry.sticky = { shard: last.pos.shard, block: last.pos.block };
   }
 
   /** Releases an address; with `owner`, only if that owner holds it. */
@@ -733,14 +820,18 @@ export class Allocator {
 
   private async subnetEntry(subnetId: string, reload = false): Promise<CachedSubnet> {
     const cached = this.cache.get(subnetId);
-    if (!reload && cached !== undefined && this.ctx.now() - cached.loadedAt <= this.cacheMs)
+    const maxAge = this.cacheMs === 0 ? 0 : SUBNET_CACHE_MS;
+    if (!reload && cached !== undefined && this.ctx.now() - cached.loadedAt <= maxAge)
       return cached;
     const subnet = await loadSubnet(this.ctx, subnetId);
     const entry: CachedSubnet = {
       subnet,
+      loadedAt: this.ctx.now(),
       counters: undefined,
       countersAt: 0,
-      loadedAt: this.ctx.now(),
+      blocks: new Map(),
+      shardViews: new Map(),
+      sticky: undefined,
     };
     this.cache.set(subnetId, entry);
     return entry;
@@ -1265,10 +1356,6 @@ function sampleWithoutReplacement<T>(items: readonly T[], count: number): T[] {
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, take);
-}
-
-function emptyOrKnown(known: Map<bigint, BlockState>, block: bigint): BlockState {
-  return known.get(block) ?? { block, used: new Set(), leases: new Map() };
 }
 
 export function isIpamError(error: unknown): error is IpamError {
