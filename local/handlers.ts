@@ -3,11 +3,12 @@ import { handler as allocations } from '../functions/allocations.js';
 import { matchRoute } from '../functions/http/routes.js';
 import { handler as meta } from '../functions/meta.js';
 import { client, idempotencyTableName, tableName } from '../functions/runtime.js';
+import { handler as subnetPools } from '../functions/subnetPools.js';
 import { handler as subnets } from '../functions/subnets.js';
 import { ensureTables } from '../shared/dynamo.js';
 import type { LambdaHandler, RouteResolver } from './server.js';
 
-const HANDLERS: Record<string, LambdaHandler> = { subnets, allocations, meta };
+const HANDLERS: Record<string, LambdaHandler> = { subnets, allocations, subnetPools, meta };
 
 export const routeResolver: RouteResolver = {
   resolve(method, segments) {

@@ -37,6 +37,7 @@ import {
   subnetView,
   toSubnetItem,
 } from './subnet.js';
+import { onSubnetDeleted } from './subnetPools.js';
 import {
   assertGatewayOutsidePools,
   assertSubnetPrefix,
@@ -415,14 +416,19 @@ export async function deleteSubnet(ctx: IpamContext, subnetId: string): Promise<
       }),
     );
     // Our earlier attempt deleted it before its answer was lost.
-    if (outcome.ambiguous && gone.Item === undefined)
-      return deleteEmptyBlocks(ctx, subnetId, shardCount);
+    if (outcome.ambiguous && gone.Item === undefined) return afterDelete(ctx, subnet, shardCount);
     const reasons = outcome.canceled.CancellationReasons ?? [];
     // The subnet changed meanwhile (a PATCH): decide again on the new version.
     if (reasons[0]?.Code === 'ConditionalCheckFailed') return deleteSubnet(ctx, subnetId);
     throw inUse();
   }
-  await deleteEmptyBlocks(ctx, subnetId, shardCount);
+  await afterDelete(ctx, subnet, shardCount);
+}
+
+/** After a committed delete: a carved subnet's block goes back to its pool; empty blocks go. */
+async function afterDelete(ctx: IpamContext, subnet: Subnet, shardCount: number): Promise<void> {
+  await onSubnetDeleted(ctx, subnet);
+  await deleteEmptyBlocks(ctx, subnet.id, shardCount);
 }
 
 /** Block items left empty by releases; nothing can write them once the counters are gone. */

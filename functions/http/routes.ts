@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import * as s from './schemas.js';
 
-export type Group = 'subnets' | 'allocations' | 'meta';
+export type Group = 'subnets' | 'allocations' | 'subnetPools' | 'meta';
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface Route {
@@ -227,6 +227,82 @@ export const ROUTES: readonly Route[] = [
     status: 200,
     response: s.page(s.allocationResponse),
     errors: ['VALIDATION_ERROR'],
+  },
+  {
+    id: 'createPool',
+    method: 'POST',
+    path: '/subnet-pools',
+    group: 'subnetPools',
+    summary: 'Create a subnet pool: prefixes to carve subnets from',
+    body: s.createPoolBody,
+    query: s.noQuery,
+    status: 201,
+    response: s.poolResponse,
+    errors: [...BODY_ERRORS, 'INVALID_CIDR', 'INVALID_IP'],
+  },
+  {
+    id: 'listPools',
+    method: 'GET',
+    path: '/subnet-pools',
+    group: 'subnetPools',
+    summary: 'List subnet pools (paged)',
+    query: s.pageQuery,
+    status: 200,
+    response: s.page(s.poolResponse),
+    errors: ['VALIDATION_ERROR'],
+  },
+  {
+    id: 'getPool',
+    method: 'GET',
+    path: '/subnet-pools/{poolId}',
+    group: 'subnetPools',
+    summary: 'Get a subnet pool with its usage',
+    query: s.noQuery,
+    status: 200,
+    response: s.poolResponse,
+    errors: ['POOL_NOT_FOUND'],
+  },
+  {
+    id: 'deletePool',
+    method: 'DELETE',
+    path: '/subnet-pools/{poolId}',
+    group: 'subnetPools',
+    summary: 'Delete a subnet pool none of whose carved subnets still exist',
+    query: s.noQuery,
+    status: 204,
+    errors: ['POOL_NOT_FOUND', 'POOL_IN_USE'],
+  },
+  {
+    id: 'carveSubnet',
+    method: 'POST',
+    path: '/subnet-pools/{poolId}/subnets',
+    group: 'subnetPools',
+    summary: 'Carve a subnet: the smallest free aligned block that fits (best fit), lowest first',
+    body: s.carveSubnetBody,
+    query: s.noQuery,
+    status: 201,
+    response: s.subnetResponse,
+    errors: [
+      ...BODY_ERRORS,
+      'POOL_NOT_FOUND',
+      'POOL_EXHAUSTED',
+      'PREFIX_LENGTH_OUT_OF_RANGE',
+      'INVALID_CIDR',
+      ...SUBNET_RULE_ERRORS,
+      'SUBNET_OVERLAP',
+      'ALLOCATION_CONTENTION',
+    ],
+  },
+  {
+    id: 'nextCidr',
+    method: 'GET',
+    path: '/subnet-pools/{poolId}/next-cidr',
+    group: 'subnetPools',
+    summary: 'Preview the block the next carve would take, without taking it',
+    query: s.nextCidrQuery,
+    status: 200,
+    response: s.nextCidrResponse,
+    errors: ['VALIDATION_ERROR', 'POOL_NOT_FOUND', 'POOL_EXHAUSTED', 'PREFIX_LENGTH_OUT_OF_RANGE'],
   },
 ];
 

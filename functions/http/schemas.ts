@@ -82,6 +82,40 @@ export const updateAllocationBody = z.strictObject({
   ttlSeconds: z.number().int().min(LIMITS.ttlSeconds.min).max(LIMITS.ttlSeconds.max).optional(),
 });
 
+const prefixLength = z.number().int().min(0).max(128);
+
+export const createPoolBody = z.strictObject({
+  name: name.optional(),
+  prefixes: z.array(cidr).min(1).max(50),
+  space: space.optional(),
+  defaultPrefixLength: prefixLength.optional(),
+  minPrefixLength: prefixLength.optional(),
+  maxPrefixLength: prefixLength.optional(),
+  tags: tags.optional(),
+});
+
+export const carveSubnetBody = z
+  .strictObject({
+    cidr: cidr.optional(),
+    prefixLength: prefixLength.optional(),
+    name: name.optional(),
+    gatewayIp: address.nullable().optional(),
+    allocationPools: pools.optional(),
+    tags: tags.optional(),
+  })
+  .refine((body) => body.cidr === undefined || body.prefixLength === undefined, {
+    message: 'give cidr or prefixLength, not both',
+    path: ['prefixLength'],
+  });
+
+export const nextCidrQuery = z.strictObject({
+  prefixLength: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,2})$/, 'prefixLength must be a whole number')
+    .transform(Number)
+    .optional(),
+});
+
 export const listSubnetsQuery = z.strictObject({
   space: space.optional(),
   limit: limit.optional(),
@@ -132,6 +166,22 @@ export const allocationResponse = z.object({
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 export const allocationsResponse = z.object({ allocations: z.array(allocationResponse) });
+export const poolResponse = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  ipVersion: z.union([z.literal(4), z.literal(6)]),
+  prefixes: z.array(z.string()),
+  space: z.string(),
+  defaultPrefixLength: z.number(),
+  minPrefixLength: z.number(),
+  maxPrefixLength: z.number(),
+  tags: z.record(z.string(), z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  usage: z.object({ totalAddresses: z.string(), allocatedAddresses: z.string() }),
+});
+export const nextCidrResponse = z.object({ cidr: z.string() });
+export const pageQuery = z.strictObject({ limit: limit.optional(), cursor: cursor.optional() });
 export const errorResponse = z.object({
   error: z.object({
     code: z.string(),
