@@ -70,7 +70,7 @@ import { backoffMs, type CancellationReason, RETRY, retryRead, sleep } from './r
 import { address, jsonCount, type Subnet } from './subnet.js';
 import { assertAllocatable, clipPools, inPools } from './subnetRules.js';
 import { loadSubnet } from './subnets.js';
-import { wasAmbiguous, writeTransaction } from './transactions.js';
+import { type TransactItems, wasAmbiguous, writeTransaction } from './transactions.js';
 
 export const Strategy = { RANDOM: 'random', SEQUENTIAL: 'sequential' } as const;
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
@@ -505,8 +505,9 @@ export class Allocator {
     nowMs: number,
   ): Promise<Lesson | undefined> {
     const plan = planWrites(this.ctx, subnet, candidates, details, token, nowMs);
-    if (plan.reservation.length + plan.items.length <= MAX_TRANSACTION_ITEMS) {
-      return this.transact([...plan.reservation, ...plan.items], () =>
+    const reservation = plan.reservation.flat();
+    if (reservation.length + plan.items.length <= MAX_TRANSACTION_ITEMS) {
+      return this.transact([...reservation, ...plan.items], () =>
         this.itemsCarry(subnet, candidates, token),
       );
     }
@@ -545,7 +546,7 @@ export class Allocator {
     ]);
     let lesson: Lesson | undefined;
     try {
-      lesson = await this.transactChunks([plan.reservation, plan.items]);
+      lesson = await this.transactChunks([...packGroups(plan.reservation), ...chunk(plan.items)]);
       if (lesson === undefined) {
         // The commit point: once the record is gone, the allocation stands.
         await writeTransaction(this.ctx, [
@@ -565,12 +566,10 @@ export class Allocator {
     return lesson;
   }
 
-  private async transactChunks(groups: readonly PlannedWrite[][]): Promise<Lesson | undefined> {
-    for (const group of groups) {
-      for (let i = 0; i < group.length; i += MAX_TRANSACTION_ITEMS) {
-        const lesson = await this.transact(group.slice(i, i + MAX_TRANSACTION_ITEMS));
-        if (lesson !== undefined) return lesson;
-      }
+  private async transactChunks(chunks: readonly PlannedWrite[][]): Promise<Lesson | undefined> {
+    for (const writes of chunks) {
+      const lesson = await this.transact(writes);
+      if (lesson !== undefined) return lesson;
     }
     return undefined;
   }
@@ -914,84 +913,75 @@ export async function undoPending(
     new GetCommand({ TableName: ctx.tableName, Key: pendingKey, ConsistentRead: true }),
   );
   if (record.Item === undefined) return undefined;
-  let subnet: Subnet | undefined;
-  try {
-    subnet = await loadSubnet(ctx, subnetId);
-  } catch (error) {
-    if (!(error instanceof SubnetNotFoundError)) throw error;
-  }
   let freed = 0;
-  if (subnet !== undefined) {
-    const g = geometryOf(subnet.cidr);
-    for (const text of record.Item.ips as string[]) {
-      const ip = parseIp(text);
-      const pos = positionOf(g, ip.value);
-      freed += await undoOne(ctx, subnet, pos, ip, token);
-    }
+  try {
+    for (const text of record.Item.ips as string[])
+      freed += await undoOne(ctx, subnetId, parseIp(text), token);
+  } catch (error) {
+    // Its counters and blocks went with it; the audit deletes what is left.
+    if (!(error instanceof SubnetNotFoundError)) throw error;
   }
   await writeTransaction(ctx, [{ Delete: { TableName: ctx.tableName, Key: pendingKey } }]);
   return freed;
 }
 
+/**
+ * Frees one address of a pending request if it still carries the request's token.
+ * A cancelled undo (the pools changed, say) is re-read and retried; if it keeps
+ * failing it throws, and the pending record stays for the audit.
+ */
 async function undoOne(
   ctx: IpamContext,
-  subnet: Subnet,
-  pos: Position,
+  subnetId: string,
   ip: IpAddress,
   token: string,
 ): Promise<number> {
-  const tokenName = tokenAttribute(pos.offset);
-  const block = await ctx.doc.send(
-    new GetCommand({
-      TableName: ctx.tableName,
-      Key: keys.block(subnet.id, pos.shard, pos.block),
-      ConsistentRead: true,
-    }),
-  );
-  const item = await ctx.doc.send(
-    new GetCommand({
-      TableName: ctx.tableName,
-      Key: keys.allocation(subnet.id, pos.shard, ip),
-      ConsistentRead: true,
-    }),
-  );
-  const writes: TransactWriteCommandInput['TransactItems'] = [];
-  if (item.Item?.reqToken === token) {
-    writes.push({
-      Delete: {
-        TableName: ctx.tableName,
-        Key: keys.allocation(subnet.id, pos.shard, ip),
-        ConditionExpression: 'reqToken = :token',
-        ExpressionAttributeValues: { ':token': token },
-      },
-    });
-  }
-  const reserved = block.Item?.[tokenName] === token;
-  if (reserved) {
-    const state = blockFromItem(pos.block, block.Item);
-    writes.push(
-      {
-        Update: {
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+    const subnet = await loadSubnet(ctx, subnetId);
+    const pos = positionOf(geometryOf(subnet.cidr), ip.value);
+    const tokenName = tokenAttribute(pos.offset);
+    const read = (key: Record<string, string>) =>
+      ctx.doc.send(new GetCommand({ TableName: ctx.tableName, Key: key, ConsistentRead: true }));
+    const block = await read(keys.block(subnet.id, pos.shard, pos.block));
+    const item = await read(keys.allocation(subnet.id, pos.shard, ip));
+    const writes: TransactItems = [];
+    if (item.Item?.reqToken === token) {
+      writes.push({
+        Delete: {
           TableName: ctx.tableName,
-          Key: keys.block(subnet.id, pos.shard, pos.block),
-          UpdateExpression: `DELETE u :offset REMOVE ${leaseAttribute(pos.offset)}, ${tokenName}`,
-          ConditionExpression: `${tokenName} = :token`,
-          ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':token': token },
+          Key: keys.allocation(subnet.id, pos.shard, ip),
+          ConditionExpression: 'reqToken = :token',
+          ExpressionAttributeValues: { ':token': token },
         },
-      },
-      counterWrite(
-        ctx,
-        subnet,
-        pos.shard,
-        -1,
-        inPools(subnet.pools, ip.value) ? -1 : 0,
-        state.leases.has(pos.offset) ? -1 : 0,
-      ).item,
-    );
+      });
+    }
+    const reserved = block.Item?.[tokenName] === token;
+    if (reserved) {
+      const state = blockFromItem(pos.block, block.Item);
+      const inPool = inPools(subnet.pools, ip.value) ? -1 : 0;
+      writes.push(
+        {
+          Update: {
+            TableName: ctx.tableName,
+            Key: keys.block(subnet.id, pos.shard, pos.block),
+            UpdateExpression: `DELETE u :offset REMOVE ${leaseAttribute(pos.offset)}, ${tokenName}`,
+            ConditionExpression: `${tokenName} = :token`,
+            ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':token': token },
+          },
+        },
+        counterWrite(ctx, subnet, pos.shard, -1, inPool, state.leases.has(pos.offset) ? -1 : 0)
+          .item,
+      );
+    }
+    if (writes.length === 0) return 0;
+    const outcome = await writeTransaction(ctx, writes);
+    if (outcome.canceled === undefined) return reserved ? 1 : 0;
+    await sleep(backoffMs(attempt));
   }
-  if (writes.length === 0) return 0;
-  await writeTransaction(ctx, writes);
-  return reserved ? 1 : 0;
+  throw new AllocationContentionError(
+    `The reservation of ${formatIp(ip)} could not be undone while subnet ${subnetId} kept changing; ` +
+      'the audit will free it after the grace period.',
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -1072,8 +1062,12 @@ type PlannedWrite =
   | { readonly kind: 'counter'; readonly item: TransactItem };
 
 interface WritePlan {
-  /** Block and counter updates: the reservation itself. */
-  readonly reservation: PlannedWrite[];
+  /**
+   * The reservation itself, one group per shard: its block updates and its counter
+   * update. A group is never split across transactions, so a counter always
+   * changes together with exactly the blocks it counts.
+   */
+  readonly reservation: PlannedWrite[][];
   /** The allocation items. */
   readonly items: PlannedWrite[];
 }
@@ -1093,7 +1087,7 @@ function planWrites(
   for (const candidate of candidates) {
     byBlock.set(candidate.pos.block, [...(byBlock.get(candidate.pos.block) ?? []), candidate]);
   }
-  const reservation: PlannedWrite[] = [];
+  const blocksByShard = new Map<number, PlannedWrite[]>();
   const deltas = new Map<number, { n: number; p: number; l: number }>();
   const leased = details.expiry !== null;
   for (const [block, group] of byBlock) {
@@ -1135,7 +1129,9 @@ function planWrites(
     ]
       .filter(Boolean)
       .join(' ');
-    reservation.push({
+    const shardBlocksWrites = blocksByShard.get(shard) ?? [];
+    blocksByShard.set(shard, shardBlocksWrites);
+    shardBlocksWrites.push({
       kind: 'block',
       block,
       item: {
@@ -1150,9 +1146,10 @@ function planWrites(
       },
     });
   }
-  for (const [shard, delta] of deltas) {
-    reservation.push(counterWrite(ctx, subnet, shard, delta.n, delta.p, delta.l));
-  }
+  const reservation = [...blocksByShard].map(([shard, blocks]) => {
+    const delta = deltas.get(shard)!;
+    return [...blocks, counterWrite(ctx, subnet, shard, delta.n, delta.p, delta.l)];
+  });
   const items: PlannedWrite[] = candidates.map((candidate) => ({
     kind: 'item',
     value: candidate.value,
@@ -1168,6 +1165,30 @@ function planWrites(
     },
   }));
   return { reservation, items };
+}
+
+/** Transactions of whole groups, each at most MAX_TRANSACTION_ITEMS items. */
+function packGroups(groups: readonly PlannedWrite[][]): PlannedWrite[][] {
+  const chunks: PlannedWrite[][] = [];
+  let current: PlannedWrite[] = [];
+  for (const group of groups) {
+    if (group.length > MAX_TRANSACTION_ITEMS)
+      throw new Error('a shard group exceeds one transaction');
+    if (current.length + group.length > MAX_TRANSACTION_ITEMS) {
+      chunks.push(current);
+      current = [];
+    }
+    current.push(...group);
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function chunk(writes: readonly PlannedWrite[]): PlannedWrite[][] {
+  const chunks: PlannedWrite[][] = [];
+  for (let i = 0; i < writes.length; i += MAX_TRANSACTION_ITEMS)
+    chunks.push(writes.slice(i, i + MAX_TRANSACTION_ITEMS));
+  return chunks;
 }
 
 function counterWrite(
