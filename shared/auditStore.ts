@@ -1,0 +1,242 @@
+/**
+ * Where the audit keeps its own items, in the service's one table (the audit's scan
+ * skips every `AUDIT#` partition):
+ *
+ * | item           | pk                          | sk                      | attributes                                                          |
+ * | -------------- | --------------------------- | ----------------------- | ------------------------------------------------------------------- |
+ * | report         | `AUDIT#<id>`                | `REPORT`                | status, startedAt, finishedAt, `report` (JSON), `checkpoint` (JSON, while partial), `version` |
+ * | latest pointer | `AUDIT#LATEST`              | `POINTER`               | auditId, finishedAt — moved only by a complete audit                |
+ * | sighting       | `AUDIT#SIGHTING#<subnetId>` | `<kind>#<where>`        | fingerprint, firstSeenAt (ms), auditId, `ttl` (a week)              |
+ *
+ * A **sighting** is how the audit ages a state that carries no timestamp of its own
+ * (a block offset that no allocation names, the items of a deleted subnet): the
+ * first audit to see it records when, and a later audit repairs it only when it
+ * sees the very same state (same fingerprint) and the first sighting is older than
+ * the grace period.
+ */
+import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { IpamContext } from './context.js';
+import { isConditionalCheckFailed } from './retry.js';
+
+/** Adds up the capacity every request reports (`ReturnConsumedCapacity: 'TOTAL'`). */
+export class CapacityMeter {
+  readUnits = 0;
+  writeUnits = 0;
+
+  read(consumed: ConsumedCapacity | readonly ConsumedCapacity[] | undefined): void {
+    this.readUnits += units(consumed);
+  }
+
+  write(consumed: ConsumedCapacity | readonly ConsumedCapacity[] | undefined): void {
+    this.writeUnits += units(consumed);
+  }
+}
+
+function units(consumed: ConsumedCapacity | readonly ConsumedCapacity[] | undefined): number {
+  if (consumed === undefined) return 0;
+  const all: readonly ConsumedCapacity[] = Array.isArray(consumed)
+    ? consumed
+    : [consumed as ConsumedCapacity];
+  return all.reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
+}
+
+export const auditKeys = {
+  report: (auditId: string) => ({ pk: `AUDIT#${auditId}`, sk: 'REPORT' }),
+  latest: { pk: 'AUDIT#LATEST', sk: 'POINTER' },
+  sighting: (subnetId: string, what: string) => ({ pk: `AUDIT#SIGHTING#${subnetId}`, sk: what }),
+};
+
+/** Partitions that belong to the audit itself. */
+export const AUDIT_PARTITION_PREFIX = 'AUDIT#';
+
+export interface StoredAudit {
+  readonly report: unknown;
+  readonly checkpoint: unknown;
+  readonly version: number;
+}
+
+/** Thrown when another run saved the same audit meanwhile (two resumes of one audit). */
+export class AuditConflictError extends Error {
+  override readonly name = 'AuditConflictError';
+}
+
+export async function readAudit(
+  ctx: IpamContext,
+  meter: CapacityMeter,
+  auditId: string,
+): Promise<StoredAudit | undefined> {
+  const result = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: auditKeys.report(auditId),
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter.read(result.ConsumedCapacity);
+  const item = result.Item;
+  if (item === undefined || typeof item.report !== 'string') return undefined;
+  return {
+    report: JSON.parse(item.report),
+    checkpoint: typeof item.checkpoint === 'string' ? JSON.parse(item.checkpoint) : undefined,
+    version: Number(item.version ?? 0),
+  };
+}
+
+/**
+ * Saves the report (and the checkpoint of a partial audit) on condition that no
+ * other run saved it since `expectedVersion` was read (undefined: a new audit).
+ * Returns the new version.
+ */
+export async function writeAudit(
+  ctx: IpamContext,
+  meter: CapacityMeter,
+  report: { id: string; status: string; startedAt: string; finishedAt: string | null },
+  checkpoint: unknown,
+  expectedVersion: number | undefined,
+): Promise<number> {
+  const version = (expectedVersion ?? 0) + 1;
+  try {
+    const result = await ctx.doc.send(
+      new PutCommand({
+        TableName: ctx.tableName,
+        Item: {
+          ...auditKeys.report(report.id),
+          type: 'audit',
+          id: report.id,
+          status: report.status,
+          startedAt: report.startedAt,
+          finishedAt: report.finishedAt,
+          report: JSON.stringify(report),
+          ...(checkpoint === undefined ? {} : { checkpoint: JSON.stringify(checkpoint) }),
+          version,
+        },
+        ConditionExpression:
+          expectedVersion === undefined ? 'attribute_not_exists(pk)' : 'version = :version',
+        ...(expectedVersion === undefined
+          ? {}
+          : { ExpressionAttributeValues: { ':version': expectedVersion } }),
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    meter.write(result.ConsumedCapacity);
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+    throw new AuditConflictError(
+      `Audit ${report.id} was saved by another run meanwhile; resume it from its latest checkpoint.`,
+    );
+  }
+  return version;
+}
+
+/** Points `AUDIT#LATEST` at a complete audit, unless a later-finishing one holds it already. */
+export async function markLatest(
+  ctx: IpamContext,
+  meter: CapacityMeter,
+  auditId: string,
+  finishedAt: string,
+): Promise<void> {
+  try {
+    const result = await ctx.doc.send(
+      new PutCommand({
+        TableName: ctx.tableName,
+        Item: { ...auditKeys.latest, type: 'auditPointer', auditId, finishedAt },
+        ConditionExpression: 'attribute_not_exists(pk) OR finishedAt <= :finishedAt',
+        ExpressionAttributeValues: { ':finishedAt': finishedAt },
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    meter.write(result.ConsumedCapacity);
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+}
+
+export async function readLatestId(
+  ctx: IpamContext,
+  meter: CapacityMeter,
+): Promise<string | undefined> {
+  const result = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: auditKeys.latest,
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter.read(result.ConsumedCapacity);
+  const id = result.Item?.auditId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+export interface Sighting {
+  /** When an audit first saw this exact state (ms since the epoch). */
+  readonly firstSeenMs: number;
+  /** Whether an earlier audit (not this one) recorded it: two independent reads agree. */
+  readonly byEarlierAudit: boolean;
+}
+
+const SIGHTING_LIFETIME_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Records that this audit sees `what` in the state `fingerprint`, and returns the
+ * first sighting of that same state. A different fingerprint starts a new sighting.
+ */
+export async function sight(
+  ctx: IpamContext,
+  meter: CapacityMeter,
+  auditId: string,
+  subnetId: string,
+  what: string,
+  fingerprint: string,
+): Promise<Sighting> {
+  const key = auditKeys.sighting(subnetId, what);
+  const found = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: key,
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter.read(found.ConsumedCapacity);
+  const item = found.Item;
+  if (item !== undefined && item.fingerprint === fingerprint) {
+    return { firstSeenMs: Number(item.firstSeenAt), byEarlierAudit: item.auditId !== auditId };
+  }
+  const nowMs = ctx.now();
+  const written = await ctx.doc.send(
+    new PutCommand({
+      TableName: ctx.tableName,
+      Item: {
+        ...key,
+        type: 'auditSighting',
+        fingerprint,
+        firstSeenAt: nowMs,
+        auditId,
+        // The table's TTL removes sightings of states that went away by themselves.
+        ttl: Math.floor(nowMs / 1000) + SIGHTING_LIFETIME_SECONDS,
+      },
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter.write(written.ConsumedCapacity);
+  return { firstSeenMs: nowMs, byEarlierAudit: false };
+}
+
+export async function forgetSighting(
+  ctx: IpamContext,
+  meter: CapacityMeter,
+  subnetId: string,
+  what: string,
+): Promise<void> {
+  const result = await ctx.doc.send(
+    new DeleteCommand({
+      TableName: ctx.tableName,
+      Key: auditKeys.sighting(subnetId, what),
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter.write(result.ConsumedCapacity);
+}
