@@ -1,0 +1,157 @@
+/**
+ * The whole service in one stack: the tables, one function per route group of
+ * ROUTES plus the scheduled audit, the REST API, the schedule and the alarms.
+ */
+import { join } from 'node:path';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Construct } from 'constructs';
+import { ROUTES, type Route } from '../functions/http/routes.js';
+import { type IpamConfig, reservedConcurrencyOf } from './config.js';
+import { AuditSchedule } from './constructs/AuditSchedule.js';
+import { IpamAlarms } from './constructs/IpamAlarms.js';
+import { IpamApi } from './constructs/IpamApi.js';
+import { IpamFunction } from './constructs/IpamFunction.js';
+import { IpamTables } from './constructs/IpamTables.js';
+import {
+  API_FUNCTION_TIMEOUT,
+  AUDIT_FUNCTION_TIMEOUT,
+  METRICS_NAMESPACE,
+  PROJECT_ROOT,
+  SERVICE_NAME,
+  sharedFunctionProps,
+} from './functionSettings.js';
+import { tableAccessOf } from './tableAccess.js';
+
+export interface IpamStackProps extends StackProps {
+  readonly config: IpamConfig;
+  /** Defaults to ROUTES; tests pass their own. */
+  readonly routes?: readonly Route[];
+}
+
+/** The audit function's name in context options and `reservedConcurrency`. */
+export const AUDIT_FUNCTION = 'auditSchedule';
+/** The group whose function also answers unknown routes (functions/meta.ts). */
+export const FALLBACK_GROUP = 'meta';
+export const STAGE_NAME = 'v1';
+export const UTILIZATION_ALARM_PERCENT = 90;
+
+export class IpamStack extends Stack {
+  readonly tables: IpamTables;
+  /** Every function by name: the route groups and `auditSchedule`. */
+  readonly functions: ReadonlyMap<string, IpamFunction>;
+  readonly api: IpamApi;
+  readonly auditSchedule: AuditSchedule;
+  readonly alarms: IpamAlarms;
+
+  constructor(scope: Construct, id: string, props: IpamStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const routes = props.routes ?? ROUTES;
+
+    this.tables = new IpamTables(this, 'Tables', {
+      ephemeral: config.ephemeral,
+      encryption: config.tableEncryption,
+      ...(config.tableKeyArn === undefined ? {} : { keyArn: config.tableKeyArn }),
+    });
+
+    const shared = sharedFunctionProps(config);
+    const tableEnvironment = {
+      IPAM_TABLE_NAME: this.tables.table.tableName,
+      IPAM_IDEMPOTENCY_TABLE_NAME: this.tables.idempotencyTable.tableName,
+    };
+    const makeFunction = (name: string, description: string, extra: Record<string, string>) =>
+      new IpamFunction(this, `${pascal(name)}Function`, {
+        name,
+        entry: join(PROJECT_ROOT, 'functions', `${name}.ts`),
+        description,
+        shared,
+        timeout: name === AUDIT_FUNCTION ? AUDIT_FUNCTION_TIMEOUT : API_FUNCTION_TIMEOUT,
+        environment: { ...tableEnvironment, ...extra },
+        tables: this.tables,
+        access: tableAccessOf(name),
+        logRetention: config.logRetentionDays,
+        ephemeral: config.ephemeral,
+        ...optional('reservedConcurrency', reservedConcurrencyOf(config, name)),
+      });
+
+    const functions = new Map<string, IpamFunction>();
+    const groups = [...new Set([FALLBACK_GROUP, ...routes.map((route) => route.group)])];
+    for (const group of groups) {
+      const paths = [...new Set(routes.filter((r) => r.group === group).map((r) => r.path))];
+      functions.set(group, makeFunction(group, `IPAM API: ${paths.join(' ')}`.slice(0, 256), {}));
+    }
+    functions.set(
+      AUDIT_FUNCTION,
+      makeFunction(AUDIT_FUNCTION, 'IPAM scheduled audit (report only)', {
+        IPAM_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...optional('IPAM_AUDIT_GRACE_MS', config.auditGraceMs?.toString()),
+      }),
+    );
+    this.functions = functions;
+    for (const name of Object.keys(config.reservedConcurrency.byFunction)) {
+      if (!functions.has(name)) {
+        throw new Error(
+          `reservedConcurrency names '${name}', which is not a function: ${[...functions.keys()].join(', ')}.`,
+        );
+      }
+    }
+
+    const httpFunctions = new Map<string, IFunction>(
+      groups.map((group) => [group, functions.get(group)!.function]),
+    );
+    this.api = new IpamApi(this, 'Api', {
+      routes,
+      functions: httpFunctions,
+      fallback: httpFunctions.get(FALLBACK_GROUP)!,
+      stageName: STAGE_NAME,
+      throttleRateLimit: config.throttleRateLimit,
+      throttleBurstLimit: config.throttleBurstLimit,
+      ...optional('vpcEndpointId', config.privateApi ? config.vpcEndpointId : undefined),
+      ...optional('webAclArn', config.webAclArn),
+      cloudWatchRole: config.apiCloudWatchRole,
+      logRetention: config.logRetentionDays,
+      ephemeral: config.ephemeral,
+    });
+
+    this.auditSchedule = new AuditSchedule(this, 'AuditSchedule', {
+      function: functions.get(AUDIT_FUNCTION)!.function,
+      expression: config.auditSchedule,
+    });
+
+    this.alarms = new IpamAlarms(this, 'Alarms', {
+      api: this.api.api,
+      functions: new Map([...functions].map(([name, f]) => [name, f.function])),
+      deadLetterQueue: this.auditSchedule.deadLetterQueue,
+      metricsNamespace: METRICS_NAMESPACE,
+      // Powertools Metrics adds `service` to every metric it publishes.
+      metricsDimensions: { service: SERVICE_NAME },
+      utilizationThresholdPercent: UTILIZATION_ALARM_PERCENT,
+      ...optional('alarmEmail', config.alarmEmail),
+    });
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: 'Base URL of the API stage',
+    });
+    new CfnOutput(this, 'TableName', { value: this.tables.table.tableName });
+    new CfnOutput(this, 'IdempotencyTableName', {
+      value: this.tables.idempotencyTable.tableName,
+    });
+    new CfnOutput(this, 'AuditFunctionName', {
+      value: functions.get(AUDIT_FUNCTION)!.function.functionName,
+    });
+    new CfnOutput(this, 'AuditDeadLetterQueueUrl', {
+      value: this.auditSchedule.deadLetterQueue.queueUrl,
+    });
+  }
+}
+
+function pascal(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/** `{ [key]: value }` when the value is defined, else `{}` (for optional readonly props). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

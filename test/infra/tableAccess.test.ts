@@ -1,0 +1,133 @@
+/**
+ * DynamoDB Local does not check IAM, so a function that calls an action its role
+ * lacks would pass every other test and fail in AWS with AccessDenied. This test
+ * reads the source each function bundles (esbuild's metafile, packages left out)
+ * and compares the DynamoDB calls in it with infra/tableAccess.ts — both ways.
+ *
+ * functions/runtime.ts is left out of the walk: it only constructs clients, and
+ * importing it would pull the allocator into every function, including meta.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import { ROUTES } from '../../functions/http/routes.js';
+import { PROJECT_ROOT } from '../../infra/functionSettings.js';
+import { AUDIT_FUNCTION } from '../../infra/IpamStack.js';
+import { type TableAction, tableAccessOf } from '../../infra/tableAccess.js';
+
+/** SDK command class (document client or low level) → the IAM action it needs. */
+const COMMAND_ACTIONS: Record<string, TableAction | null> = {
+  Get: 'GetItem',
+  GetItem: 'GetItem',
+  BatchGet: 'BatchGetItem',
+  BatchGetItem: 'BatchGetItem',
+  TransactGet: 'GetItem',
+  TransactGetItems: 'GetItem',
+  Query: 'Query',
+  Scan: 'Scan',
+  Put: 'PutItem',
+  PutItem: 'PutItem',
+  Update: 'UpdateItem',
+  UpdateItem: 'UpdateItem',
+  Delete: 'DeleteItem',
+  DeleteItem: 'DeleteItem',
+  BatchWrite: 'BatchWriteItem',
+  BatchWriteItem: 'BatchWriteItem',
+  DescribeTable: 'DescribeTable',
+  // Authorised per item: see TRANSACT_ITEM_ACTIONS.
+  TransactWrite: null,
+  TransactWriteItems: null,
+  // shared/dynamo.ts ensureTables(): DynamoDB Local and tests only, never in Lambda.
+  CreateTable: null,
+  UpdateTimeToLive: null,
+  ListTables: null,
+};
+
+const TRANSACT_ITEM_ACTIONS: Record<string, TableAction> = {
+  Put: 'PutItem',
+  Update: 'UpdateItem',
+  Delete: 'DeleteItem',
+  ConditionCheck: 'ConditionCheckItem',
+};
+
+interface Usage {
+  readonly table: Set<TableAction>;
+  readonly index: boolean;
+  readonly idempotency: boolean;
+  readonly files: string[];
+}
+
+async function usageOf(name: string): Promise<Usage> {
+  const entry = join(PROJECT_ROOT, 'functions', `${name}.ts`);
+  const result = await build({
+    entryPoints: [entry],
+    absWorkingDir: PROJECT_ROOT,
+    bundle: true,
+    write: false,
+    metafile: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'leave-out-runtime',
+        setup(pluginBuild) {
+          pluginBuild.onResolve({ filter: /\/runtime\.js$/ }, (args) => ({
+            path: args.path,
+            external: true,
+          }));
+        },
+      },
+    ],
+  });
+  const files = Object.keys(result.metafile.inputs);
+  const table = new Set<TableAction>();
+  let transactions = false;
+  let index = false;
+  const itemKinds = new Set<string>();
+  for (const file of files) {
+    const source = readFileSync(join(PROJECT_ROOT, file), 'utf8');
+    for (const [, command] of source.matchAll(/new (\w+)Command\(/g)) {
+      const action = COMMAND_ACTIONS[command!];
+      if (action === undefined) throw new Error(`${file}: map ${command}Command in this test`);
+      if (action !== null) table.add(action);
+      if (command!.startsWith('TransactWrite')) transactions = true;
+    }
+    for (const [, kind] of source.matchAll(/\b(Put|Update|Delete|ConditionCheck)\s*:\s*\{/g)) {
+      itemKinds.add(kind!);
+    }
+    if (/\bIndexName\b/.test(source)) index = true;
+  }
+  if (transactions) for (const kind of itemKinds) table.add(TRANSACT_ITEM_ACTIONS[kind]!);
+  const handler = readFileSync(entry, 'utf8');
+  return { table, index, idempotency: /\bwithIdempotency\(/.test(handler), files };
+}
+
+const names = [...new Set(ROUTES.map((route) => route.group)), AUDIT_FUNCTION];
+
+describe('declared DynamoDB access matches the code', () => {
+  it.each(names)('%s', async (name) => {
+    expect(existsSync(join(PROJECT_ROOT, 'functions', `${name}.ts`))).toBe(true);
+    const used = await usageOf(name);
+    const access = tableAccessOf(name);
+    const granted = new Set(access.table);
+    const missing = [...used.table].filter((action) => !granted.has(action));
+    const unused = [...granted].filter((action) => !used.table.has(action));
+    expect({ missing, unused }, `files: ${used.files.join(' ')}`).toEqual({
+      missing: [],
+      unused: [],
+    });
+    expect(access.index).toBe(used.index);
+    expect(access.idempotency).toBe(used.idempotency);
+  });
+
+  it('meta only describes the table', async () => {
+    expect([...(await usageOf('meta')).table]).toEqual(['DescribeTable']);
+  });
+
+  it('a function with no declared access fails the synth', () => {
+    expect(() => tableAccessOf('reports')).toThrow(/No DynamoDB access is declared/);
+  });
+});
