@@ -1,33 +1,31 @@
 /**
- * The scheduled audit (EventBridge, hourly by default): runs the same audit as
- * POST /audits, stops before the Lambda time limit with a checkpoint that the next
- * invocation resumes, and publishes per-subnet utilisation as CloudWatch metrics
- * (EMF through Powertools Metrics) so alarms can fire on it.
+ * The scheduled audit (EventBridge Scheduler, hourly by default): runs the same
+ * audit as POST /audits, stops before the Lambda time limit and continues on the
+ * next run (shared/scheduledAudit.ts), and publishes per-subnet utilisation as
+ * CloudWatch metrics (EMF through Powertools Metrics) so alarms can fire on it.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { type AuditReport, runAudit, utilizationMetrics } from '../shared/audit.js';
+import { type AuditReport, utilizationMetrics } from '../shared/audit.js';
+import { runScheduledAudit } from '../shared/scheduledAudit.js';
 import { ctx, logger } from './runtime.js';
 
 const metrics = new Metrics({
   namespace: process.env.IPAM_METRICS_NAMESPACE ?? 'Ipam',
   serviceName: 'ipam',
 });
-/** Leave this much of the Lambda's time to save the checkpoint and publish. */
-const SAFETY_MARGIN_MS = 30_000;
+/** Stop with this much of the Lambda's time left: the smallest unit of audit work is one shard. */
+const SAFETY_MARGIN_MS = 60_000;
 
 export interface AuditScheduleEvent {
   readonly repair?: boolean;
-  readonly resumeFrom?: string;
 }
 
 export async function handler(event: AuditScheduleEvent, context: Context): Promise<AuditReport> {
-  const report = await runAudit(ctx, {
+  const grace = process.env.IPAM_AUDIT_GRACE_MS;
+  const report = await runScheduledAudit(ctx, {
     repair: event.repair === true,
-    ...(event.resumeFrom === undefined ? {} : { resumeFrom: event.resumeFrom }),
-    ...(process.env.IPAM_AUDIT_GRACE_MS === undefined
-      ? {}
-      : { gracePeriodMs: Number(process.env.IPAM_AUDIT_GRACE_MS) }),
+    ...(grace === undefined ? {} : { gracePeriodMs: Number(grace) }),
     deadline: () => context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS,
   });
   for (const metric of utilizationMetrics(report)) {
@@ -36,8 +34,9 @@ export async function handler(event: AuditScheduleEvent, context: Context): Prom
     single.addMetric(metric.name, metric.unit, metric.value);
   }
   metrics.publishStoredMetrics();
-  logger.info('Audit finished', {
+  logger.info('Audit run finished', {
     auditId: report.id,
+    status: report.status,
     findings: report.findings.length,
     repair: report.repair,
   });

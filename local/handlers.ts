@@ -1,5 +1,6 @@
 /** The deployed Lambdas, wired to local routes exactly as API Gateway wires them. */
 import { handler as allocations } from '../functions/allocations.js';
+import { handler as audits } from '../functions/audits.js';
 import { matchRoute } from '../functions/http/routes.js';
 import { handler as meta } from '../functions/meta.js';
 import { client, idempotencyTableName, tableName } from '../functions/runtime.js';
@@ -8,7 +9,7 @@ import { handler as subnets } from '../functions/subnets.js';
 import { ensureTables } from '../shared/dynamo.js';
 import type { LambdaHandler, RouteResolver } from './server.js';
 
-const HANDLERS: Record<string, LambdaHandler> = { subnets, allocations, subnetPools, meta };
+const HANDLERS: Record<string, LambdaHandler> = { subnets, allocations, subnetPools, audits, meta };
 
 export const routeResolver: RouteResolver = {
   resolve(method, segments) {

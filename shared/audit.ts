@@ -346,6 +346,13 @@ export function utilizationMetrics(report: AuditReport): AuditMetric[] {
       value: report.scanned.allocations,
       dimensions: {},
     },
+    {
+      // One number the 90 % alarm watches (infra/constructs/IpamAlarms.ts).
+      name: 'MaxSubnetUtilization',
+      unit: 'Percent',
+      value: report.utilization.reduce((max, entry) => Math.max(max, entry.percent), 0),
+      dimensions: {},
+    },
   );
   return metrics;
 }

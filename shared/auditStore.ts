@@ -44,6 +44,8 @@ function units(consumed: ConsumedCapacity | readonly ConsumedCapacity[] | undefi
 export const auditKeys = {
   report: (auditId: string) => ({ pk: `AUDIT#${auditId}`, sk: 'REPORT' }),
   latest: { pk: 'AUDIT#LATEST', sk: 'POINTER' },
+  /** The scheduled audit that stopped at its deadline and continues on the next run. */
+  resume: { pk: 'AUDIT#RESUME', sk: 'POINTER' },
   sighting: (subnetId: string, what: string) => ({ pk: `AUDIT#SIGHTING#${subnetId}`, sk: what }),
 };
 

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import * as s from './schemas.js';
 
-export type Group = 'subnets' | 'allocations' | 'subnetPools' | 'meta';
+export type Group = 'subnets' | 'allocations' | 'subnetPools' | 'audits' | 'meta';
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface Route {
@@ -303,6 +303,41 @@ export const ROUTES: readonly Route[] = [
     status: 200,
     response: s.nextCidrResponse,
     errors: ['VALIDATION_ERROR', 'POOL_NOT_FOUND', 'POOL_EXHAUSTED', 'PREFIX_LENGTH_OUT_OF_RANGE'],
+  },
+  {
+    id: 'runAudit',
+    method: 'POST',
+    path: '/audits',
+    group: 'audits',
+    summary:
+      'Run an audit now (report only, or repair); a partial report continues with resumeFrom',
+    body: s.auditBody,
+    query: s.noQuery,
+    status: 201,
+    response: s.auditResponse,
+    errors: [...BODY_ERRORS, 'AUDIT_NOT_FOUND'],
+  },
+  {
+    id: 'latestAudit',
+    method: 'GET',
+    path: '/audits/latest',
+    group: 'audits',
+    summary: 'The most recent complete audit',
+    query: s.noQuery,
+    status: 200,
+    response: s.auditResponse,
+    errors: ['AUDIT_NOT_FOUND'],
+  },
+  {
+    id: 'getAudit',
+    method: 'GET',
+    path: '/audits/{auditId}',
+    group: 'audits',
+    summary: 'One audit report',
+    query: s.noQuery,
+    status: 200,
+    response: s.auditResponse,
+    errors: ['AUDIT_NOT_FOUND'],
   },
 ];
 

@@ -116,6 +116,25 @@ export const nextCidrQuery = z.strictObject({
     .optional(),
 });
 
+export const auditBody = z.strictObject({
+  repair: z
+    .boolean()
+    .optional()
+    .describe('Repair what is provably dead (default false: report only)'),
+  gracePeriodMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600 * 1000)
+    .optional(),
+  highUtilizationPercent: z.number().min(1).max(100).optional(),
+  resumeFrom: z
+    .string()
+    .max(100)
+    .optional()
+    .describe('Continue this partial audit from its checkpoint'),
+});
+
 export const listSubnetsQuery = z.strictObject({
   space: space.optional(),
   limit: limit.optional(),
@@ -182,6 +201,41 @@ export const poolResponse = z.object({
 });
 export const nextCidrResponse = z.object({ cidr: z.string() });
 export const pageQuery = z.strictObject({ limit: limit.optional(), cursor: cursor.optional() });
+const finding = z.object({
+  type: z.string(),
+  subnetId: z.string().nullable(),
+  ip: z.string().optional(),
+  detail: z.string(),
+  repaired: z.boolean(),
+  notRepaired: z.string().optional(),
+});
+export const auditResponse = z.object({
+  id: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  repair: z.boolean(),
+  status: z.enum(['complete', 'partial']),
+  scanned: z.object({ subnets: z.number(), allocations: z.number(), items: z.number() }),
+  findings: z.array(finding),
+  findingCounts: z.record(z.string(), z.object({ found: z.number(), repaired: z.number() })),
+  findingsTruncated: z.boolean(),
+  utilization: z.array(
+    z.object({
+      subnetId: z.string(),
+      cidr: z.string(),
+      total: z.unknown(),
+      allocated: z.unknown(),
+      percent: z.number(),
+    }),
+  ),
+  utilizationTruncated: z.boolean(),
+  unstableShards: z.number(),
+  gracePeriodMs: z.number(),
+  highUtilizationPercent: z.number(),
+  consumedReadCapacity: z.number(),
+  consumedWriteCapacity: z.number(),
+  invocations: z.number(),
+});
 export const errorResponse = z.object({
   error: z.object({
     code: z.string(),
