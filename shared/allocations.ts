@@ -332,6 +332,10 @@ export class Allocator {
         const found = await this.pickInShard(entry, g, shard, strategy, wanted, taken);
         chosen.push(...found);
         if (chosen.length === count) return chosen;
+        // Cached counters promised free addresses this shard does not have: read them
+        // again before walking further shards on their word (a full subnet is then
+        // answered in two requests).
+        if (!fresh && (freePerShard[shard] ?? 0n) > BigInt(found.length)) break;
       }
       if (!fresh) {
         // The cached counters promised more than the blocks hold: reread them once.
@@ -643,14 +647,43 @@ export class Allocator {
     if (last !== undefined) entry.sticky = { shard: last.pos.shard, block: last.pos.block };
   }
 
+  /** Keeps this allocator's view in step with its own release. */
+  private noteReleased(entry: CachedSubnet, pos: Position, value: bigint, leased: boolean): void {
+    const counter = entry.counters?.[pos.shard];
+    if (entry.counters !== undefined && counter !== undefined) {
+      const counters = [...entry.counters];
+      const removed = inPools(entry.subnet.pools, value) ? 1 : 0;
+      counters[pos.shard] = {
+        ...counter,
+        n: counter.n - 1,
+        p: counter.p - removed,
+        l: counter.l - (leased ? 1 : 0),
+      };
+      entry.counters = counters;
+    }
+    const known = entry.blocks.get(pos.block);
+    if (known !== undefined) {
+      const used = new Set(known.state.used);
+      used.delete(pos.offset);
+      const leases = new Map(known.state.leases);
+      leases.delete(pos.offset);
+      known.state = { block: pos.block, used, leases };
+    }
+  }
+
   /** Releases an address; with `owner`, only if that owner holds it. */
   async release(subnetId: string, ipText: string, owner?: string): Promise<void> {
+    let entry = await this.subnetEntry(subnetId);
     for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
-      const subnet = await loadSubnet(this.ctx, subnetId);
+      const subnet = entry.subnet;
       const ip = this.addressIn(subnet, ipText);
       const g = geometryOf(subnet.cidr);
       const current = await this.readAllocation(subnet, ip);
-      if (current === undefined) throw new AllocationNotFoundError(subnetId, formatIp(ip));
+      if (current === undefined) {
+        // A cached subnet may be gone: then that is the answer.
+        await loadSubnet(this.ctx, subnetId);
+        throw new AllocationNotFoundError(subnetId, formatIp(ip));
+      }
       if (owner !== undefined && current.owner !== owner) {
         throw new OwnerMismatchError(formatIp(ip), owner, current.owner);
       }
@@ -662,9 +695,11 @@ export class Allocator {
           (await retryRead(() => this.readAllocation(subnet, ip)))?.reqToken !== current.reqToken,
       );
       if (lesson === undefined) {
-        this.cache.delete(subnetId);
+        this.noteReleased(entry, pos, ip.value, leased);
         return;
       }
+      // The pools or gateway changed (or the subnet went): decide again on fresh facts.
+      if (lesson.subnetChanged) entry = await this.subnetEntry(subnetId, true);
       await sleep(backoffMs(attempt));
     }
     throw new AllocationContentionError(
@@ -915,8 +950,10 @@ export async function undoPending(
   if (record.Item === undefined) return undefined;
   let freed = 0;
   try {
-    for (const text of record.Item.ips as string[])
-      freed += await undoOne(ctx, subnetId, parseIp(text), token);
+    const current = { subnet: await loadSubnet(ctx, subnetId) };
+    for (const text of record.Item.ips as string[]) {
+      freed += await undoOne(ctx, current, parseIp(text), token);
+    }
   } catch (error) {
     // Its counters and blocks went with it; the audit deletes what is left.
     if (!(error instanceof SubnetNotFoundError)) throw error;
@@ -932,12 +969,14 @@ export async function undoPending(
  */
 async function undoOne(
   ctx: IpamContext,
-  subnetId: string,
+  current: { subnet: Subnet },
   ip: IpAddress,
   token: string,
 ): Promise<number> {
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
-    const subnet = await loadSubnet(ctx, subnetId);
+    // Reloaded after a cancellation: the pools may have changed under the undo.
+    if (attempt > 0) current.subnet = await loadSubnet(ctx, current.subnet.id);
+    const subnet = current.subnet;
     const pos = positionOf(geometryOf(subnet.cidr), ip.value);
     const tokenName = tokenAttribute(pos.offset);
     const read = (key: Record<string, string>) =>
@@ -979,7 +1018,7 @@ async function undoOne(
     await sleep(backoffMs(attempt));
   }
   throw new AllocationContentionError(
-    `The reservation of ${formatIp(ip)} could not be undone while subnet ${subnetId} kept changing; ` +
+    `The reservation of ${formatIp(ip)} could not be undone while subnet ${current.subnet.id} kept changing; ` +
       'the audit will free it after the grace period.',
   );
 }
