@@ -146,6 +146,8 @@ export interface AllocatorOptions {
 
 /** Picks a view of a shard may serve before it is read again. */
 const VIEW_USES = 8;
+/** Free addresses (in the subnet, or in a shard) below which cached views are not trusted. */
+const NEARLY_FULL = 64;
 /** How long the subnet item is trusted; pool or gateway changes are caught by `pv` anyway. */
 const SUBNET_CACHE_MS = 30_000;
 
@@ -314,14 +316,26 @@ export class Allocator {
         const free = (poolPerShard[shard] ?? 0n) - BigInt(counter.p);
         return free > 0n ? free : 0n;
       });
+      // Nearly full: what others took since the cache was filled matters now. Read
+      // the counters afresh (a full subnet is then answered without a write).
+      if (
+        !fresh &&
+        freePerShard.reduce((sum, free) => sum + free, 0n) < BigInt(count + NEARLY_FULL)
+      ) {
+        entry.counters = undefined;
+        continue;
+      }
       const shards = orderShards(strategy, freePerShard, counters);
       const sticky = entry.sticky?.shard;
       if (
         strategy === Strategy.RANDOM &&
         sticky !== undefined &&
-        (freePerShard[sticky] ?? 0n) > 0n
+        (freePerShard[sticky] ?? 0n) > 0n &&
+        this.hasFreshView(entry, sticky)
       ) {
-        // Stay where this allocator has a fresh view: no read needed to pick there.
+        // Stay while this allocator's view of the shard is fresh (no read needed to
+        // pick there); then draw the shard anew, weighted by free addresses, so the
+        // writers spread over all shards.
         shards.splice(shards.indexOf(sticky), 1);
         shards.unshift(sticky);
       }
@@ -329,6 +343,8 @@ export class Allocator {
       for (const shard of shards) {
         const wanted = count - chosen.length;
         const taken = new Set([...skip, ...chosen.map((candidate) => candidate.value)]);
+        // A shard with few free addresses changes fast under concurrent writers: read it.
+        if ((freePerShard[shard] ?? 0n) < BigInt(NEARLY_FULL)) entry.shardViews.delete(shard);
         const found = await this.pickInShard(entry, g, shard, strategy, wanted, taken);
         chosen.push(...found);
         if (chosen.length === count) return chosen;
@@ -440,6 +456,14 @@ export class Allocator {
     return [...found.values()];
   }
 
+  /** Whether a random pick in `shard` can be made from what this allocator knows. */
+  private hasFreshView(entry: CachedSubnet, shard: number): boolean {
+    const view = entry.shardViews.get(shard);
+    if (view !== undefined) return this.isFresh(view);
+    const block = entry.sticky?.shard === shard ? entry.blocks.get(entry.sticky.block) : undefined;
+    return block !== undefined && this.isFresh(block);
+  }
+
   private isFresh(view: { readAt: number; uses: number }): boolean {
     return this.ctx.now() - view.readAt <= this.cacheMs && view.uses < VIEW_USES;
   }
@@ -549,8 +573,12 @@ export class Allocator {
       },
     ]);
     let lesson: Lesson | undefined;
+    const progress = { committed: 0, ambiguous: false };
     try {
-      lesson = await this.transactChunks([...packGroups(plan.reservation), ...chunk(plan.items)]);
+      lesson = await this.transactChunks(
+        [...packGroups(plan.reservation), ...chunk(plan.items)],
+        progress,
+      );
       if (lesson === undefined) {
         // The commit point: once the record is gone, the allocation stands.
         await writeTransaction(this.ctx, [
@@ -566,14 +594,25 @@ export class Allocator {
       if (undone === undefined) return undefined;
       throw error;
     }
-    await undoPending(this.ctx, subnet.id, token);
+    if (progress.committed === 0 && !progress.ambiguous) {
+      // The first transaction was refused outright: nothing was written but the record.
+      await writeTransaction(this.ctx, [
+        { Delete: { TableName: this.ctx.tableName, Key: pendingKey } },
+      ]);
+    } else {
+      await undoPending(this.ctx, subnet.id, token);
+    }
     return lesson;
   }
 
-  private async transactChunks(chunks: readonly PlannedWrite[][]): Promise<Lesson | undefined> {
+  private async transactChunks(
+    chunks: readonly PlannedWrite[][],
+    progress: { committed: number; ambiguous: boolean },
+  ): Promise<Lesson | undefined> {
     for (const writes of chunks) {
-      const lesson = await this.transact(writes);
+      const lesson = await this.transact(writes, undefined, progress);
       if (lesson !== undefined) return lesson;
+      progress.committed++;
     }
     return undefined;
   }
@@ -586,6 +625,7 @@ export class Allocator {
   private async transact(
     writes: readonly PlannedWrite[],
     landed?: () => Promise<boolean>,
+    progress?: { ambiguous: boolean },
   ): Promise<Lesson | undefined> {
     let outcome: Awaited<ReturnType<typeof writeTransaction>>;
     try {
@@ -593,6 +633,7 @@ export class Allocator {
         this.ctx,
         writes.map((write) => write.item),
       );
+      if (progress !== undefined && outcome.ambiguous) progress.ambiguous = true;
     } catch (error) {
       if (wasAmbiguous(error) && landed !== undefined && (await landed())) return undefined;
       throw error;
