@@ -146,8 +146,10 @@ export interface AllocatorOptions {
 
 /** Picks a view of a shard may serve before it is read again. */
 const VIEW_USES = 8;
-/** Free addresses (in the subnet, or in a shard) below which cached views are not trusted. */
+/** Free addresses in a subnet below which cached counters are read again. */
 const NEARLY_FULL = 64;
+/** Free addresses in a shard below which a cached view of it is read again. */
+const SHARD_NEARLY_FULL = 16;
 /** How long the subnet item is trusted; pool or gateway changes are caught by `pv` anyway. */
 const SUBNET_CACHE_MS = 30_000;
 
@@ -344,7 +346,7 @@ export class Allocator {
         const wanted = count - chosen.length;
         const taken = new Set([...skip, ...chosen.map((candidate) => candidate.value)]);
         // A shard with few free addresses changes fast under concurrent writers: read it.
-        if ((freePerShard[shard] ?? 0n) < BigInt(NEARLY_FULL)) entry.shardViews.delete(shard);
+        if ((freePerShard[shard] ?? 0n) < BigInt(SHARD_NEARLY_FULL)) entry.shardViews.delete(shard);
         const found = await this.pickInShard(entry, g, shard, strategy, wanted, taken);
         chosen.push(...found);
         if (chosen.length === count) return chosen;
