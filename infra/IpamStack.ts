@@ -12,6 +12,7 @@ import { AuditSchedule } from './constructs/AuditSchedule.js';
 import { IpamAlarms } from './constructs/IpamAlarms.js';
 import { IpamApi } from './constructs/IpamApi.js';
 import { IpamFunction } from './constructs/IpamFunction.js';
+import { IpamProvider, PROVIDER_FUNCTION } from './constructs/IpamProvider.js';
 import { IpamTables } from './constructs/IpamTables.js';
 import {
   API_FUNCTION_TIMEOUT,
@@ -43,6 +44,8 @@ export class IpamStack extends Stack {
   readonly api: IpamApi;
   readonly auditSchedule: AuditSchedule;
   readonly alarms: IpamAlarms;
+  /** The custom-resource provider other CDK apps carve subnets and allocate with. */
+  readonly provider: IpamProvider;
 
   constructor(scope: Construct, id: string, props: IpamStackProps) {
     super(scope, id, props);
@@ -90,9 +93,9 @@ export class IpamStack extends Stack {
     );
     this.functions = functions;
     for (const name of Object.keys(config.reservedConcurrency.byFunction)) {
-      if (!functions.has(name)) {
+      if (!functions.has(name) && name !== PROVIDER_FUNCTION) {
         throw new Error(
-          `reservedConcurrency names '${name}', which is not a function: ${[...functions.keys()].join(', ')}.`,
+          `reservedConcurrency names '${name}', which is not a function: ${[...functions.keys(), PROVIDER_FUNCTION].join(', ')}.`,
         );
       }
     }
@@ -130,6 +133,18 @@ export class IpamStack extends Stack {
       ...optional('alarmEmail', config.alarmEmail),
     });
 
+    // Not in `functions` (the API and audit functions): it has its own alarms.
+    this.provider = new IpamProvider(this, 'CustomResourceProvider', {
+      entry: join(PROJECT_ROOT, 'functions', `${PROVIDER_FUNCTION}.ts`),
+      shared,
+      environment: tableEnvironment,
+      tables: this.tables,
+      logRetention: config.logRetentionDays,
+      ephemeral: config.ephemeral,
+      ...optional('reservedConcurrency', reservedConcurrencyOf(config, PROVIDER_FUNCTION)),
+      ...optional('alarmTopic', this.alarms.topic),
+    });
+
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.url,
       description: 'Base URL of the API stage',
@@ -143,6 +158,14 @@ export class IpamStack extends Stack {
     });
     new CfnOutput(this, 'AuditDeadLetterQueueUrl', {
       value: this.auditSchedule.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'CustomResourceProviderArn', {
+      value: this.provider.serviceToken,
+      description: 'ServiceToken of Custom::IpamSubnet and Custom::IpamAllocation',
+    });
+    new CfnOutput(this, 'CustomResourceProviderParameter', {
+      value: this.provider.parameter.parameterName,
+      description: 'SSM parameter holding CustomResourceProviderArn',
     });
   }
 }

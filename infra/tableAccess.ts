@@ -55,10 +55,11 @@ const ITEM_READ_WRITE: readonly TableAction[] = [
 ];
 
 /**
- * Main-table actions per function: an HTTP route group (functions/<group>.ts) or
- * the scheduled audit. A TransactWriteItems call is authorised per item, so its
- * Put/Update/Delete/ConditionCheck items need PutItem/UpdateItem/DeleteItem/
- * ConditionCheckItem; there is no separate transaction action.
+ * Main-table actions per function: an HTTP route group (functions/<group>.ts), the
+ * scheduled audit or the CloudFormation custom-resource provider. A
+ * TransactWriteItems call is authorised per item, so its Put/Update/Delete/
+ * ConditionCheck items need PutItem/UpdateItem/DeleteItem/ConditionCheckItem; there
+ * is no separate transaction action.
  */
 const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
   /** /health calls DescribeTable; /openapi.json and the 404/405 catch-all touch nothing. */
@@ -69,10 +70,22 @@ const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
   /** The audit walks the table with Scan. */
   audits: [...ITEM_READ_WRITE, 'Scan'],
   auditSchedule: [...ITEM_READ_WRITE, 'Scan'],
+  /** Carves, deletes and updates subnets, allocates and releases: what those groups do. */
+  customResource: ITEM_READ_WRITE,
 };
 
-/** Functions that list through the index (subnet lists, an owner's allocations, the audit). */
-const INDEX_USERS = new Set(['subnets', 'allocations', 'subnetPools', 'audits', 'auditSchedule']);
+/**
+ * Functions that list through the index (subnet lists, an owner's allocations, the
+ * audit; the provider finds an earlier attempt's allocation among its owner's).
+ */
+const INDEX_USERS = new Set([
+  'subnets',
+  'allocations',
+  'subnetPools',
+  'audits',
+  'auditSchedule',
+  'customResource',
+]);
 
 export class UnknownFunctionAccessError extends Error {
   override readonly name = 'UnknownFunctionAccessError';

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/http/routes.js';
+import { PROVIDER_FUNCTION } from '../../infra/constructs/IpamProvider.js';
 import { PROJECT_ROOT } from '../../infra/functionSettings.js';
 import { AUDIT_FUNCTION } from '../../infra/IpamStack.js';
 import { type TableAction, tableAccessOf } from '../../infra/tableAccess.js';
@@ -105,7 +106,7 @@ async function usageOf(name: string): Promise<Usage> {
   return { table, index, idempotency: /\bwithIdempotency\(/.test(handler), files };
 }
 
-const names = [...new Set(ROUTES.map((route) => route.group)), AUDIT_FUNCTION];
+const names = [...new Set(ROUTES.map((route) => route.group)), AUDIT_FUNCTION, PROVIDER_FUNCTION];
 
 describe('declared DynamoDB access matches the code', () => {
   it.each(names)('%s', async (name) => {

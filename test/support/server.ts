@@ -5,9 +5,13 @@ import { inject } from 'vitest';
 
 export interface RunningServer {
   readonly url: string;
+  /** The embedded DynamoDB Local's endpoint, when the server started one. */
+  readonly dynamoEndpoint: string | undefined;
   readonly tableName: string;
   readonly process: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** SIGKILL to the whole process group (needs `detached`): no clean-up runs anywhere. */
+  crash(): Promise<void>;
 }
 
 export interface ServerOptions {
@@ -15,6 +19,8 @@ export interface ServerOptions {
   readonly endpoint?: string | null;
   readonly tableName?: string;
   readonly env?: Record<string, string>;
+  /** Own process group, so `crash()` can kill the server and its DynamoDB Local at once. */
+  readonly detached?: boolean;
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
@@ -34,6 +40,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   let output = '';
   const exited = new Promise<number | null>((resolve) =>
@@ -60,8 +67,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
   return {
     url,
+    dynamoEndpoint: /DynamoDB Local on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1],
     tableName,
     process: child,
+    async crash() {
+      process.kill(-child.pid!, 'SIGKILL');
+      await exited.catch(() => undefined);
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;
       child.kill(signal);
