@@ -1700,11 +1700,7 @@ function integerOption(
   max: number,
   field: string,
 ): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(`${field} must be an integer from ${min} to ${max}.`, { field });
-  }
-  return value;
+  return numberOption(value, fallback, min, max, field, true);
 }
 
 function numberOption(
@@ -1713,10 +1709,17 @@ function numberOption(
   min: number,
   max: number,
   field: string,
+  integer = false,
 ): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < min || value > max) {
-    throw new ValidationError(`${field} must be a number from ${min} to ${max}.`, { field });
+  const valid = integer ? Number.isInteger(value) : Number.isFinite(value);
+  if (!valid || value < min || value > max) {
+    throw new ValidationError(
+      `${field} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}.`,
+      {
+        field,
+      },
+    );
   }
   return value;
 }

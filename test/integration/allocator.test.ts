@@ -1,4 +1,3 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AllocationView, Allocator } from '../../shared/allocations.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
@@ -18,7 +17,7 @@ import {
 } from '../../shared/errors.js';
 import { createSubnet, deleteSubnet, getSubnet } from '../../shared/subnets.js';
 import { TRANSACTION_ATTEMPTS } from '../../shared/transactions.js';
-import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { createTestDb, storedIps, storedItems, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
 
 let db: TestDb;
@@ -42,40 +41,6 @@ async function one(
 ): Promise<AllocationView> {
   const [allocation] = await allocator.allocate(subnetId, input);
   return allocation!;
-}
-
-/** Every live allocation item of a subnet, read straight from the table. */
-async function storedIps(subnetId: string): Promise<string[]> {
-  const ips: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.ctx.doc.send(
-      new ScanCommand({
-        TableName: db.ctx.tableName,
-        FilterExpression: '#type = :allocation AND subnetId = :subnet',
-        ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':allocation': 'allocation', ':subnet': subnetId },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    ips.push(...(page.Items ?? []).map((item) => String(item.ip)));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return ips.sort();
-}
-
-async function pendingRecords(subnetId: string): Promise<unknown[]> {
-  const result = await db.ctx.doc.send(
-    new ScanCommand({
-      TableName: db.ctx.tableName,
-      FilterExpression: '#type = :pending AND subnetId = :subnet',
-      ExpressionAttributeNames: { '#type': 'type' },
-      ExpressionAttributeValues: { ':pending': 'pending', ':subnet': subnetId },
-      ConsistentRead: true,
-    }),
-  );
-  return result.Items ?? [];
 }
 
 describe('Allocator', () => {
@@ -163,7 +128,7 @@ describe('Allocator', () => {
         if (result.status === 'rejected')
           expect(result.reason).toBeInstanceOf(IpAlreadyAllocatedError);
       }
-      expect(await storedIps(s.id)).toEqual(['10.0.0.9']);
+      expect(await storedIps(db.ctx, s.id)).toEqual(['10.0.0.9']);
     });
   });
 
@@ -260,9 +225,9 @@ describe('Allocator', () => {
       const s = await subnet('10.2.0.0/16');
       const ips = await allocator.allocate(s.id, { count: 100, owner: 'bulk' });
       expect(new Set(ips.map((a) => a.ip)).size).toBe(100);
-      expect(await storedIps(s.id)).toHaveLength(100);
+      expect(await storedIps(db.ctx, s.id)).toHaveLength(100);
       expect((await getSubnet(db.ctx, s.id)).usage.allocated).toBe(100);
-      expect(await pendingRecords(s.id)).toEqual([]);
+      expect(await storedItems(db.ctx, 'pending', s.id)).toEqual([]);
     });
 
     it('allocates nothing when fewer addresses are free than requested', async () => {
@@ -272,7 +237,7 @@ describe('Allocator', () => {
         code: 'SUBNET_EXHAUSTED',
         details: { total: 13, allocated: 10, requested: 4 },
       });
-      expect(await storedIps(s.id)).toHaveLength(10);
+      expect(await storedIps(db.ctx, s.id)).toHaveLength(10);
     });
 
     it.each([
@@ -294,8 +259,8 @@ describe('Allocator', () => {
       await expect(faulty.allocate(s.id, { count: 100 })).rejects.toMatchObject({
         name: 'InternalServerError',
       });
-      expect(await storedIps(s.id)).toEqual([]);
-      expect(await pendingRecords(s.id)).toEqual([]);
+      expect(await storedIps(db.ctx, s.id)).toEqual([]);
+      expect(await storedItems(db.ctx, 'pending', s.id)).toEqual([]);
       expect((await getSubnet(db.ctx, s.id)).usage).toMatchObject({
         allocated: 0,
         outsidePools: 0,
@@ -314,7 +279,7 @@ describe('Allocator', () => {
       await expect(faulty.allocate(s.id, { count: 20 })).rejects.toMatchObject({
         name: 'InternalServerError',
       });
-      expect(await storedIps(s.id)).toEqual([]);
+      expect(await storedIps(db.ctx, s.id)).toEqual([]);
     });
   });
 
@@ -341,7 +306,7 @@ describe('Allocator', () => {
       expect(got).toHaveLength(61);
       expect(new Set(got).size).toBe(61);
       expect(endings).toEqual(Array(64).fill('SUBNET_EXHAUSTED'));
-      expect(await storedIps(s.id)).toEqual([...got].sort());
+      expect(await storedIps(db.ctx, s.id)).toEqual([...got].sort());
       expect((await getSubnet(db.ctx, s.id)).usage).toEqual({
         total: 61,
         allocated: 61,
@@ -377,7 +342,7 @@ describe('Allocator', () => {
           }
         }),
       );
-      expect(await storedIps(s.id)).toEqual([...held].sort());
+      expect(await storedIps(db.ctx, s.id)).toEqual([...held].sort());
       expect((await getSubnet(db.ctx, s.id)).usage.allocated).toBe(held.size);
     });
   });
@@ -457,7 +422,7 @@ describe('Allocator', () => {
       const s = await subnet('2001:db8:5::/64');
       await one(s.id, { ip: '2001:db8:5::5' });
       await allocator.release(s.id, '2001:DB8:5:0:0:0:0:5');
-      expect(await storedIps(s.id)).toEqual([]);
+      expect(await storedIps(db.ctx, s.id)).toEqual([]);
     });
 
     it('lets the subnet be deleted once everything is released', async () => {

@@ -1,17 +1,10 @@
-/**
- * Fault injection: DynamoDB calls fail at 10 % and 30 % — throttling, conflicts,
- * server errors, and time-outs after the write happened (the response is lost but
- * the write stands). Whatever fails, no address is held twice, every acknowledged
- * allocation is there, nothing unacknowledged is left held, and usage is exact.
- */
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Allocator } from '../../shared/allocations.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
 import { AllocationContentionError, SubnetExhaustedError } from '../../shared/errors.js';
 import { isRetryableAwsError } from '../../shared/retry.js';
 import { createSubnet, getSubnet } from '../../shared/subnets.js';
-import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { createTestDb, storedIps, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
 
 let db: TestDb;
@@ -45,19 +38,6 @@ function faultyAllocator(rate: number): Allocator {
     })),
   );
   return new Allocator({ ...db.ctx, doc: createDocumentClient(client) });
-}
-
-async function storedIps(subnetId: string): Promise<string[]> {
-  const result = await db.ctx.doc.send(
-    new ScanCommand({
-      TableName: db.ctx.tableName,
-      FilterExpression: '#type = :allocation AND subnetId = :subnet',
-      ExpressionAttributeNames: { '#type': 'type' },
-      ExpressionAttributeValues: { ':allocation': 'allocation', ':subnet': subnetId },
-      ConsistentRead: true,
-    }),
-  );
-  return (result.Items ?? []).map((item) => String(item.ip)).sort();
 }
 
 describe('allocator under injected DynamoDB faults', () => {
@@ -108,7 +88,7 @@ describe('allocator under injected DynamoDB faults', () => {
         }
       }),
     );
-    expect(await storedIps(subnet.id)).toEqual([...held.keys()].sort());
+    expect(await storedIps(db.ctx, subnet.id)).toEqual([...held.keys()].sort());
     expect((await getSubnet(db.ctx, subnet.id)).usage.allocated).toBe(held.size);
     expect(operations).toBe(360);
     console.info(

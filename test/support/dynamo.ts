@@ -1,6 +1,7 @@
 /** A fresh table on the shared DynamoDB Local for each test file (or test). */
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import type { IpamContext } from '../../shared/context.js';
 import { createDocumentClient, createDynamoClient, ensureTable } from '../../shared/dynamo.js';
@@ -33,4 +34,34 @@ export async function createTestDb(): Promise<TestDb> {
       offset += ms;
     },
   };
+}
+
+/** Every item of one `type` ('allocation', 'pending', …) of a subnet, read straight from the table. */
+export async function storedItems(
+  ctx: IpamContext,
+  type: string,
+  subnetId: string,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await ctx.doc.send(
+      new ScanCommand({
+        TableName: ctx.tableName,
+        FilterExpression: '#type = :type AND subnetId = :subnet',
+        ExpressionAttributeNames: { '#type': 'type' },
+        ExpressionAttributeValues: { ':type': type, ':subnet': subnetId },
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return items;
+}
+
+/** The addresses a subnet's allocation items hold, sorted. */
+export async function storedIps(ctx: IpamContext, subnetId: string): Promise<string[]> {
+  return (await storedItems(ctx, 'allocation', subnetId)).map((item) => String(item.ip)).sort();
 }
