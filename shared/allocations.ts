@@ -46,6 +46,8 @@ import {
   AllocationNotFoundError,
   IpAlreadyAllocatedError,
   IpamError,
+  IpNotInSubnetError,
+  IpReservedError,
   MacNotApplicableError,
   OwnerMismatchError,
   SubnetExhaustedError,
@@ -208,14 +210,22 @@ export class Allocator {
       throw new ValidationError('Give ip or macAddress, not both.', { field: 'macAddress' });
     }
     let entry = await this.subnetEntry(subnetId);
-    const specific = this.specificAddress(entry.subnet, input);
-    const nowMs = this.ctx.now();
+    let specific: IpAddress | undefined;
+    try {
+      specific = this.specificAddress(entry.subnet, input);
+    } catch (error) {
+      // "Reserved" or "not usable" may come from a cached gateway: decide on a fresh subnet.
+      if (!(error instanceof IpReservedError || error instanceof IpNotInSubnetError)) throw error;
+      entry = await this.subnetEntry(subnetId, true);
+      specific = this.specificAddress(entry.subnet, input);
+    }
+    const startMs = this.ctx.now();
     const details: Details = {
       owner: input.owner ?? null,
       description: input.description ?? null,
       tags: input.tags ?? {},
       macAddress: input.macAddress === undefined ? null : formatMac(parseMac(input.macAddress)),
-      expiry: input.ttlSeconds === undefined ? null : Math.floor(nowMs / 1000) + input.ttlSeconds,
+      expiry: input.ttlSeconds === undefined ? null : Math.floor(startMs / 1000) + input.ttlSeconds,
     };
     // Facts learned from this request's own failed writes (fresh by construction).
     const learned = new Map<bigint, BlockState>();
@@ -235,6 +245,8 @@ export class Allocator {
         entry = await this.subnetEntry(subnetId, true);
         continue;
       }
+      // The clock of this attempt: a lease that expired meanwhile is judged as it is now.
+      const nowMs = this.ctx.now();
       const token = randomBytes(12).toString('base64url');
       const lesson = await this.reserve(subnet, candidates, details, token, nowMs);
       if (lesson === undefined) {
@@ -251,6 +263,8 @@ export class Allocator {
       if (lesson.subnetChanged) {
         entry = await this.subnetEntry(subnetId, true);
         learned.clear();
+        // The gateway may have moved: the specific address is checked again.
+        if (specific !== undefined) specific = this.specificAddress(entry.subnet, input);
       }
       await sleep(backoffMs(attempt));
     }
@@ -307,9 +321,10 @@ export class Allocator {
     const subnet = entry.subnet;
     const poolPerShard = poolSizePerShard(g, subnet.pools);
     let fresh = false;
+    let consistent = false;
     for (;;) {
       if (entry.counters === undefined || this.ctx.now() - entry.countersAt > this.cacheMs) {
-        entry.counters = await readCounters(this.ctx, subnet);
+        entry.counters = await readCounters(this.ctx, subnet, consistent);
         entry.countersAt = this.ctx.now();
         fresh = true;
       }
@@ -367,6 +382,12 @@ export class Allocator {
         throw new AllocationContentionError(
           `Free addresses in subnet ${subnet.id} are being taken by concurrent requests; retry shortly.`,
         );
+      }
+      if (!consistent) {
+        // "Full" is decided on a strongly consistent read: a release a moment ago counts.
+        consistent = true;
+        entry.counters = undefined;
+        continue;
       }
       throw new SubnetExhaustedError(jsonCount(total), jsonCount(counts.inPools), count);
     }
@@ -733,7 +754,7 @@ export class Allocator {
       const pos = positionOf(g, ip.value);
       const leased = current.ttl !== undefined;
       const lesson = await this.transact(
-        releaseWrites(this.ctx, subnet, pos, ip.value, current.reqToken, leased),
+        releaseWrites(this.ctx, subnet, pos, ip.value, current),
         async () =>
           (await retryRead(() => this.readAllocation(subnet, ip)))?.reqToken !== current.reqToken,
       );
@@ -789,8 +810,7 @@ export class Allocator {
             Put: {
               TableName: this.ctx.tableName,
               Item: withOwnerIndex(next),
-              ConditionExpression: 'reqToken = :token',
-              ExpressionAttributeValues: { ':token': current.reqToken },
+              ...unchangedSince(current),
             },
           },
         },
@@ -800,11 +820,13 @@ export class Allocator {
         if (current.ttl === undefined)
           writes.push(counterWrite(this.ctx, subnet, pos.shard, 0, 0, 1));
       }
-      const lesson = await this.transact(
-        writes,
-        async () =>
-          (await retryRead(() => this.readAllocation(subnet, ip)))?.expiresAt === next.expiresAt,
-      );
+      const lesson = await this.transact(writes, async () => {
+        const stored = await retryRead(() => this.readAllocation(subnet, ip));
+        return (
+          stored !== undefined &&
+          JSON.stringify(viewFromItem(stored)) === JSON.stringify(viewFromItem(next))
+        );
+      });
       if (lesson === undefined) return viewFromItem(next);
       await sleep(backoffMs(attempt));
     }
@@ -1304,15 +1326,34 @@ function counterWrite(
   };
 }
 
+/**
+ * The condition that an allocation item is still exactly as read: the same request
+ * wrote it and its lease is the same, so counter changes decided from that read
+ * (a lease counted or not) cannot be applied twice by racing callers.
+ */
+function unchangedSince(item: AllocationItem) {
+  return item.ttl === undefined
+    ? {
+        ConditionExpression: 'reqToken = :token AND attribute_not_exists(#ttl)',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':token': item.reqToken },
+      }
+    : {
+        ConditionExpression: 'reqToken = :token AND #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':token': item.reqToken, ':ttl': item.ttl },
+      };
+}
+
 function releaseWrites(
   ctx: IpamContext,
   subnet: Subnet,
   pos: Position,
   value: bigint,
-  token: string,
-  leased: boolean,
+  current: AllocationItem,
 ): PlannedWrite[] {
   const ip = address(subnet.cidr.version, value);
+  const leased = current.ttl !== undefined;
   return [
     {
       kind: 'item',
@@ -1321,8 +1362,7 @@ function releaseWrites(
         Delete: {
           TableName: ctx.tableName,
           Key: keys.allocation(subnet.id, pos.shard, ip),
-          ConditionExpression: 'reqToken = :token',
-          ExpressionAttributeValues: { ':token': token },
+          ...unchangedSince(current),
         },
       },
     },

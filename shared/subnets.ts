@@ -359,7 +359,12 @@ export async function updateSubnet(
     if (configChanged) {
       const { shardCount } = geometryOf(next.cidr);
       await Promise.all(
-        Array.from({ length: shardCount }, (_, shard) => recountShard(ctx, next, shard)),
+        Array.from({ length: shardCount }, (_, shard) =>
+          recountShard(ctx, next, shard).catch((error: unknown) => {
+            // A later PATCH superseded this one; its own recount brings the shard up to date.
+            if (!(error instanceof StaleSubnetError)) throw error;
+          }),
+        ),
       );
     }
     return getSubnet(ctx, subnetId);

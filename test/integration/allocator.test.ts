@@ -1,3 +1,4 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AllocationView, Allocator } from '../../shared/allocations.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
@@ -15,7 +16,8 @@ import {
   SubnetNotFoundError,
   ValidationError,
 } from '../../shared/errors.js';
-import { createSubnet, deleteSubnet, getSubnet } from '../../shared/subnets.js';
+import { keys } from '../../shared/keys.js';
+import { createSubnet, deleteSubnet, getSubnet, updateSubnet } from '../../shared/subnets.js';
 import { TRANSACTION_ATTEMPTS } from '../../shared/transactions.js';
 import { createTestDb, storedIps, storedItems, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
@@ -470,6 +472,73 @@ describe('Allocator', () => {
       await expect(allocator.get(s.id, '10.99.0.9')).rejects.toBeInstanceOf(
         AllocationNotFoundError,
       );
+    });
+  });
+
+  describe('races found in review', () => {
+    /** A context whose transactions wait until `open()`: the write lands after a rival's. */
+    function gated() {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const doc = {
+        send: async (command: { constructor: { name: string } }) => {
+          if (command.constructor.name === 'TransactWriteCommand') await gate;
+          return db.ctx.doc.send(command as never);
+        },
+      } as unknown as typeof db.ctx.doc;
+      return { ctx: { ...db.ctx, doc }, open };
+    }
+    const counter = async (subnetId: string) =>
+      (
+        await db.ctx.doc.send(
+          new GetCommand({
+            TableName: db.ctx.tableName,
+            Key: keys.counter(subnetId, 0),
+            ConsistentRead: true,
+          }),
+        )
+      ).Item!;
+
+    it('refuses the new gateway after a PATCH moved it, even with the old one cached', async () => {
+      const s = await subnet('10.60.0.0/24');
+      const cached = new Allocator(db.ctx);
+      await cached.allocate(s.id, { ip: '10.60.0.10' });
+      await updateSubnet(db.ctx, s.id, {
+        gatewayIp: '10.60.0.254',
+        allocationPools: [{ start: '10.60.0.2', end: '10.60.0.200' }],
+      });
+      await expect(cached.allocate(s.id, { ip: '10.60.0.254' })).rejects.toBeInstanceOf(
+        IpReservedError,
+      );
+      // …and the old gateway is an ordinary address now, whatever the cache said.
+      expect((await cached.allocate(s.id, { ip: '10.60.0.1' }))[0]!.ip).toBe('10.60.0.1');
+    });
+
+    it('counts one lease once when two renewals race', async () => {
+      const s = await subnet('10.61.0.0/24');
+      await allocator.allocate(s.id, { ip: '10.61.0.20' });
+      const slow = gated();
+      const first = new Allocator(slow.ctx).update(s.id, '10.61.0.20', { ttlSeconds: 3600 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Allocator(db.ctx).update(s.id, '10.61.0.20', { ttlSeconds: 3600 });
+      slow.open();
+      await first;
+      expect((await counter(s.id)).l).toBe(1);
+    });
+
+    it('leaves no lease counted when a release races a renewal', async () => {
+      const s = await subnet('10.62.0.0/24');
+      await allocator.allocate(s.id, { ip: '10.62.0.20' });
+      const slow = gated();
+      const release = new Allocator(slow.ctx).release(s.id, '10.62.0.20');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await new Allocator(db.ctx).update(s.id, '10.62.0.20', { ttlSeconds: 3600 });
+      slow.open();
+      await release;
+      const { n, l } = await counter(s.id);
+      expect({ n, l }).toEqual({ n: 0, l: 0 });
     });
   });
 });

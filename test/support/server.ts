@@ -10,7 +10,7 @@ export interface RunningServer {
   readonly tableName: string;
   readonly process: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** SIGKILL to the whole process group (needs `detached`): no clean-up runs anywhere. */
+  /** SIGKILL to the server (needs `detached`): none of its clean-up runs; then DynamoDB Local stops. */
   crash(): Promise<void>;
 }
 
@@ -71,8 +71,23 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     tableName,
     process: child,
     async crash() {
-      process.kill(-child.pid!, 'SIGKILL');
+      // The server dies at once; its DynamoDB Local (the stand-in for DynamoDB, which
+      // does not crash with the service) then shuts down normally.
+      process.kill(child.pid!, 'SIGKILL');
       await exited.catch(() => undefined);
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        return; // nothing left in the group
+      }
+      for (let i = 0; i < 200; i++) {
+        try {
+          process.kill(-child.pid!, 0);
+        } catch {
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null) return child.exitCode;
