@@ -9,12 +9,11 @@ import {
   BatchGetCommand,
   type BatchGetCommandOutput,
   GetCommand,
-  QueryCommand,
-  type QueryCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { blockFromItem } from './block.js';
 import type { IpamContext } from './context.js';
+import { queryPages } from './dynamo.js';
 import { AllocationContentionError, SubnetNotFoundError } from './errors.js';
 import { addressAt, geometryOf } from './geometry.js';
 import { keys, parseBlockSort } from './keys.js';
@@ -131,18 +130,12 @@ export async function recountShard(
     let n = 0;
     let p = 0;
     let l = 0;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page: QueryCommandOutput = await ctx.doc.send(
-        new QueryCommand({
-          TableName: ctx.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
-          ExpressionAttributeValues: { ':pk': key.pk, ':block': 'BLOCK#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
+    for await (const items of queryPages(ctx, {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
+      ExpressionAttributeValues: { ':pk': key.pk, ':block': 'BLOCK#' },
+      ConsistentRead: true,
+    })) {
+      for (const item of items) {
         const state = blockFromItem(parseBlockSort(String(item.sk)), item);
         for (const offset of state.used) {
           n++;
@@ -150,8 +143,7 @@ export async function recountShard(
           if (state.leases.has(offset)) l++;
         }
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    }
     try {
       await ctx.doc.send(
         new UpdateCommand({

@@ -80,6 +80,7 @@ import {
   subtract,
 } from './buddy.js';
 import type { IpamContext } from './context.js';
+import { queryPages } from './dynamo.js';
 import {
   AllocationContentionError,
   PoolExhaustedError,
@@ -886,20 +887,13 @@ async function queryRange(
   high: string,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
-        ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  for await (const page of queryPages(ctx, {
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :low AND :high',
+    ExpressionAttributeValues: { ':pk': pk, ':low': low, ':high': high },
+    ConsistentRead: true,
+  })) {
+    items.push(...page);
+  }
   return items;
 }
 
@@ -979,23 +973,16 @@ async function batchGet(
 
 /** Deletes every item of a partition (after the pool item is gone). */
 async function deletePartition(ctx: IpamContext, pk: string): Promise<void> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: 'pk, sk',
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  for await (const items of queryPages(ctx, {
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pk },
+    ProjectionExpression: 'pk, sk',
+  })) {
     await batchWrite(
       ctx,
-      (page.Items ?? []).map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
+      items.map((item) => ({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } })),
     );
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  }
 }
 
 /** BatchWriteItem in chunks of 25, unprocessed items retried. */

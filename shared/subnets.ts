@@ -16,6 +16,7 @@ import {
   StaleSubnetError,
   sumCounters,
 } from './counters.js';
+import { queryPages } from './dynamo.js';
 import {
   AllocationContentionError,
   SubnetInUseError,
@@ -443,22 +444,16 @@ async function deleteEmptyBlocks(
   shardCount: number,
 ): Promise<void> {
   for (let shard = 0; shard < shardCount; shard++) {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await ctx.doc.send(
-        new QueryCommand({
-          TableName: ctx.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
-          ExpressionAttributeValues: {
-            ':pk': keys.shardPartition(subnetId, shard),
-            ':block': 'BLOCK#',
-          },
-          ProjectionExpression: 'pk, sk',
-          ExclusiveStartKey: startKey,
-        }),
-      );
+    for await (const items of queryPages(ctx, {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
+      ExpressionAttributeValues: {
+        ':pk': keys.shardPartition(subnetId, shard),
+        ':block': 'BLOCK#',
+      },
+      ProjectionExpression: 'pk, sk',
+    })) {
       await Promise.all(
-        (page.Items ?? []).map((item) =>
+        items.map((item) =>
           ctx.doc
             .send(
               new DeleteCommand({
@@ -472,7 +467,6 @@ async function deleteEmptyBlocks(
             }),
         ),
       );
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
+    }
   }
 }
