@@ -13,10 +13,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { blockFromItem } from './block.js';
 import type { IpamContext } from './context.js';
-import { queryPages } from './dynamo.js';
 import { AllocationContentionError, SubnetNotFoundError } from './errors.js';
 import { addressAt, geometryOf } from './geometry.js';
 import { keys, parseBlockSort } from './keys.js';
+import { queryPages } from './query.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from './retry.js';
 import type { Subnet, UsageCounts } from './subnet.js';
 import { inPools } from './subnetRules.js';

@@ -11,12 +11,7 @@ import {
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import {
-  DynamoDBDocumentClient,
-  QueryCommand,
-  type QueryCommandInput,
-  type QueryCommandOutput,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   IDEMPOTENCY_TABLE,
   idempotencyTableDefinition,
@@ -89,19 +84,4 @@ export async function ensureTables(
     idempotencyTableDefinition(idempotencyTableName),
     IDEMPOTENCY_TABLE.ttl,
   );
-}
-
-/** The items of a query, one page at a time (bounded memory), following LastEvaluatedKey. */
-export async function* queryPages(
-  ctx: { readonly doc: DynamoDBDocumentClient; readonly tableName: string },
-  input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
-): AsyncGenerator<Record<string, unknown>[]> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page: QueryCommandOutput = await ctx.doc.send(
-      new QueryCommand({ ...input, TableName: ctx.tableName, ExclusiveStartKey: startKey }),
-    );
-    yield page.Items ?? [];
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
 }

@@ -80,7 +80,6 @@ import {
   subtract,
 } from './buddy.js';
 import type { IpamContext } from './context.js';
-import { queryPages } from './dynamo.js';
 import {
   AllocationContentionError,
   PoolExhaustedError,
@@ -95,6 +94,7 @@ import { isId, newId } from './ids.js';
 import { keys } from './keys.js';
 import { DEFAULT_SPACE } from './limits.js';
 import { decodeCursor, encodeCursor, type Page } from './paging.js';
+import { queryPages } from './query.js';
 import { backoffMs, isConditionalCheckFailed, sleep, type TransactionCanceled } from './retry.js';
 import { address, type Subnet, type SubnetView, subnetView } from './subnet.js';
 import { assertSubnetPrefix } from './subnetRules.js';

@@ -16,7 +16,6 @@ import {
   StaleSubnetError,
   sumCounters,
 } from './counters.js';
-import { queryPages } from './dynamo.js';
 import {
   AllocationContentionError,
   SubnetInUseError,
@@ -29,6 +28,7 @@ import { isId, newId } from './ids.js';
 import { keys } from './keys.js';
 import { DEFAULT_SPACE, LIMITS } from './limits.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
+import { queryPages } from './query.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from './retry.js';
 import {
   address,
