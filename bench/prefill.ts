@@ -22,7 +22,7 @@
  *   condition concerns a free address, whose item is absent in both worlds), and
  *   the churn releases only addresses the benchmark itself allocated.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { formatIp, parseIp } from '../shared/address.js';
@@ -40,6 +40,7 @@ import {
   shardRange,
 } from '../shared/geometry.js';
 import { keys, parseBlockSort } from '../shared/keys.js';
+import { sampleWithoutReplacement } from '../shared/random.js';
 import { isConditionalCheckFailed } from '../shared/retry.js';
 import { address, type Subnet } from '../shared/subnet.js';
 import { clipPools } from '../shared/subnetRules.js';
@@ -97,17 +98,6 @@ function poolOffsets(subnet: Subnet, g: Geometry, block: bigint): number[] {
   return freeOffsets(g, emptyBlock(block), subnet.pools, 0);
 }
 
-/** `count` distinct elements chosen uniformly. */
-function sample<T>(items: readonly T[], count: number): T[] {
-  const pool = [...items];
-  const take = Math.min(count, pool.length);
-  for (let i = 0; i < take; i++) {
-    const j = i + randomInt(pool.length - i);
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
-  return pool.slice(0, take);
-}
-
 export interface FillResult {
   readonly subnet: Subnet;
   /** Allocations in the subnet after the fill. */
@@ -148,7 +138,7 @@ export async function fillTo(
       const taken = new Map(existing.blocks.get(block) ?? []);
       const want = Math.round(pool.length * fraction);
       const free = pool.filter((offset) => !taken.has(offset));
-      const adding = sample(free, Math.max(0, want - taken.size));
+      const adding = sampleWithoutReplacement(free, Math.max(0, want - taken.size));
       for (const offset of adding) {
         const by = token();
         taken.set(offset, by);
@@ -265,7 +255,10 @@ export async function prefillLazily(
       const block = parseBlockSort(sk);
       const pool = poolOffsets(subnet, g, block);
       const taken = new Map(
-        sample(pool, Math.round(pool.length * fraction)).map((offset) => [offset, token()]),
+        sampleWithoutReplacement(pool, Math.round(pool.length * fraction)).map((offset) => [
+          offset,
+          token(),
+        ]),
       );
       done =
         taken.size === 0

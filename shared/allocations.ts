@@ -13,7 +13,7 @@
  * one block, whatever the subnet's size or fill; "full" is decided from the shard
  * counters (≤ 64 tiny items), never by scanning addresses.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   GetCommand,
   QueryCommand,
@@ -45,7 +45,6 @@ import {
   AllocationContentionError,
   AllocationNotFoundError,
   IpAlreadyAllocatedError,
-  IpamError,
   IpNotInSubnetError,
   IpReservedError,
   MacNotApplicableError,
@@ -68,6 +67,7 @@ import {
 import { keys, parseBlockSort } from './keys.js';
 import { LIMITS } from './limits.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
+import { randomBelow, sampleWithoutReplacement } from './random.js';
 import { backoffMs, type CancellationReason, RETRY, retryRead, sleep } from './retry.js';
 import { address, jsonCount, type Subnet } from './subnet.js';
 import { assertAllocatable, clipPools, inPools } from './subnetRules.js';
@@ -1466,19 +1466,6 @@ function orderShards(
   return [...order, ...leased];
 }
 
-/** Uniform in [0, bound) from the CSPRNG, for bounds beyond randomInt's 2^48. */
-export function randomBelow(bound: bigint): bigint {
-  if (bound <= 0n) throw new RangeError('bound must be positive');
-  if (bound <= 0xffff_ffff_ffffn) return BigInt(randomInt(Number(bound)));
-  const bytes = Math.ceil(bound.toString(16).length / 2) + 1;
-  const range = 1n << BigInt(bytes * 8);
-  const limit = range - (range % bound);
-  for (;;) {
-    const value = BigInt(`0x${randomBytes(bytes).toString('hex')}`);
-    if (value < limit) return value % bound;
-  }
-}
-
 function randomPoolAddress(pools: readonly { start: bigint; end: bigint }[]): bigint {
   const total = pools.reduce((sum, pool) => sum + (pool.end - pool.start + 1n), 0n);
   let target = randomBelow(total);
@@ -1488,19 +1475,4 @@ function randomPoolAddress(pools: readonly { start: bigint; end: bigint }[]): bi
     target -= size;
   }
   throw new Error('unreachable: target beyond the pools');
-}
-
-/** `count` distinct elements, uniformly (partial Fisher–Yates with the CSPRNG). */
-function sampleWithoutReplacement<T>(items: readonly T[], count: number): T[] {
-  const pool = [...items];
-  const take = Math.min(count, pool.length);
-  for (let i = 0; i < take; i++) {
-    const j = i + randomInt(pool.length - i);
-    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
-  }
-  return pool.slice(0, take);
-}
-
-export function isIpamError(error: unknown): error is IpamError {
-  return error instanceof IpamError;
 }
