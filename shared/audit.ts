@@ -569,19 +569,10 @@ class AuditRun {
         `Space ${space} still lists ${String(item.cidr)} for subnet ${subnetId}, which no longer ` +
         'exists; the entry keeps overlapping subnets from being created there.',
     };
-    const outcome = await this.repairOrphan(subnetId, async () =>
-      this.transact([
-        this.subnetGone(subnetId),
-        {
-          Delete: {
-            TableName: this.ctx.tableName,
-            Key: { pk: item.pk, sk: item.sk },
-            ConditionExpression: 'subnetId = :subnet',
-            ExpressionAttributeValues: { ':subnet': subnetId },
-          },
-        },
-      ]),
-    );
+    const outcome = await this.deleteOrphan(subnetId, item, {
+      ConditionExpression: 'subnetId = :subnet',
+      ExpressionAttributeValues: { ':subnet': subnetId },
+    });
     this.add(finding, outcome);
   }
 
@@ -597,19 +588,30 @@ class AuditRun {
       ...(ip === undefined ? {} : { ip }),
       detail: `The ${what} belongs to subnet ${subnetId}, which no longer exists.`,
     };
-    const outcome = await this.repairOrphan(subnetId, async () =>
+    const outcome = await this.deleteOrphan(subnetId, item, {
+      ConditionExpression: 'attribute_exists(pk)',
+    });
+    this.add(finding, outcome);
+  }
+
+  /** Deletes an item of a vanished subnet, on condition that the subnet is still gone. */
+  private deleteOrphan(
+    subnetId: string,
+    item: Record<string, unknown>,
+    condition: { ConditionExpression: string; ExpressionAttributeValues?: Record<string, unknown> },
+  ) {
+    return this.repairOrphan(subnetId, async () =>
       this.transact([
         this.subnetGone(subnetId),
         {
           Delete: {
             TableName: this.ctx.tableName,
             Key: { pk: item.pk, sk: item.sk },
-            ConditionExpression: 'attribute_exists(pk)',
+            ...condition,
           },
         },
       ]),
     );
-    this.add(finding, outcome);
   }
 
   /**
