@@ -5,11 +5,12 @@
  * AllocationContention; "requests per allocation" counts every request from the
  * first call to the allocation, retries included.
  */
-import { parseIp } from '../shared/address.js';
-import type { AllocateInput, AllocationView } from '../shared/allocations.js';
+
+import type { AllocateInput, AllocationView } from '../shared/allocator/allocations.js';
 import { AllocationContentionError, SubnetExhaustedError } from '../shared/errors.js';
-import { poolSize } from '../shared/subnetRules.js';
-import { loadSubnet } from '../shared/subnets.js';
+import { parseIp } from '../shared/net/address.js';
+import { poolSize } from '../shared/subnets/rules.js';
+import { loadSubnet } from '../shared/subnets/subnets.js';
 import { type BenchEnv, type Container, progress, runWorkers } from './env.js';
 import { mean, percentile, perUnit, round, Usage } from './metrics.js';
 import { fillTo, type LazyFill, prefillLazily } from './prefill.js';

@@ -11,13 +11,13 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../local/dynamoDbLocal.js';
-import { Allocator } from '../shared/allocations.js';
-import type { IpamContext } from '../shared/context.js';
-import { createDocumentClient, createDynamoClient } from '../shared/dynamo.js';
-import { backoffMs, sleep } from '../shared/retry.js';
-import type { SubnetView } from '../shared/subnet.js';
-import { createSubnet } from '../shared/subnets.js';
-import { tableDefinition } from '../shared/table.js';
+import { tableDefinition } from '../local/tables.js';
+import { Allocator } from '../shared/allocator/allocations.js';
+import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
+import type { IpamContext } from '../shared/store/context.js';
+import { backoffMs, sleep } from '../shared/store/retry.js';
+import type { SubnetView } from '../shared/subnets/subnet.js';
+import { createSubnet } from '../shared/subnets/subnets.js';
 import { Meter, type Pricing } from './metrics.js';
 
 /** Lines of progress go to stderr, so `--json` keeps stdout for the result. */

@@ -8,11 +8,11 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { PutCommand, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { formatIp, parseCidr } from '../shared/address.js';
-import type { IpamContext } from '../shared/context.js';
-import { isConditionalCheckFailed } from '../shared/retry.js';
-import { address } from '../shared/subnet.js';
-import { type AddressRange, defaultGateway, defaultPools } from '../shared/subnetRules.js';
+import { formatIp, parseCidr } from '../shared/net/address.js';
+import type { IpamContext } from '../shared/store/context.js';
+import { isConditionalCheckFailed } from '../shared/store/retry.js';
+import { type AddressRange, defaultGateway, defaultPools } from '../shared/subnets/rules.js';
+import { address } from '../shared/subnets/subnet.js';
 import { type BenchEnv, progress, runWorkers } from './env.js';
 import { Meter, round, Usage } from './metrics.js';
 

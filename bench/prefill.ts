@@ -25,9 +25,12 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { formatIp, parseIp } from '../shared/address.js';
-import { emptyBlock, freeOffsets } from '../shared/block.js';
-import { newCounterItem } from '../shared/counters.js';
+import { formatIp, parseIp } from '../shared/net/address.js';
+import { sampleWithoutReplacement } from '../shared/net/random.js';
+import { keys, parseBlockSort } from '../shared/store/keys.js';
+import { isConditionalCheckFailed } from '../shared/store/retry.js';
+import { emptyBlock, freeOffsets } from '../shared/subnets/blocks.js';
+import { newCounterItem } from '../shared/subnets/counters.js';
 import {
   addressAt,
   BLOCK_SIZE,
@@ -38,13 +41,10 @@ import {
   shardBlocks,
   shardOfBlock,
   shardRange,
-} from '../shared/geometry.js';
-import { keys, parseBlockSort } from '../shared/keys.js';
-import { sampleWithoutReplacement } from '../shared/random.js';
-import { isConditionalCheckFailed } from '../shared/retry.js';
-import { address, type Subnet } from '../shared/subnet.js';
-import { clipPools } from '../shared/subnetRules.js';
-import { loadSubnet } from '../shared/subnets.js';
+} from '../shared/subnets/geometry.js';
+import { clipPools } from '../shared/subnets/rules.js';
+import { address, type Subnet } from '../shared/subnets/subnet.js';
+import { loadSubnet } from '../shared/subnets/subnets.js';
 import type { BenchEnv } from './env.js';
 
 const token = () => randomBytes(12).toString('base64url');

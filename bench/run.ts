@@ -119,7 +119,7 @@ function sourceOf(root: string): {
     commit: git('rev-parse', 'HEAD') || 'unknown',
     sharedModified: git('status', '--porcelain', '--', 'shared') !== '',
     allocationsSha256: createHash('sha256')
-      .update(readFileSync(join(root, 'shared', 'allocations.ts')))
+      .update(readFileSync(join(root, 'shared', 'allocator', 'allocations.ts')))
       .digest('hex')
       .slice(0, 16),
   };

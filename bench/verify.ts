@@ -12,9 +12,9 @@
  *   benchmark's own allocations are checked against their blocks.)
  */
 import { ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { parseCidr, parseIp } from '../shared/address.js';
-import { BLOCK_BITS } from '../shared/geometry.js';
-import { parseBlockSort } from '../shared/keys.js';
+import { parseCidr, parseIp } from '../shared/net/address.js';
+import { parseBlockSort } from '../shared/store/keys.js';
+import { BLOCK_BITS } from '../shared/subnets/geometry.js';
 import type { BenchEnv } from './env.js';
 
 export interface VerifyResult {

@@ -1,5 +1,5 @@
 /** Lambda for allocation routes: parse → shared/allocations → respond. */
-import { listByOwner } from '../shared/allocations.js';
+import { listByOwner } from '../shared/allocator/allocations.js';
 import { LIMITS } from '../shared/limits.js';
 import { groupHandler } from './http/dispatch.js';
 import { withIdempotency } from './http/idempotency.js';

@@ -6,8 +6,8 @@
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { type AuditReport, utilizationMetrics } from '../shared/audit.js';
-import { runScheduledAudit } from '../shared/scheduledAudit.js';
+import { type AuditReport, utilizationMetrics } from '../shared/audit/audit.js';
+import { runScheduledAudit } from '../shared/audit/scheduled.js';
 import { ctx, logger } from './runtime.js';
 
 const metrics = new Metrics({

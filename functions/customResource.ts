@@ -15,10 +15,14 @@ import type {
   CloudFormationCustomResourceEvent,
   CloudFormationCustomResourceResponse,
 } from 'aws-lambda';
-import { Allocator } from '../shared/allocations.js';
-import type { IpamContext } from '../shared/context.js';
-import { CustomResourceProvider, failedCreateId, failureReason } from '../shared/customResource.js';
-import { backoffMs, sleep } from '../shared/retry.js';
+import { Allocator } from '../shared/allocator/allocations.js';
+import type { IpamContext } from '../shared/store/context.js';
+import { backoffMs, sleep } from '../shared/store/retry.js';
+import {
+  CustomResourceProvider,
+  failedCreateId,
+  failureReason,
+} from './cloudformation/provider.js';
 import { allocator, ctx, logger } from './runtime.js';
 
 /** CloudFormation rejects answers over 4096 bytes; the reason is the only long field. */

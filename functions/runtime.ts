@@ -7,10 +7,10 @@
  */
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Allocator } from '../shared/allocations.js';
-import { createContext } from '../shared/context.js';
-import { createDocumentClient, createDynamoClient } from '../shared/dynamo.js';
-import { DEFAULT_TABLE_NAME } from '../shared/table.js';
+import { Allocator } from '../shared/allocator/allocations.js';
+import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
+import { createContext } from '../shared/store/context.js';
+import { DEFAULT_TABLE_NAME } from '../shared/store/table.js';
 
 export const tableName = process.env.IPAM_TABLE_NAME ?? DEFAULT_TABLE_NAME;
 export const idempotencyTableName =

@@ -7,7 +7,7 @@ import {
   getPool,
   listPools,
   previewNextCidr,
-} from '../shared/subnetPools.js';
+} from '../shared/pools/subnetPools.js';
 import { groupHandler } from './http/dispatch.js';
 import { ctx, logger } from './runtime.js';
 

@@ -6,7 +6,7 @@ import {
   getSubnet,
   listSubnets,
   updateSubnet,
-} from '../shared/subnets.js';
+} from '../shared/subnets/subnets.js';
 import { groupHandler } from './http/dispatch.js';
 import { withIdempotency } from './http/idempotency.js';
 import { ctx, idempotencyStore, logger } from './runtime.js';

@@ -6,8 +6,8 @@ import { handler as meta } from '../functions/meta.js';
 import { client, idempotencyTableName, tableName } from '../functions/runtime.js';
 import { handler as subnetPools } from '../functions/subnetPools.js';
 import { handler as subnets } from '../functions/subnets.js';
-import { ensureTables } from '../shared/dynamo.js';
 import type { LambdaHandler, RouteResolver } from './server.js';
+import { ensureTables } from './tables.js';
 
 const HANDLERS: Record<string, LambdaHandler> = { subnets, allocations, subnetPools, audits, meta };
 

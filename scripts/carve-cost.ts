@@ -4,11 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startLocalDynamoDb } from '../local/dynamoDbLocal.js';
-import type { IpamContext } from '../shared/context.js';
-import { createDocumentClient, createDynamoClient, ensureTable } from '../shared/dynamo.js';
-import { carveSubnet, createPool, previewNextCidr } from '../shared/subnetPools.js';
-import { deleteSubnet } from '../shared/subnets.js';
-import { TTL_ATTRIBUTE, tableDefinition } from '../shared/table.js';
+import { ensureTable, tableDefinition } from '../local/tables.js';
+import { carveSubnet, createPool, previewNextCidr } from '../shared/pools/subnetPools.js';
+import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
+import type { IpamContext } from '../shared/store/context.js';
+import { TTL_ATTRIBUTE } from '../shared/store/table.js';
+import { deleteSubnet } from '../shared/subnets/subnets.js';
 
 const args = process.argv.slice(2);
 const raceAt = args.indexOf('--race');

@@ -4,7 +4,7 @@
  */
 import { type ErrorDetails, IpamError } from '../../shared/errors.js';
 
-export { isRetryableAwsError } from '../../shared/retry.js';
+export { isRetryableAwsError } from '../../shared/store/retry.js';
 
 export const STATUS_BY_CODE = {
   VALIDATION_ERROR: 400,

@@ -14,7 +14,7 @@ import {
 } from 'aws-cdk-lib/aws-dynamodb';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { IDEMPOTENCY_TABLE, KEY, LIST_INDEX, TTL_ATTRIBUTE } from '../../shared/table.js';
+import { IDEMPOTENCY_TABLE, KEY, LIST_INDEX, TTL_ATTRIBUTE } from '../../shared/store/table.js';
 
 export interface IpamTablesProps {
   /** Destroy the tables with the stack and leave deletion protection off (test stacks). */

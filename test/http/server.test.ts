@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
-import { createDynamoClient } from '../../shared/dynamo.js';
+import { createDynamoClient } from '../../shared/store/client.js';
 import { api, startServer } from '../support/server.js';
 
 describe('local server (npm start)', () => {

@@ -20,7 +20,7 @@ import {
 } from '../../infra/constructs/index.js';
 import { PROJECT_ROOT } from '../../infra/functionSettings.js';
 import { tableAccessOf } from '../../infra/tableAccess.js';
-import { LIST_INDEX } from '../../shared/table.js';
+import { LIST_INDEX } from '../../shared/store/table.js';
 import {
   actionsOf,
   logicalIdOf,

@@ -16,7 +16,7 @@ import {
   UTILIZATION_ALARM_PERCENT,
 } from '../../infra/IpamStack.js';
 import { IDEMPOTENCY_ACTIONS, tableAccessOf } from '../../infra/tableAccess.js';
-import { IDEMPOTENCY_TABLE, KEY, LIST_INDEX, TTL_ATTRIBUTE } from '../../shared/table.js';
+import { IDEMPOTENCY_TABLE, KEY, LIST_INDEX, TTL_ATTRIBUTE } from '../../shared/store/table.js';
 import {
   actionsOf,
   apiMethods,

@@ -39,7 +39,7 @@ const COMMAND_ACTIONS: Record<string, TableAction | null> = {
   // Authorised per item: see TRANSACT_ITEM_ACTIONS.
   TransactWrite: null,
   TransactWriteItems: null,
-  // shared/dynamo.ts ensureTables(): DynamoDB Local and tests only, never in Lambda.
+  // local/tables.ts ensureTables(): DynamoDB Local and tests only, never in Lambda.
   CreateTable: null,
   UpdateTimeToLive: null,
   ListTables: null,

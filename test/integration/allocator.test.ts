@@ -1,7 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type AllocationView, Allocator } from '../../shared/allocations.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
+import { type AllocationView, Allocator } from '../../shared/allocator/allocations.js';
 import {
   AllocationContentionError,
   AllocationNotFoundError,
@@ -16,9 +15,15 @@ import {
   SubnetNotFoundError,
   ValidationError,
 } from '../../shared/errors.js';
-import { keys } from '../../shared/keys.js';
-import { createSubnet, deleteSubnet, getSubnet, updateSubnet } from '../../shared/subnets.js';
-import { TRANSACTION_ATTEMPTS } from '../../shared/transactions.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
+import { keys } from '../../shared/store/keys.js';
+import { TRANSACTION_ATTEMPTS } from '../../shared/store/transactions.js';
+import {
+  createSubnet,
+  deleteSubnet,
+  getSubnet,
+  updateSubnet,
+} from '../../shared/subnets/subnets.js';
 import { createTestDb, storedIps, storedItems, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
 
@@ -460,7 +465,7 @@ describe('Allocator', () => {
       expect(updated).toMatchObject({ owner: 'team-a', description: 'moved' });
       const byOwner = await allocator.list(s.id, { owner: 'team-a', limit: 100 });
       expect(byOwner.items).toHaveLength(6);
-      const { listByOwner } = await import('../../shared/allocations.js');
+      const { listByOwner } = await import('../../shared/allocator/allocations.js');
       expect((await listByOwner(db.ctx, 'team-b', { limit: 10 })).items).toEqual([]);
     });
 

@@ -8,8 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { parseCidr, parseIp } from '../../shared/address.js';
-import { Allocator, tokenAttribute } from '../../shared/allocations.js';
+import { Allocator, tokenAttribute } from '../../shared/allocator/allocations.js';
 import {
   type AuditFinding,
   type AuditOptions,
@@ -20,11 +19,7 @@ import {
   NotRepaired,
   runAudit,
   utilizationMetrics,
-} from '../../shared/audit.js';
-import { leaseAttribute } from '../../shared/block.js';
-import type { IpamContext } from '../../shared/context.js';
-import { newCounterItem } from '../../shared/counters.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
+} from '../../shared/audit/audit.js';
 import {
   AllocationContentionError,
   AllocationNotFoundError,
@@ -33,11 +28,16 @@ import {
   OwnerMismatchError,
   SubnetExhaustedError,
 } from '../../shared/errors.js';
-import { geometryOf, positionOf } from '../../shared/geometry.js';
-import { keys } from '../../shared/keys.js';
-import { sleep } from '../../shared/retry.js';
-import { toSubnetItem } from '../../shared/subnet.js';
-import { createSubnet, getSubnet, planSubnet, updateSubnet } from '../../shared/subnets.js';
+import { parseCidr, parseIp } from '../../shared/net/address.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import { keys } from '../../shared/store/keys.js';
+import { sleep } from '../../shared/store/retry.js';
+import { leaseAttribute } from '../../shared/subnets/blocks.js';
+import { newCounterItem } from '../../shared/subnets/counters.js';
+import { geometryOf, positionOf } from '../../shared/subnets/geometry.js';
+import { toSubnetItem } from '../../shared/subnets/subnet.js';
+import { createSubnet, getSubnet, planSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 
 const MINUTE = 60_000;

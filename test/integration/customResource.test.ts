@@ -16,21 +16,21 @@ import type {
 } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  CFN_TAGS,
+  CustomResourceProvider,
+  RESOURCE_TYPES,
+  requestRefOf,
+} from '../../functions/cloudformation/provider.js';
+import {
   type CustomResourceHandler,
   createCustomResourceHandler,
   putResponse,
 } from '../../functions/customResource.js';
 import { IpamAllocation, IpamSubnet } from '../../infra/constructs/index.js';
-import { Allocator } from '../../shared/allocations.js';
-import type { IpamContext } from '../../shared/context.js';
-import {
-  CFN_TAGS,
-  CustomResourceProvider,
-  RESOURCE_TYPES,
-  requestRefOf,
-} from '../../shared/customResource.js';
-import { createPool, getPool, type PoolView } from '../../shared/subnetPools.js';
-import { createSubnet, getSubnet, loadSubnet } from '../../shared/subnets.js';
+import { Allocator } from '../../shared/allocator/allocations.js';
+import { createPool, getPool, type PoolView } from '../../shared/pools/subnetPools.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import { createSubnet, getSubnet, loadSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 
 const STACK_ID =

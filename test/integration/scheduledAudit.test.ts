@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocations.js';
-import { getLatestAudit } from '../../shared/audit.js';
-import { runScheduledAudit } from '../../shared/scheduledAudit.js';
-import { createSubnet } from '../../shared/subnets.js';
+import { Allocator } from '../../shared/allocator/allocations.js';
+import { getLatestAudit } from '../../shared/audit/audit.js';
+import { runScheduledAudit } from '../../shared/audit/scheduled.js';
+import { createSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 
 let db: TestDb;

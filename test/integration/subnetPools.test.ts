@@ -1,10 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Cidr, cidrSize, formatCidr, parseCidr } from '../../shared/address.js';
-import { BuddyFreeList, blocksOverlap, containsBlock, freeBlocksOf } from '../../shared/buddy.js';
-import type { IpamContext } from '../../shared/context.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
 import {
   InvalidCidrError,
   PoolExhaustedError,
@@ -14,7 +10,13 @@ import {
   SubnetOverlapError,
   ValidationError,
 } from '../../shared/errors.js';
-import type { SubnetView } from '../../shared/subnet.js';
+import { type Cidr, cidrSize, formatCidr, parseCidr } from '../../shared/net/address.js';
+import {
+  BuddyFreeList,
+  blocksOverlap,
+  containsBlock,
+  freeBlocksOf,
+} from '../../shared/pools/buddy.js';
 import {
   type CarveSubnetInput,
   type CreatePoolInput,
@@ -27,7 +29,10 @@ import {
   type PoolView,
   poolKeys,
   previewNextCidr,
-} from '../../shared/subnetPools.js';
+} from '../../shared/pools/subnetPools.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import type { SubnetView } from '../../shared/subnets/subnet.js';
 import {
   createSubnet,
   deleteSubnet,
@@ -36,7 +41,7 @@ import {
   listSubnets,
   loadSubnet,
   planSubnet,
-} from '../../shared/subnets.js';
+} from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocations.js';
+import { Allocator } from '../../shared/allocator/allocations.js';
 import {
   GatewayInPoolError,
   InvalidAllocationPoolError,
@@ -16,7 +16,7 @@ import {
   getSubnet,
   listSubnets,
   updateSubnet,
-} from '../../shared/subnets.js';
+} from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 
 let db: TestDb;

@@ -16,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { runAudit } from '../../shared/audit.js';
-import type { IpamContext } from '../../shared/context.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
-import { DEFAULT_TABLE_NAME } from '../../shared/table.js';
+import { runAudit } from '../../shared/audit/audit.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import { DEFAULT_TABLE_NAME } from '../../shared/store/table.js';
 import { api, startServer } from '../support/server.js';
 
 /** Later than any pending record's age floor (15 minutes), so the audit may undo them. */

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocations.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
+import { Allocator } from '../../shared/allocator/allocations.js';
 import { AllocationContentionError, SubnetExhaustedError } from '../../shared/errors.js';
-import { isRetryableAwsError } from '../../shared/retry.js';
-import { createSubnet, getSubnet } from '../../shared/subnets.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
+import { isRetryableAwsError } from '../../shared/store/retry.js';
+import { createSubnet, getSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, storedIps, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
 

@@ -8,7 +8,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROUTES } from '../../functions/http/routes.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/dynamo.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import { api, type RunningServer, startServer } from '../support/server.js';
 
 let server: RunningServer;

@@ -6,9 +6,9 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocations.js';
+import { Allocator } from '../../shared/allocator/allocations.js';
 import { IpamError } from '../../shared/errors.js';
-import { createSubnet, deleteSubnet, getSubnet } from '../../shared/subnets.js';
+import { createSubnet, deleteSubnet, getSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 
 let db: TestDb;

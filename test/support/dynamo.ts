@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import type { IpamContext } from '../../shared/context.js';
-import { createDocumentClient, createDynamoClient, ensureTable } from '../../shared/dynamo.js';
-import { TTL_ATTRIBUTE, tableDefinition } from '../../shared/table.js';
+import { ensureTable, tableDefinition } from '../../local/tables.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import { TTL_ATTRIBUTE } from '../../shared/store/table.js';
 
 export interface TestDb {
   readonly ctx: IpamContext;

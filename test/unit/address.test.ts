@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
+import { InvalidCidrError, InvalidIpError, InvalidMacError } from '../../shared/errors.js';
 import {
   addressKey,
   bitLength,
@@ -19,8 +20,7 @@ import {
   parseCidr,
   parseIp,
   parseMac,
-} from '../../shared/address.js';
-import { InvalidCidrError, InvalidIpError, InvalidMacError } from '../../shared/errors.js';
+} from '../../shared/net/address.js';
 
 /** Accepted text → canonical output, or the error class thrown. */
 const IP_CASES: ReadonlyArray<readonly [string, string | typeof InvalidIpError]> = [

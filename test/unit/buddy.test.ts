@@ -6,7 +6,7 @@ import {
   formatCidr,
   type IpVersion,
   parseCidr,
-} from '../../shared/address.js';
+} from '../../shared/net/address.js';
 import {
   ancestorAt,
   BuddyFreeList,
@@ -23,7 +23,7 @@ import {
   holdersOf,
   lowestPart,
   subtract,
-} from '../../shared/buddy.js';
+} from '../../shared/pools/buddy.js';
 
 const c = parseCidr;
 const texts = (blocks: readonly Cidr[]) => blocks.map(formatCidr);

@@ -38,8 +38,29 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { cidrFirst, cidrLast, formatCidr, formatIp } from './address.js';
-import { type AllocationItem, tokenAttribute, undoPending } from './allocations.js';
+import { type AllocationItem, tokenAttribute, undoPending } from '../allocator/allocations.js';
+import { AllocationContentionError, AuditNotFoundError, ValidationError } from '../errors.js';
+import { cidrFirst, cidrLast, formatCidr, formatIp } from '../net/address.js';
+import { isId, newId } from '../net/ids.js';
+import type { IpamContext } from '../store/context.js';
+import { keys, parseBlockSort } from '../store/keys.js';
+import {
+  isConditionalCheckFailed,
+  isRetryableAwsError,
+  isTransactionCanceled,
+} from '../store/retry.js';
+import { LIST_INDEX, TTL_ATTRIBUTE } from '../store/table.js';
+import { blockFromItem, leaseAttribute } from '../subnets/blocks.js';
+import { newCounterItem, recountShard, StaleSubnetError } from '../subnets/counters.js';
+import {
+  addressAt,
+  blockRange,
+  type Geometry,
+  geometryOf,
+  positionOf,
+} from '../subnets/geometry.js';
+import { inPools } from '../subnets/rules.js';
+import { address, type Count, fromSubnetItem, type Subnet, usageOf } from '../subnets/subnet.js';
 import {
   AUDIT_PARTITION_PREFIX,
   CapacityMeter,
@@ -50,18 +71,7 @@ import {
   type Sighting,
   sight,
   writeAudit,
-} from './auditStore.js';
-import { blockFromItem, leaseAttribute } from './block.js';
-import type { IpamContext } from './context.js';
-import { newCounterItem, recountShard, StaleSubnetError } from './counters.js';
-import { AllocationContentionError, AuditNotFoundError, ValidationError } from './errors.js';
-import { addressAt, blockRange, type Geometry, geometryOf, positionOf } from './geometry.js';
-import { isId, newId } from './ids.js';
-import { keys, parseBlockSort } from './keys.js';
-import { isConditionalCheckFailed, isRetryableAwsError, isTransactionCanceled } from './retry.js';
-import { address, type Count, fromSubnetItem, type Subnet, usageOf } from './subnet.js';
-import { inPools } from './subnetRules.js';
-import { LIST_INDEX, TTL_ATTRIBUTE } from './table.js';
+} from './reports.js';
 
 // ---------------------------------------------------------------------------
 // The report

@@ -5,9 +5,9 @@
  * still audited completely, one slice per run.
  */
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { IpamContext } from '../store/context.js';
 import { type AuditOptions, type AuditReport, runAudit } from './audit.js';
-import { auditKeys } from './auditStore.js';
-import type { IpamContext } from './context.js';
+import { auditKeys } from './reports.js';
 
 export async function runScheduledAudit(
   ctx: IpamContext,

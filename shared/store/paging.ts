@@ -2,7 +2,7 @@
  * Opaque list cursors: the DynamoDB key to continue from, as base64url JSON.
  * A cursor that does not decode to a key of string values is a caller error.
  */
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 export interface Page<T> {
   readonly items: T[];

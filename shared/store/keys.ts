@@ -1,5 +1,5 @@
 /** Key builders for the item layout documented in table.ts. */
-import { addressKey, type IpAddress } from './address.js';
+import { addressKey, type IpAddress } from '../net/address.js';
 
 const BLOCK_DIGITS = 30;
 

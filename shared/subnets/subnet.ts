@@ -7,9 +7,9 @@ import {
   type IpVersion,
   parseCidr,
   parseIp,
-} from './address.js';
-import { keys } from './keys.js';
-import { type AddressRange, type PoolText, poolSize, rangeText } from './subnetRules.js';
+} from '../net/address.js';
+import { keys } from '../store/keys.js';
+import { type AddressRange, type PoolText, poolSize, rangeText } from './rules.js';
 
 export interface Subnet {
   readonly id: string;

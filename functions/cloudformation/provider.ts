@@ -35,9 +35,12 @@
  */
 import { createHash } from 'node:crypto';
 import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { formatCidr, formatIp, formatMac, parseCidr, parseIp, parseMac } from './address.js';
-import { type AllocationView, type Allocator, listByOwner, Strategy } from './allocations.js';
-import type { IpamContext } from './context.js';
+import {
+  type AllocationView,
+  type Allocator,
+  listByOwner,
+  Strategy,
+} from '../../shared/allocator/allocations.js';
 import {
   AllocationNotFoundError,
   InvalidCidrError,
@@ -49,12 +52,26 @@ import {
   SubnetNotFoundError,
   SubnetOverlapError,
   ValidationError,
-} from './errors.js';
-import { LIMITS } from './limits.js';
-import { type Subnet, type SubnetView, subnetView } from './subnet.js';
-import { carveSubnet, getPool, previewNextCidr } from './subnetPools.js';
-import { deleteSubnet, findOverlap, loadSubnet, updateSubnet } from './subnets.js';
-import { TTL_ATTRIBUTE } from './table.js';
+} from '../../shared/errors.js';
+import { LIMITS } from '../../shared/limits.js';
+import {
+  formatCidr,
+  formatIp,
+  formatMac,
+  parseCidr,
+  parseIp,
+  parseMac,
+} from '../../shared/net/address.js';
+import { carveSubnet, getPool, previewNextCidr } from '../../shared/pools/subnetPools.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import { TTL_ATTRIBUTE } from '../../shared/store/table.js';
+import { type Subnet, type SubnetView, subnetView } from '../../shared/subnets/subnet.js';
+import {
+  deleteSubnet,
+  findOverlap,
+  loadSubnet,
+  updateSubnet,
+} from '../../shared/subnets/subnets.js';
 
 export const RESOURCE_TYPES = {
   subnet: 'Custom::IpamSubnet',

@@ -16,8 +16,8 @@
  */
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { IpamContext } from './context.js';
-import { isConditionalCheckFailed } from './retry.js';
+import type { IpamContext } from '../store/context.js';
+import { isConditionalCheckFailed } from '../store/retry.js';
 
 /** Adds up the capacity every request reports (`ReturnConsumedCapacity: 'TOTAL'`). */
 export class CapacityMeter {

@@ -6,9 +6,24 @@
  * sees the overlap.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { addressKey, type Cidr, cidrLast, formatCidr, parseCidr } from './address.js';
-import { assertAddressFree } from './allocations.js';
-import type { IpamContext } from './context.js';
+import { assertAddressFree } from '../allocator/allocations.js';
+import {
+  AllocationContentionError,
+  SubnetInUseError,
+  SubnetNotFoundError,
+  SubnetOverlapError,
+  ValidationError,
+} from '../errors.js';
+import { DEFAULT_SPACE, LIMITS } from '../limits.js';
+import { addressKey, type Cidr, cidrLast, formatCidr, parseCidr } from '../net/address.js';
+import { isId, newId } from '../net/ids.js';
+import { onSubnetDeleted } from '../pools/subnetPools.js';
+import type { IpamContext } from '../store/context.js';
+import { keys } from '../store/keys.js';
+import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
+import { queryPages } from '../store/query.js';
+import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
+import { writeTransaction } from '../store/transactions.js';
 import {
   newCounterItem,
   readCounters,
@@ -16,20 +31,15 @@ import {
   StaleSubnetError,
   sumCounters,
 } from './counters.js';
-import {
-  AllocationContentionError,
-  SubnetInUseError,
-  SubnetNotFoundError,
-  SubnetOverlapError,
-  ValidationError,
-} from './errors.js';
 import { geometryOf } from './geometry.js';
-import { isId, newId } from './ids.js';
-import { keys } from './keys.js';
-import { DEFAULT_SPACE, LIMITS } from './limits.js';
-import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
-import { queryPages } from './query.js';
-import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from './retry.js';
+import {
+  assertGatewayOutsidePools,
+  assertSubnetPrefix,
+  defaultPools,
+  type PoolText,
+  resolveGateway,
+  validatePools,
+} from './rules.js';
 import {
   address,
   fromSubnetItem,
@@ -38,16 +48,6 @@ import {
   subnetView,
   toSubnetItem,
 } from './subnet.js';
-import { onSubnetDeleted } from './subnetPools.js';
-import {
-  assertGatewayOutsidePools,
-  assertSubnetPrefix,
-  defaultPools,
-  type PoolText,
-  resolveGateway,
-  validatePools,
-} from './subnetRules.js';
-import { writeTransaction } from './transactions.js';
 
 export interface CreateSubnetInput {
   readonly cidr: string;

@@ -4,6 +4,16 @@
  * Neutron's first flaw was using pool bounds before validating them: here every
  * bound is parsed and checked before any other rule looks at it.
  */
+
+import {
+  GatewayInPoolError,
+  InvalidAllocationPoolError,
+  InvalidCidrError,
+  InvalidGatewayError,
+  IpNotInSubnetError,
+  IpReservedError,
+  PoolProblem,
+} from '../errors.js';
 import {
   bitLength,
   type Cidr,
@@ -15,16 +25,7 @@ import {
   type IpAddress,
   type IpVersion,
   parseIp,
-} from './address.js';
-import {
-  GatewayInPoolError,
-  InvalidAllocationPoolError,
-  InvalidCidrError,
-  InvalidGatewayError,
-  IpNotInSubnetError,
-  IpReservedError,
-  PoolProblem,
-} from './errors.js';
+} from '../net/address.js';
 
 /** An inclusive range of address values of one version. */
 export interface AddressRange {

@@ -11,15 +11,15 @@ import {
   GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { blockFromItem } from './block.js';
-import type { IpamContext } from './context.js';
-import { AllocationContentionError, SubnetNotFoundError } from './errors.js';
+import { AllocationContentionError, SubnetNotFoundError } from '../errors.js';
+import type { IpamContext } from '../store/context.js';
+import { keys, parseBlockSort } from '../store/keys.js';
+import { queryPages } from '../store/query.js';
+import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
+import { blockFromItem } from './blocks.js';
 import { addressAt, geometryOf } from './geometry.js';
-import { keys, parseBlockSort } from './keys.js';
-import { queryPages } from './query.js';
-import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from './retry.js';
+import { inPools } from './rules.js';
 import type { Subnet, UsageCounts } from './subnet.js';
-import { inPools } from './subnetRules.js';
 
 export interface ShardCounter {
   readonly shard: number;

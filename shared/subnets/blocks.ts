@@ -6,7 +6,7 @@
  * free without any clean-up having run.
  */
 import { addressAt, type Geometry } from './geometry.js';
-import { type AddressRange, clipPools } from './subnetRules.js';
+import { type AddressRange, clipPools } from './rules.js';
 
 export interface BlockState {
   readonly block: bigint;

@@ -12,8 +12,8 @@
  * Nothing is materialised up front: blocks appear on first use, so an IPv6 /64
  * (2^56 blocks) costs what a /24 costs.
  */
-import { bitLength, type Cidr, cidrFirst } from './address.js';
-import { type AddressRange, clipPools } from './subnetRules.js';
+import { bitLength, type Cidr, cidrFirst } from '../net/address.js';
+import { type AddressRange, clipPools } from './rules.js';
 
 export const BLOCK_BITS = 8n;
 export const BLOCK_SIZE = 1n << BLOCK_BITS;

@@ -17,7 +17,7 @@
  * `BuddyFreeList` is the in-memory twin of the stored structure (shared/subnetPools.ts):
  * the same functions drive both, and the tests hold the table to it.
  */
-import { addressKey, bitLength, type Cidr, cidrLast, cidrSize } from './address.js';
+import { addressKey, bitLength, type Cidr, cidrLast, cidrSize } from '../net/address.js';
 
 /** Whether `inner` lies inside `outer` (or is it). */
 export function containsBlock(outer: Cidr, inner: Cidr): boolean {

@@ -6,7 +6,7 @@
  * written out here on purpose: ipaddr.js is lenient (`010.0.0.1` as octal,
  * `192.168.1` as three octets), so it must never decide what is valid.
  */
-import { InvalidCidrError, InvalidIpError, InvalidMacError } from './errors.js';
+import { InvalidCidrError, InvalidIpError, InvalidMacError } from '../errors.js';
 
 /** The IP version of an address or CIDR. */
 export type IpVersion = 4 | 6;

@@ -58,6 +58,17 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import {
+  AllocationContentionError,
+  PoolExhaustedError,
+  PoolInUseError,
+  PoolNotFoundError,
+  PrefixLengthOutOfRangeError,
+  SubnetNotFoundError,
+  SubnetOverlapError,
+  ValidationError,
+} from '../errors.js';
+import { DEFAULT_SPACE } from '../limits.js';
+import {
   addressKey,
   bitLength,
   type Cidr,
@@ -66,7 +77,30 @@ import {
   formatCidr,
   type IpVersion,
   parseCidr,
-} from './address.js';
+} from '../net/address.js';
+import { isId, newId } from '../net/ids.js';
+import type { IpamContext } from '../store/context.js';
+import { keys } from '../store/keys.js';
+import { decodeCursor, encodeCursor, type Page } from '../store/paging.js';
+import { queryPages } from '../store/query.js';
+import {
+  backoffMs,
+  isConditionalCheckFailed,
+  sleep,
+  type TransactionCanceled,
+} from '../store/retry.js';
+import { type TransactItems, writeTransaction } from '../store/transactions.js';
+import { assertSubnetPrefix } from '../subnets/rules.js';
+import { address, type Subnet, type SubnetView, subnetView } from '../subnets/subnet.js';
+import {
+  assertSpace,
+  type CreateSubnetInput,
+  deleteSubnet,
+  findOverlap,
+  insertSubnet,
+  loadSubnet,
+  planSubnet,
+} from '../subnets/subnets.js';
 import {
   blocksOverlap,
   buddiesUpTo,
@@ -79,35 +113,6 @@ import {
   lowestPart,
   subtract,
 } from './buddy.js';
-import type { IpamContext } from './context.js';
-import {
-  AllocationContentionError,
-  PoolExhaustedError,
-  PoolInUseError,
-  PoolNotFoundError,
-  PrefixLengthOutOfRangeError,
-  SubnetNotFoundError,
-  SubnetOverlapError,
-  ValidationError,
-} from './errors.js';
-import { isId, newId } from './ids.js';
-import { keys } from './keys.js';
-import { DEFAULT_SPACE } from './limits.js';
-import { decodeCursor, encodeCursor, type Page } from './paging.js';
-import { queryPages } from './query.js';
-import { backoffMs, isConditionalCheckFailed, sleep, type TransactionCanceled } from './retry.js';
-import { address, type Subnet, type SubnetView, subnetView } from './subnet.js';
-import { assertSubnetPrefix } from './subnetRules.js';
-import {
-  assertSpace,
-  type CreateSubnetInput,
-  deleteSubnet,
-  findOverlap,
-  insertSubnet,
-  loadSubnet,
-  planSubnet,
-} from './subnets.js';
-import { type TransactItems, writeTransaction } from './transactions.js';
 
 export interface CreatePoolInput {
   readonly name?: string | null;

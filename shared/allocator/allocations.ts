@@ -22,26 +22,6 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
-  addressKey,
-  eui64InterfaceId,
-  formatCidr,
-  formatIp,
-  formatMac,
-  type IpAddress,
-  parseIp,
-  parseMac,
-} from './address.js';
-import {
-  type BlockState,
-  blockFromItem,
-  emptyBlock,
-  freeOffsets,
-  leaseAttribute,
-  offsetState,
-} from './block.js';
-import type { IpamContext } from './context.js';
-import { readCounters, type ShardCounter, StaleSubnetError, sumCounters } from './counters.js';
-import {
   AllocationContentionError,
   AllocationNotFoundError,
   IpAlreadyAllocatedError,
@@ -52,7 +32,38 @@ import {
   SubnetExhaustedError,
   SubnetNotFoundError,
   ValidationError,
-} from './errors.js';
+} from '../errors.js';
+import { LIMITS } from '../limits.js';
+import {
+  addressKey,
+  eui64InterfaceId,
+  formatCidr,
+  formatIp,
+  formatMac,
+  type IpAddress,
+  parseIp,
+  parseMac,
+} from '../net/address.js';
+import { randomBelow, sampleWithoutReplacement } from '../net/random.js';
+import type { IpamContext } from '../store/context.js';
+import { keys, parseBlockSort } from '../store/keys.js';
+import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
+import { backoffMs, type CancellationReason, RETRY, retryRead, sleep } from '../store/retry.js';
+import { type TransactItems, wasAmbiguous, writeTransaction } from '../store/transactions.js';
+import {
+  type BlockState,
+  blockFromItem,
+  emptyBlock,
+  freeOffsets,
+  leaseAttribute,
+  offsetState,
+} from '../subnets/blocks.js';
+import {
+  readCounters,
+  type ShardCounter,
+  StaleSubnetError,
+  sumCounters,
+} from '../subnets/counters.js';
 import {
   addressAt,
   blockRange,
@@ -63,16 +74,10 @@ import {
   positionOf,
   shardBlocks,
   shardRange,
-} from './geometry.js';
-import { keys, parseBlockSort } from './keys.js';
-import { LIMITS } from './limits.js';
-import { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
-import { randomBelow, sampleWithoutReplacement } from './random.js';
-import { backoffMs, type CancellationReason, RETRY, retryRead, sleep } from './retry.js';
-import { address, jsonCount, type Subnet } from './subnet.js';
-import { assertAllocatable, clipPools, inPools } from './subnetRules.js';
-import { loadSubnet } from './subnets.js';
-import { type TransactItems, wasAmbiguous, writeTransaction } from './transactions.js';
+} from '../subnets/geometry.js';
+import { assertAllocatable, clipPools, inPools } from '../subnets/rules.js';
+import { address, jsonCount, type Subnet } from '../subnets/subnet.js';
+import { loadSubnet } from '../subnets/subnets.js';
 
 export const Strategy = { RANDOM: 'random', SEQUENTIAL: 'sequential' } as const;
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
