@@ -946,28 +946,6 @@ export class Allocator {
   }
 }
 
-/** Throws IpAlreadyAllocated when a live allocation holds `value` (e.g. before it becomes the gateway). */
-export async function assertAddressFree(
-  ctx: IpamContext,
-  subnet: Subnet,
-  value: bigint,
-): Promise<void> {
-  const g = geometryOf(subnet.cidr);
-  const ip = address(subnet.cidr.version, value);
-  const pos = positionOf(g, value);
-  const result = await ctx.doc.send(
-    new GetCommand({
-      TableName: ctx.tableName,
-      Key: keys.allocation(subnet.id, pos.shard, ip),
-      ConsistentRead: true,
-    }),
-  );
-  const item = result.Item as AllocationItem | undefined;
-  if (item !== undefined && (item.ttl === undefined || item.ttl > Math.floor(ctx.now() / 1000))) {
-    throw new IpAlreadyAllocatedError(formatIp(ip), item.owner);
-  }
-}
-
 /** Lists one owner's live allocations (across subnets, or within those whose id starts the sort key). */
 export async function listByOwner(
   ctx: IpamContext,

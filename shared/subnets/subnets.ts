@@ -6,16 +6,23 @@
  * sees the overlap.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { assertAddressFree } from '../allocator/allocations.js';
 import {
   AllocationContentionError,
+  IpAlreadyAllocatedError,
   SubnetInUseError,
   SubnetNotFoundError,
   SubnetOverlapError,
   ValidationError,
 } from '../errors.js';
 import { DEFAULT_SPACE, LIMITS } from '../limits.js';
-import { addressKey, type Cidr, cidrLast, formatCidr, parseCidr } from '../net/address.js';
+import {
+  addressKey,
+  type Cidr,
+  cidrLast,
+  formatCidr,
+  formatIp,
+  parseCidr,
+} from '../net/address.js';
 import { isId, newId } from '../net/ids.js';
 import { onSubnetDeleted } from '../pools/subnetPools.js';
 import type { IpamContext } from '../store/context.js';
@@ -31,7 +38,7 @@ import {
   StaleSubnetError,
   sumCounters,
 } from './counters.js';
-import { geometryOf } from './geometry.js';
+import { geometryOf, positionOf } from './geometry.js';
 import {
   assertGatewayOutsidePools,
   assertSubnetPrefix,
@@ -468,5 +475,25 @@ async function deleteEmptyBlocks(
         ),
       );
     }
+  }
+}
+
+/** Refuses an address that holds a live allocation (a new gateway must be free). */
+/** Throws IpAlreadyAllocated when a live allocation holds `value` (e.g. before it becomes the gateway). */
+async function assertAddressFree(ctx: IpamContext, subnet: Subnet, value: bigint): Promise<void> {
+  const g = geometryOf(subnet.cidr);
+  const ip = address(subnet.cidr.version, value);
+  const pos = positionOf(g, value);
+  const result = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.allocation(subnet.id, pos.shard, ip),
+      ConsistentRead: true,
+    }),
+  );
+  // The allocation item as the allocator writes it (shared/allocator/).
+  const item = result.Item as { owner: string | null; ttl?: number } | undefined;
+  if (item !== undefined && (item.ttl === undefined || item.ttl > Math.floor(ctx.now() / 1000))) {
+    throw new IpAlreadyAllocatedError(formatIp(ip), item.owner);
   }
 }
