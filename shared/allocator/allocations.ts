@@ -49,7 +49,12 @@ import type { IpamContext } from '../store/context.js';
 import { keys, parseBlockSort } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { backoffMs, type CancellationReason, RETRY, retryRead, sleep } from '../store/retry.js';
-import { type TransactItems, wasAmbiguous, writeTransaction } from '../store/transactions.js';
+import {
+  type TransactItem,
+  type TransactItems,
+  wasAmbiguous,
+  writeTransaction,
+} from '../store/transactions.js';
 import {
   type BlockState,
   blockFromItem,
@@ -1139,8 +1144,6 @@ function allocationItem(
     reqToken: token,
   });
 }
-
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** A write with what it is about, so a cancellation reason can be read back. */
 type PlannedWrite =

@@ -50,6 +50,7 @@ import {
   isTransactionCanceled,
 } from '../store/retry.js';
 import { LIST_INDEX, TTL_ATTRIBUTE } from '../store/table.js';
+import type { TransactItem } from '../store/transactions.js';
 import { blockFromItem, leaseAttribute } from '../subnets/blocks.js';
 import { newCounterItem, recountShard, StaleSubnetError } from '../subnets/counters.js';
 import {
@@ -454,8 +455,6 @@ interface SeenOffset {
   /** The allocation item of the address, if any (maybe expired). */
   readonly item: AllocationItem | undefined;
 }
-
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** `true` when repaired, else why not. */
 type Outcome = true | NotRepaired;

@@ -89,7 +89,7 @@ import {
   sleep,
   type TransactionCanceled,
 } from '../store/retry.js';
-import { type TransactItems, writeTransaction } from '../store/transactions.js';
+import { type TransactItem, type TransactItems, writeTransaction } from '../store/transactions.js';
 import { assertSubnetPrefix } from '../subnets/rules.js';
 import { address, type Subnet, type SubnetView, subnetView } from '../subnets/subnet.js';
 import {
@@ -206,7 +206,6 @@ interface Pool {
   readonly foreignCount: number;
 }
 
-type TransactItem = TransactItems[number];
 type Key = { pk: string; sk: string };
 interface Conflict {
   readonly subnetId: string;

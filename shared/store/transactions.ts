@@ -18,6 +18,8 @@ import {
 } from './retry.js';
 
 export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+/** One item of a TransactWriteItems request: Put, Update, Delete or ConditionCheck. */
+export type TransactItem = TransactItems[number];
 
 export interface TransactionOutcome {
   /** Set when a condition failed (or the items conflicted): nothing of this attempt was applied. */
