@@ -14,12 +14,7 @@
  * counters (≤ 64 tiny items), never by scanning addresses.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  GetCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-  type TransactWriteCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   AllocationContentionError,

@@ -35,7 +35,6 @@ import {
   type ScanCommandOutput,
   TransactGetCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type AllocationItem, tokenAttribute, undoPending } from '../allocator/allocations.js';

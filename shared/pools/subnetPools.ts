@@ -89,7 +89,7 @@ import {
   sleep,
   type TransactionCanceled,
 } from '../store/retry.js';
-import { type TransactItem, type TransactItems, writeTransaction } from '../store/transactions.js';
+import { type TransactItem, writeTransaction } from '../store/transactions.js';
 import { assertSubnetPrefix } from '../subnets/rules.js';
 import { address, type Subnet, type SubnetView, subnetView } from '../subnets/subnet.js';
 import {
