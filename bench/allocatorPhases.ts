@@ -6,7 +6,7 @@
  * first call to the allocation, retries included.
  */
 
-import type { AllocateInput, AllocationView } from '../shared/allocator/allocations.js';
+import type { AllocateInput, AllocationView } from '../shared/allocator/index.js';
 import { AllocationContentionError, SubnetExhaustedError } from '../shared/errors.js';
 import { parseIp } from '../shared/net/address.js';
 import { poolSize } from '../shared/subnets/rules.js';
@@ -382,8 +382,9 @@ export async function runSize(
       throw new Error(`${spec.cidr} answered SubnetExhausted at 50 %`);
     }
     for (const allocation of chain.views) {
-      await releasers[worker]!.allocator.release(view.id, allocation.ip);
-      env.free(view.id, parseIp(allocation.ip).value);
+      const ip = parseIp(allocation.ip);
+      await releasers[worker]!.allocator.release(view.id, ip);
+      env.free(view.id, ip.value);
     }
     return chain;
   };
@@ -465,10 +466,10 @@ export async function runChurn(
     const container = containers[worker]!;
     const mine = owned[worker]!;
     while (Date.now() < end && mine.length > 0) {
-      const ip = mine.shift()!;
+      const ip = parseIp(mine.shift()!);
       container.meter.take();
       await container.allocator.release(view.id, ip);
-      env.free(view.id, parseIp(ip).value);
+      env.free(view.id, ip.value);
       const released = container.meter.take();
       const chain = await allocateChain(env, container, view.id);
       if (chain.outcome === 'exhausted') throw new Error('churn answered SubnetExhausted');

@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../local/dynamoDbLocal.js';
 import { tableDefinition } from '../local/tables.js';
-import { Allocator } from '../shared/allocator/allocations.js';
+import { Allocator } from '../shared/allocator/index.js';
 import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
 import type { IpamContext } from '../shared/store/context.js';
 import { backoffMs, sleep } from '../shared/store/retry.js';

@@ -1,8 +1,9 @@
 /**
  * Pre-filling subnets to a fill level without paying for the allocator: batch
  * writes of exactly the items the allocator itself writes (see planWrites in
- * shared/allocations.ts and shared/counters.ts) — per taken offset `o` of a block,
- * `o` in the block's number set `u` and `t<o>` = the request's token; one
+ * shared/allocator/reservationPlan.ts and shared/subnets/counters.ts) — per taken
+ * offset `o` of a block, `o` in the block's number set `u` and `t<o>` = the
+ * request's token; one
  * allocation item per address; per shard a counter with `n`/`p` = live allocations,
  * `l` = 0 leases, `ver` = writes applied, `pv` = the subnet's configVersion.
  * `checkShapes` compares these with what a real allocation writes, so a change in

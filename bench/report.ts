@@ -225,7 +225,7 @@ export function toText(m: Measurements, checks: TargetCheck[]): string {
       `1-minute load average ${m.machine.loadAverage1mAtStart} at start, ${m.machine.loadAverage1mAtEnd} at end`,
   );
   out.push(
-    `allocator: commit ${m.source.commit.slice(0, 12)}${m.source.sharedModified ? ' with uncommitted changes in shared/' : ''}, shared/allocator/allocations.ts sha256 ${m.source.allocationsSha256}`,
+    `allocator: commit ${m.source.commit.slice(0, 12)}${m.source.sharedModified ? ' with uncommitted changes in shared/' : ''}, shared/allocator/*.ts sha256 ${m.source.allocationsSha256}`,
   );
   out.push('');
   out.push(

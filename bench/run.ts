@@ -13,7 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,11 +118,18 @@ function sourceOf(root: string): {
   return {
     commit: git('rev-parse', 'HEAD') || 'unknown',
     sharedModified: git('status', '--porcelain', '--', 'shared') !== '',
-    allocationsSha256: createHash('sha256')
-      .update(readFileSync(join(root, 'shared', 'allocator', 'allocations.ts')))
-      .digest('hex')
-      .slice(0, 16),
+    allocationsSha256: allocatorSha256(join(root, 'shared', 'allocator')),
   };
+}
+
+/** One hash over the allocator's files (name and content, in name order). */
+function allocatorSha256(folder: string): string {
+  const hash = createHash('sha256');
+  for (const name of readdirSync(folder).sort()) {
+    if (!name.endsWith('.ts')) continue;
+    hash.update(name).update(readFileSync(join(folder, name)));
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 async function main(): Promise<void> {

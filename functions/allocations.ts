@@ -1,6 +1,7 @@
-/** Lambda for allocation routes: parse → shared/allocations → respond. */
-import { listByOwner } from '../shared/allocator/allocations.js';
+/** Lambda for allocation routes: parse → shared/allocator → respond. */
+import { listByOwner } from '../shared/allocator/index.js';
 import { LIMITS } from '../shared/limits.js';
+import { parseIp } from '../shared/net/address.js';
 import { groupHandler } from './http/dispatch.js';
 import { withIdempotency } from './http/idempotency.js';
 import { allocator, ctx, idempotencyStore, logger } from './runtime.js';
@@ -29,14 +30,14 @@ export const handler = groupHandler(
     }),
     getAllocation: async ({ path }) => ({
       status: 200,
-      body: await allocator.get(path.subnetId!, path.ip!),
+      body: await allocator.get(path.subnetId!, parseIp(path.ip!)),
     }),
     updateAllocation: async ({ path, body }) => ({
       status: 200,
-      body: await allocator.update(path.subnetId!, path.ip!, body),
+      body: await allocator.update(path.subnetId!, parseIp(path.ip!), body),
     }),
     release: async ({ path, query }) => {
-      await allocator.release(path.subnetId!, path.ip!, query.owner);
+      await allocator.release(path.subnetId!, parseIp(path.ip!), query.owner);
       return { status: 204 };
     },
     listByOwner: async ({ query }) => ({

@@ -15,7 +15,7 @@ import type {
   CloudFormationCustomResourceEvent,
   CloudFormationCustomResourceResponse,
 } from 'aws-lambda';
-import { Allocator } from '../shared/allocator/allocations.js';
+import { Allocator } from '../shared/allocator/index.js';
 import type { IpamContext } from '../shared/store/context.js';
 import { backoffMs, sleep } from '../shared/store/retry.js';
 import {

@@ -7,7 +7,7 @@
  */
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Allocator } from '../shared/allocator/allocations.js';
+import { Allocator } from '../shared/allocator/index.js';
 import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
 import { createContext } from '../shared/store/context.js';
 import { DEFAULT_TABLE_NAME } from '../shared/store/table.js';

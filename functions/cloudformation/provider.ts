@@ -40,7 +40,7 @@ import {
   type Allocator,
   listByOwner,
   Strategy,
-} from '../../shared/allocator/allocations.js';
+} from '../../shared/allocator/index.js';
 import {
   AllocationNotFoundError,
   InvalidCidrError,
@@ -662,8 +662,8 @@ export class CustomResourceProvider {
     try {
       const [allocation] = await this.allocator.allocate(spec.subnetId, {
         ...(spec.strategy === undefined ? {} : { strategy: spec.strategy }),
-        ...(spec.ip === undefined ? {} : { ip: spec.ip }),
-        ...(spec.macAddress === undefined ? {} : { macAddress: spec.macAddress }),
+        ...(spec.ip === undefined ? {} : { ip: parseIp(spec.ip) }),
+        ...(spec.macAddress === undefined ? {} : { macAddress: parseMac(spec.macAddress) }),
         owner: spec.owner,
         description: spec.description,
         tags: { ...spec.tags, ...cfnTags(ref) },
@@ -672,7 +672,7 @@ export class CustomResourceProvider {
     } catch (error) {
       if (!(error instanceof IpAlreadyAllocatedError)) throw error;
       const ip = String(error.details.ip);
-      const holder = await this.allocator.get(spec.subnetId, ip).catch(() => undefined);
+      const holder = await this.allocator.get(spec.subnetId, parseIp(ip)).catch(() => undefined);
       if (holder?.tags[CFN_TAGS.request] === ref.requestKey) return allocationResult(holder);
       // The address this resource already holds (an Update that now names it as Ip).
       const id = allocationPhysicalId(spec.subnetId, ip);
@@ -730,7 +730,7 @@ export class CustomResourceProvider {
         field: 'PhysicalResourceId',
       });
     }
-    const current = await this.allocator.get(id.subnetId, id.ip);
+    const current = await this.allocator.get(id.subnetId, parseIp(id.ip));
     if (current.tags[CFN_TAGS.resource] !== ref.resourceKey && current.owner !== a.owner) {
       // Released outside CloudFormation and taken by someone else since.
       throw new AllocationNotFoundError(id.subnetId, id.ip);
@@ -744,7 +744,7 @@ export class CustomResourceProvider {
       return allocationResult(current);
     }
     return allocationResult(
-      await this.allocator.update(id.subnetId, id.ip, {
+      await this.allocator.update(id.subnetId, parseIp(id.ip), {
         owner: a.owner,
         description: a.description,
         tags,
@@ -759,7 +759,7 @@ export class CustomResourceProvider {
       }
       const id = parseAllocationId(physicalId);
       if (id === undefined) return false;
-      const current = await this.allocator.get(id.subnetId, id.ip);
+      const current = await this.allocator.get(id.subnetId, parseIp(id.ip));
       return current.tags[CFN_TAGS.resource] === ref.resourceKey;
     } catch (error) {
       if (error instanceof IpamError) return false;
@@ -798,13 +798,13 @@ export class CustomResourceProvider {
   /** Releases the address if this resource still holds it (never someone else's). */
   private async release(subnetId: string, ip: string, props: unknown, ref: RequestRef) {
     try {
-      const current = await this.allocator.get(subnetId, ip);
+      const current = await this.allocator.get(subnetId, parseIp(ip));
       const owner = (this.tryParse('allocation', props, ref) as AllocationSpec | undefined)?.owner;
       const mine =
         current.tags[CFN_TAGS.resource] === ref.resourceKey ||
         (owner !== undefined && current.owner === owner);
       if (!mine) return;
-      await this.allocator.release(subnetId, ip, current.owner ?? undefined);
+      await this.allocator.release(subnetId, parseIp(ip), current.owner ?? undefined);
     } catch (error) {
       // Gone, someone else's now, or an address no allocation of ours can have.
       if (isGone(error) || error instanceof OwnerMismatchError || isInvalidInput(error)) return;
@@ -882,7 +882,7 @@ export class CustomResourceProvider {
       typeof raw.Owner === 'string' && raw.Owner !== '' ? raw.Owner : defaultHolder(ref);
     for (const allocation of await this.allocationsOf(raw.SubnetId, owner, requestKey)) {
       await this.allocator
-        .release(allocation.subnetId, allocation.ip, owner)
+        .release(allocation.subnetId, parseIp(allocation.ip), owner)
         .catch((error: unknown) => {
           if (!isGone(error) && !(error instanceof OwnerMismatchError)) throw error;
         });

@@ -1,10 +1,12 @@
 /**
  * One zod schema per body and query: it is the TypeScript type, the runtime check
  * (unknown fields rejected, no coercion) and, through z.toJSONSchema, the OpenAPI
- * document. Addresses stay strings here: shared/address.ts is their only judge.
+ * document. Address strings are checked by shared/net/address.ts, their only judge;
+ * the allocation body hands them on parsed (IpAddress, MAC value).
  */
 import { z } from 'zod';
 import { LIMITS } from '../../shared/limits.js';
+import { parseIp, parseMac } from '../../shared/net/address.js';
 
 const address = z
   .string()
@@ -73,7 +75,16 @@ export const allocateBody = z
   .refine((body) => body.ip === undefined || body.macAddress === undefined, {
     message: 'give ip or macAddress, not both',
     path: ['macAddress'],
-  });
+  })
+  // Parsed once, here, and only once the shape is valid (a malformed body still
+  // answers VALIDATION_ERROR first). shared/net/address.ts stays the judge: its
+  // InvalidIpError / InvalidMacError are thrown, not turned into zod issues, so they
+  // reach the error table as INVALID_IP / INVALID_MAC with their own messages.
+  .transform(({ ip, macAddress, ...rest }) => ({
+    ...rest,
+    ...(ip === undefined ? {} : { ip: parseIp(ip) }),
+    ...(macAddress === undefined ? {} : { macAddress: parseMac(macAddress) }),
+  }));
 
 export const updateAllocationBody = z.strictObject({
   owner: z.string().max(LIMITS.ownerLength).nullable().optional(),

@@ -37,7 +37,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type AllocationItem, tokenAttribute, undoPending } from '../allocator/allocations.js';
+import { type AllocationItem, tokenAttribute, undoPending } from '../allocator/index.js';
 import { AllocationContentionError, AuditNotFoundError, ValidationError } from '../errors.js';
 import { cidrFirst, cidrLast, formatCidr, formatIp } from '../net/address.js';
 import { isId, newId } from '../net/ids.js';

@@ -1,6 +1,6 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type AllocationView, Allocator } from '../../shared/allocator/allocations.js';
+import type { AllocationView } from '../../shared/allocator/index.js';
 import {
   AllocationContentionError,
   AllocationNotFoundError,
@@ -26,14 +26,15 @@ import {
 } from '../../shared/subnets/subnets.js';
 import { createTestDb, storedIps, storedItems, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
+import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
-let allocator: Allocator;
+let allocator: TextAllocator;
 let nextSpace = 0;
 
 beforeAll(async () => {
   db = await createTestDb();
-  allocator = new Allocator(db.ctx);
+  allocator = new TextAllocator(db.ctx);
 });
 
 /** Each test gets its own space, so CIDRs may repeat across tests. */
@@ -44,7 +45,7 @@ async function subnet(cidr: string, extra: Record<string, unknown> = {}) {
 
 async function one(
   subnetId: string,
-  input: Parameters<Allocator['allocate']>[1] = {},
+  input: Parameters<TextAllocator['allocate']>[1] = {},
 ): Promise<AllocationView> {
   const [allocation] = await allocator.allocate(subnetId, input);
   return allocation!;
@@ -126,7 +127,7 @@ describe('Allocator', () => {
       const s = await subnet('10.0.0.0/24');
       const results = await Promise.allSettled(
         Array.from({ length: 32 }, (_, i) =>
-          new Allocator(db.ctx).allocate(s.id, { ip: '10.0.0.9', owner: `c${i}` }),
+          new TextAllocator(db.ctx).allocate(s.id, { ip: '10.0.0.9', owner: `c${i}` }),
         ),
       );
       const winners = results.filter((result) => result.status === 'fulfilled');
@@ -262,7 +263,7 @@ describe('Allocator', () => {
           error: 'InternalServerError',
         },
       ]);
-      const faulty = new Allocator({ ...db.ctx, doc: createDocumentClient(client) });
+      const faulty = new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
       await expect(faulty.allocate(s.id, { count: 100 })).rejects.toMatchObject({
         name: 'InternalServerError',
       });
@@ -282,7 +283,7 @@ describe('Allocator', () => {
       injectFaults(client, [
         { command: 'TransactWriteItemsCommand', when: () => true, error: 'InternalServerError' },
       ]);
-      const faulty = new Allocator({ ...db.ctx, doc: createDocumentClient(client) });
+      const faulty = new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
       await expect(faulty.allocate(s.id, { count: 20 })).rejects.toMatchObject({
         name: 'InternalServerError',
       });
@@ -297,7 +298,7 @@ describe('Allocator', () => {
       const endings: string[] = [];
       await Promise.all(
         Array.from({ length: 64 }, async () => {
-          const own = new Allocator(db.ctx);
+          const own = new TextAllocator(db.ctx);
           for (;;) {
             try {
               const [allocation] = await own.allocate(s.id, {});
@@ -327,7 +328,7 @@ describe('Allocator', () => {
       const held = new Set<string>();
       await Promise.all(
         Array.from({ length: 16 }, async (_, worker) => {
-          const own = new Allocator(db.ctx);
+          const own = new TextAllocator(db.ctx);
           for (let round = 0; round < 12; round++) {
             try {
               const [allocation] = await own.allocate(s.id, { owner: `w${worker}` });
@@ -465,7 +466,7 @@ describe('Allocator', () => {
       expect(updated).toMatchObject({ owner: 'team-a', description: 'moved' });
       const byOwner = await allocator.list(s.id, { owner: 'team-a', limit: 100 });
       expect(byOwner.items).toHaveLength(6);
-      const { listByOwner } = await import('../../shared/allocator/allocations.js');
+      const { listByOwner } = await import('../../shared/allocator/index.js');
       expect((await listByOwner(db.ctx, 'team-b', { limit: 10 })).items).toEqual([]);
     });
 
@@ -508,7 +509,7 @@ describe('Allocator', () => {
 
     it('refuses the new gateway after a PATCH moved it, even with the old one cached', async () => {
       const s = await subnet('10.60.0.0/24');
-      const cached = new Allocator(db.ctx);
+      const cached = new TextAllocator(db.ctx);
       await cached.allocate(s.id, { ip: '10.60.0.10' });
       await updateSubnet(db.ctx, s.id, {
         gatewayIp: '10.60.0.254',
@@ -525,9 +526,9 @@ describe('Allocator', () => {
       const s = await subnet('10.61.0.0/24');
       await allocator.allocate(s.id, { ip: '10.61.0.20' });
       const slow = gated();
-      const first = new Allocator(slow.ctx).update(s.id, '10.61.0.20', { ttlSeconds: 3600 });
+      const first = new TextAllocator(slow.ctx).update(s.id, '10.61.0.20', { ttlSeconds: 3600 });
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await new Allocator(db.ctx).update(s.id, '10.61.0.20', { ttlSeconds: 3600 });
+      await new TextAllocator(db.ctx).update(s.id, '10.61.0.20', { ttlSeconds: 3600 });
       slow.open();
       await first;
       expect((await counter(s.id)).l).toBe(1);
@@ -537,9 +538,9 @@ describe('Allocator', () => {
       const s = await subnet('10.62.0.0/24');
       await allocator.allocate(s.id, { ip: '10.62.0.20' });
       const slow = gated();
-      const release = new Allocator(slow.ctx).release(s.id, '10.62.0.20');
+      const release = new TextAllocator(slow.ctx).release(s.id, '10.62.0.20');
       await new Promise((resolve) => setTimeout(resolve, 200));
-      await new Allocator(db.ctx).update(s.id, '10.62.0.20', { ttlSeconds: 3600 });
+      await new TextAllocator(db.ctx).update(s.id, '10.62.0.20', { ttlSeconds: 3600 });
       slow.open();
       await release;
       const { n, l } = await counter(s.id);

@@ -8,7 +8,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Allocator, tokenAttribute } from '../../shared/allocator/allocations.js';
+import { tokenAttribute } from '../../shared/allocator/index.js';
 import {
   type AuditFinding,
   type AuditOptions,
@@ -39,6 +39,7 @@ import { geometryOf, positionOf } from '../../shared/subnets/geometry.js';
 import { toSubnetItem } from '../../shared/subnets/subnet.js';
 import { createSubnet, getSubnet, planSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { TextAllocator } from '../support/textAllocator.js';
 
 const MINUTE = 60_000;
 /** Past the default grace period (15 minutes). */
@@ -54,14 +55,14 @@ const INFORMATIONAL: readonly string[] = [
 
 let db: TestDb;
 let ctx: IpamContext;
-let allocator: Allocator;
+let allocator: TextAllocator;
 let nextSpace = 0;
 
 // Every test gets its own table: an audit reads the whole table.
 beforeEach(async () => {
   db = await createTestDb();
   ctx = db.ctx;
-  allocator = new Allocator(ctx);
+  allocator = new TextAllocator(ctx);
 });
 
 async function subnet(cidr: string, extra: Record<string, unknown> = {}) {
@@ -839,7 +840,7 @@ describe('audit', () => {
           releasing: false,
         });
       };
-      const release = async (own: Allocator, subnetId: string, ip: string) => {
+      const release = async (own: TextAllocator, subnetId: string, ip: string) => {
         const holding = held.get(ip);
         if (holding === undefined) return;
         holding.releasing = true;
@@ -865,7 +866,7 @@ describe('audit', () => {
 
       let stop = false;
       const worker = async (w: number) => {
-        const own = new Allocator(ctx, { cacheMs: 50 });
+        const own = new TextAllocator(ctx, { cacheMs: 50 });
         const mine: string[] = [];
         for (let i = 0; !stop; i++) {
           const owner = `w${w}-${i}`;
@@ -897,7 +898,7 @@ describe('audit', () => {
       };
       // Multi-step requests (100 addresses: a pending record, then several transactions).
       const bulkWorker = async () => {
-        const own = new Allocator(ctx);
+        const own = new TextAllocator(ctx);
         for (let i = 0; !stop; i++) {
           try {
             const got = await own.allocate(bulk.id, { count: 100, owner: `bulk-${i}` });
@@ -1025,7 +1026,7 @@ describe('audit', () => {
         },
         { step: 'initialize', name: 'failSecondReservation' },
       );
-      const faulty = new Allocator({ ...ctx, doc: createDocumentClient(client) });
+      const faulty = new TextAllocator({ ...ctx, doc: createDocumentClient(client) });
       await expect(
         faulty.allocate(s.id, { count: 100, strategy: 'sequential' }),
       ).rejects.toMatchObject({
@@ -1069,7 +1070,7 @@ describe('audit', () => {
         },
         { step: 'initialize', name: 'failItemsThenChangePools' },
       );
-      const faulty = new Allocator({ ...ctx, doc: createDocumentClient(client) });
+      const faulty = new TextAllocator({ ...ctx, doc: createDocumentClient(client) });
       await expect(faulty.allocate(s.id, { count: 100 })).rejects.toMatchObject({
         name: 'ValidationException',
       });

@@ -27,11 +27,11 @@ import {
   putResponse,
 } from '../../functions/customResource.js';
 import { IpamAllocation, IpamSubnet } from '../../infra/constructs/index.js';
-import { Allocator } from '../../shared/allocator/allocations.js';
 import { createPool, getPool, type PoolView } from '../../shared/pools/subnetPools.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { createSubnet, getSubnet, loadSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { TextAllocator } from '../support/textAllocator.js';
 
 const STACK_ID =
   'arn:aws:cloudformation:eu-west-1:123456789012:stack/consumer-app/4c1b9f80-8c2d-11ef-b1b2-0a9f3e7c2d11';
@@ -173,7 +173,7 @@ async function carvedAddresses(poolId: string): Promise<string> {
   return (await getPool(db.ctx, poolId)).usage.allocatedAddresses;
 }
 
-const allocator = () => new Allocator(db.ctx);
+const allocator = () => new TextAllocator(db.ctx);
 
 /** A context whose writes of completed-request records fail: the commit stands, the answer is lost. */
 function failingRecordWrites(ctx: IpamContext): IpamContext {
@@ -244,7 +244,7 @@ describe('Custom::IpamAllocation', () => {
       Owner: 'team-a',
     });
     // The first attempt allocates, then dies before it records or answers.
-    const crashed = new CustomResourceProvider(failingRecordWrites(db.ctx), allocator());
+    const crashed = new CustomResourceProvider(failingRecordWrites(db.ctx), allocator().typed);
     await expect(crashed.handle(event)).rejects.toThrow(/injected/);
     expect(await allocated(subnetId)).toBe(1);
     // Lambda retries the same event.
@@ -480,7 +480,7 @@ describe('Custom::IpamSubnet', () => {
   it('a Create retried after a crash that followed the carve finds that subnet', async () => {
     const view = await pool('10.221.0.0/16');
     const event = createEvent('subnet', 'VpcBlock', { PoolId: view.id, PrefixLength: 20 });
-    const crashed = new CustomResourceProvider(failingRecordWrites(db.ctx), allocator());
+    const crashed = new CustomResourceProvider(failingRecordWrites(db.ctx), allocator().typed);
     await expect(crashed.handle(event)).rejects.toThrow(/injected/);
     expect(await carvedAddresses(view.id)).toBe('4096');
     const response = await succeed(event);

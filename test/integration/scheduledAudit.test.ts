@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocator/allocations.js';
+import { Allocator } from '../../shared/allocator/index.js';
 import { getLatestAudit } from '../../shared/audit/audit.js';
 import { runScheduledAudit } from '../../shared/audit/scheduled.js';
 import { createSubnet } from '../../shared/subnets/subnets.js';

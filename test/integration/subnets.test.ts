@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocator/allocations.js';
 import {
   GatewayInPoolError,
   InvalidAllocationPoolError,
@@ -18,6 +17,7 @@ import {
   updateSubnet,
 } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
 beforeAll(async () => {
@@ -248,7 +248,7 @@ describe('updateSubnet', () => {
 
   it('keeps allocations when pools shrink and counts them outside the pools', async () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.32.0.0/24', space: 'patch' });
-    const allocator = new Allocator(db.ctx);
+    const allocator = new TextAllocator(db.ctx);
     await allocator.allocate(subnet.id, { ip: '10.32.0.100' });
     await allocator.allocate(subnet.id, { ip: '10.32.0.10' });
     const updated = await updateSubnet(db.ctx, subnet.id, {
@@ -265,7 +265,7 @@ describe('updateSubnet', () => {
       space: 'patch',
       allocationPools: [{ start: '10.33.0.10', end: '10.33.0.20' }],
     });
-    await new Allocator(db.ctx).allocate(subnet.id, { ip: '10.33.0.200', owner: 'lb' });
+    await new TextAllocator(db.ctx).allocate(subnet.id, { ip: '10.33.0.200', owner: 'lb' });
     await expect(
       updateSubnet(db.ctx, subnet.id, { gatewayIp: '10.33.0.200' }),
     ).rejects.toMatchObject({
@@ -278,7 +278,7 @@ describe('updateSubnet', () => {
 describe('deleteSubnet', () => {
   it('refuses while allocations exist, then deletes', async () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.40.0.0/24', space: 'delete' });
-    const allocator = new Allocator(db.ctx);
+    const allocator = new TextAllocator(db.ctx);
     const [allocation] = await allocator.allocate(subnet.id, {});
     await expect(deleteSubnet(db.ctx, subnet.id)).rejects.toBeInstanceOf(SubnetInUseError);
     await allocator.release(subnet.id, allocation!.ip);

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocator/allocations.js';
 import { AllocationContentionError, SubnetExhaustedError } from '../../shared/errors.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import { isRetryableAwsError } from '../../shared/store/retry.js';
 import { createSubnet, getSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, storedIps, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
+import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
 beforeAll(async () => {
@@ -21,7 +21,7 @@ const FAULTS = [
 ];
 
 /** An allocator whose every DynamoDB call fails with probability `rate`. */
-function faultyAllocator(rate: number): Allocator {
+function faultyAllocator(rate: number): TextAllocator {
   const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
   let next = FAULTS[0]!;
   injectFaults(
@@ -37,7 +37,7 @@ function faultyAllocator(rate: number): Allocator {
       afterSend: fault.afterSend,
     })),
   );
-  return new Allocator({ ...db.ctx, doc: createDocumentClient(client) });
+  return new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
 }
 
 describe('allocator under injected DynamoDB faults', () => {

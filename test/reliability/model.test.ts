@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocator/allocations.js';
 import { IpamError } from '../../shared/errors.js';
 import { createSubnet, deleteSubnet, getSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
 beforeAll(async () => {
@@ -95,7 +95,7 @@ describe('allocator against an in-memory model', () => {
       fc.asyncProperty(fc.array(stepArb, { minLength: 5, maxLength: 25 }), async (steps) => {
         run++;
         const space = `model-${run}-${Date.now()}`;
-        const allocator = new Allocator(db.ctx, { cacheMs: 0 });
+        const allocator = new TextAllocator(db.ctx, { cacheMs: 0 });
         const model = new Map<number, ModelSubnet>();
         let clockShift = 0;
         const now = () => db.ctx.now();

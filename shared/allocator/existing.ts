@@ -1,0 +1,159 @@
+/**
+ * Operations on one existing allocation: get, update (owner, description, tags,
+ * lease renewal) and release (optionally only if a given owner holds it).
+ */
+import {
+  AllocationContentionError,
+  AllocationNotFoundError,
+  OwnerMismatchError,
+} from '../errors.js';
+import { formatIp, type IpAddress } from '../net/address.js';
+import type { IpamContext } from '../store/context.js';
+import { backoffMs, RETRY, retryRead, sleep } from '../store/retry.js';
+import { geometryOf, positionOf } from '../subnets/geometry.js';
+import type { Subnet } from '../subnets/subnet.js';
+import { loadSubnet } from '../subnets/subnets.js';
+import { type AllocationItem, type AllocationView, viewFromItem, withOwnerIndex } from './items.js';
+import { nowSeconds, readAllocation } from './reads.js';
+import { transact } from './transact.js';
+import type { SubnetViews } from './views.js';
+import {
+  counterWrite,
+  leaseWrite,
+  type PlannedWrite,
+  releaseWrites,
+  unchangedSince,
+} from './writes.js';
+
+export interface UpdateAllocationInput {
+  readonly owner?: string | null;
+  readonly description?: string | null;
+  readonly tags?: Record<string, string>;
+  readonly ttlSeconds?: number;
+}
+
+/** The live allocation of `ip` in the subnet, or AllocationNotFound. */
+export async function getAllocation(
+  ctx: IpamContext,
+  subnetId: string,
+  ip: IpAddress,
+): Promise<AllocationView> {
+  const subnet = await loadSubnet(ctx, subnetId);
+  addressIn(subnet, ip);
+  const item = await readAllocation(ctx, subnet, ip);
+  if (item === undefined) throw new AllocationNotFoundError(subnetId, formatIp(ip));
+  return viewFromItem(item);
+}
+
+/** PATCH: owner, description, tags; ttlSeconds sets a new lease expiry from now. */
+export async function updateAllocation(
+  ctx: IpamContext,
+  subnetId: string,
+  ip: IpAddress,
+  input: UpdateAllocationInput,
+): Promise<AllocationView> {
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+    const subnet = await loadSubnet(ctx, subnetId);
+    addressIn(subnet, ip);
+    const current = await readAllocation(ctx, subnet, ip);
+    if (current === undefined) throw new AllocationNotFoundError(subnetId, formatIp(ip));
+    const g = geometryOf(subnet.cidr);
+    const pos = positionOf(g, ip.value);
+    const now = nowSeconds(ctx);
+    const expiry = input.ttlSeconds === undefined ? current.ttl : now + input.ttlSeconds;
+    const next: AllocationItem = {
+      ...current,
+      owner: input.owner === undefined ? current.owner : input.owner,
+      description: input.description === undefined ? current.description : input.description,
+      tags: input.tags ?? current.tags,
+      expiresAt: expiry === undefined ? null : new Date(expiry * 1000).toISOString(),
+      ...(expiry === undefined ? {} : { ttl: expiry }),
+    };
+    const writes: PlannedWrite[] = [
+      {
+        kind: 'item',
+        value: ip.value,
+        item: {
+          Put: {
+            TableName: ctx.tableName,
+            Item: withOwnerIndex(next, ip),
+            ...unchangedSince(current),
+          },
+        },
+      },
+    ];
+    if (input.ttlSeconds !== undefined) {
+      writes.push(leaseWrite(ctx, subnet, pos, now + input.ttlSeconds, now));
+      if (current.ttl === undefined) writes.push(counterWrite(ctx, subnet, pos.shard, 0, 0, 1));
+    }
+    const lesson = await transact(ctx, writes, async () => {
+      const stored = await retryRead(() => readAllocation(ctx, subnet, ip));
+      return (
+        stored !== undefined &&
+        JSON.stringify(viewFromItem(stored)) === JSON.stringify(viewFromItem(next))
+      );
+    });
+    if (lesson === undefined) return viewFromItem(next);
+    await sleep(backoffMs(attempt));
+  }
+  throw new AllocationContentionError(
+    `${formatIp(ip)} kept changing while it was being updated; retry.`,
+  );
+}
+
+/** Releases an address; with `owner`, only if that owner holds it. */
+export async function releaseAllocation(
+  views: SubnetViews,
+  subnetId: string,
+  ip: IpAddress,
+  owner?: string,
+): Promise<void> {
+  const ctx = views.ctx;
+  let entry = await views.entry(subnetId);
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+    const subnet = entry.subnet;
+    addressIn(subnet, ip);
+    const g = geometryOf(subnet.cidr);
+    const current = await readAllocation(ctx, subnet, ip);
+    if (current === undefined) {
+      // A cached subnet may be gone: then that is the answer.
+      await loadSubnet(ctx, subnetId);
+      throw new AllocationNotFoundError(subnetId, formatIp(ip));
+    }
+    if (owner !== undefined && current.owner !== owner) {
+      throw new OwnerMismatchError(formatIp(ip), owner, current.owner);
+    }
+    const pos = positionOf(g, ip.value);
+    const leased = current.ttl !== undefined;
+    const lesson = await transact(
+      ctx,
+      releaseWrites(ctx, subnet, pos, ip.value, current),
+      async () =>
+        (await retryRead(() => readAllocation(ctx, subnet, ip)))?.reqToken !== current.reqToken,
+    );
+    if (lesson === undefined) {
+      views.noteReleased(entry, pos, ip.value, leased);
+      return;
+    }
+    // The pools or gateway changed (or the subnet went): decide again on fresh facts.
+    if (lesson.subnetChanged) entry = await views.entry(subnetId, true);
+    await sleep(backoffMs(attempt));
+  }
+  throw new AllocationContentionError(
+    `${formatIp(ip)} kept changing while it was being released; retry.`,
+  );
+}
+
+/** Requires `ip` to be an address of the subnet (else 404: no allocation can have it). */
+function addressIn(subnet: Subnet, ip: IpAddress): void {
+  if (
+    ip.version !== subnet.cidr.version ||
+    positionOf(geometryOf(subnet.cidr), ip.value).block < 0n
+  ) {
+    throw new AllocationNotFoundError(subnet.id, formatIp(ip));
+  }
+  const g = geometryOf(subnet.cidr);
+  if (ip.value < g.network || ip.value >= g.network + g.size) {
+    throw new AllocationNotFoundError(subnet.id, formatIp(ip));
+  }
+}

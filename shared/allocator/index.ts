@@ -1,0 +1,29 @@
+/**
+ * The allocator: addresses of a subnet handed out by conditional writes.
+ *
+ * | file                 | what it holds                                                     |
+ * | -------------------- | ----------------------------------------------------------------- |
+ * | `allocator.ts`       | `Allocator`, the entry point (one per Lambda container)           |
+ * | `allocate.ts`        | one allocation request: checks, pick, reserve, learn, retry       |
+ * | `specific.ts`        | the exact address asked for (`ip`, or a MAC's EUI-64 address)     |
+ * | `pick.ts`            | free pool addresses by strategy (random, sequential)              |
+ * | `views.ts`           | the per-container cache of subnets, counters and blocks           |
+ * | `reads.ts`           | reads of an allocation item, a block, a shard's blocks            |
+ * | `reservationPlan.ts` | the TransactWriteItems that reserve candidates                    |
+ * | `writes.ts`          | counter, release and lease writes; the item-unchanged condition   |
+ * | `transact.ts`        | sending planned writes; what a cancellation taught (`Lesson`)     |
+ * | `reserve.ts`         | one transaction, or the pending protocol for large requests       |
+ * | `pending.ts`         | the pending-record protocol and `undoPending` (also for the audit) |
+ * | `existing.ts`        | get, update and release of one allocation                         |
+ * | `listing.ts`         | a subnet's allocations, one owner's allocations                   |
+ * | `items.ts`           | the allocation item ↔ view mapping                                |
+ * | `candidate.ts`       | what a pick hands to the writes                                   |
+ */
+export type { AllocateInput } from './allocate.js';
+export { Allocator, type AllocatorOptions } from './allocator.js';
+export type { UpdateAllocationInput } from './existing.js';
+export type { AllocationItem, AllocationView } from './items.js';
+export { listByOwner } from './listing.js';
+export { undoPending } from './pending.js';
+export { Strategy } from './pick.js';
+export { tokenAttribute } from './writes.js';

@@ -1,0 +1,103 @@
+/**
+ * The allocation item as stored, and the view callers get: the one place that
+ * maps between them (addresses and MACs are formatted here, on the way out).
+ */
+import { addressKey, formatIp, type IpAddress } from '../net/address.js';
+import { keys } from '../store/keys.js';
+import { geometryOf, positionOf } from '../subnets/geometry.js';
+import { address, type Subnet } from '../subnets/subnet.js';
+
+/** One allocation as the API answers it. */
+export interface AllocationView {
+  subnetId: string;
+  ip: string;
+  owner: string | null;
+  description: string | null;
+  tags: Record<string, string>;
+  macAddress: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+/** The stored allocation item: the view plus its keys, lease TTL and writer token. */
+export interface AllocationItem extends AllocationView {
+  pk: string;
+  sk: string;
+  type: 'allocation';
+  /** Lease expiry, epoch seconds (the table's TTL attribute). */
+  ttl?: number;
+  /** The request that wrote it: releases and undos match it, so they never hit a successor. */
+  reqToken: string;
+  gsi1pk?: string;
+  gsi1sk?: string;
+}
+
+/** What an allocation request writes into each of its items, already formatted. */
+export interface Details {
+  readonly owner: string | null;
+  readonly description: string | null;
+  readonly tags: Record<string, string>;
+  readonly macAddress: string | null;
+  /** Lease expiry in epoch seconds, or null for no lease. */
+  readonly expiry: number | null;
+}
+
+/** The item with its owner-index keys set from its owner (none without an owner). */
+export function withOwnerIndex(item: AllocationItem, ip: IpAddress): AllocationItem {
+  const { gsi1pk: _pk, gsi1sk: _sk, ...rest } = item;
+  if (item.owner === null) return rest;
+  return { ...rest, gsi1pk: keys.owner(item.owner), gsi1sk: `${item.subnetId}#${addressKey(ip)}` };
+}
+
+/** The view of a stored item (older items may lack the nullable fields). */
+export function viewFromItem(item: AllocationItem): AllocationView {
+  return {
+    subnetId: item.subnetId,
+    ip: item.ip,
+    owner: item.owner ?? null,
+    description: item.description ?? null,
+    tags: item.tags ?? {},
+    macAddress: item.macAddress ?? null,
+    createdAt: item.createdAt,
+    expiresAt: item.expiresAt ?? null,
+  };
+}
+
+/** The view of the item an allocation of `value` writes. */
+export function allocationView(
+  subnet: Subnet,
+  value: bigint,
+  details: Details,
+  nowMs: number,
+): AllocationView {
+  return viewFromItem(allocationItem(subnet, value, details, nowMs, ''));
+}
+
+/** The item an allocation of `value` by request `token` writes. */
+export function allocationItem(
+  subnet: Subnet,
+  value: bigint,
+  details: Details,
+  nowMs: number,
+  token: string,
+): AllocationItem {
+  const ip = address(subnet.cidr.version, value);
+  const pos = positionOf(geometryOf(subnet.cidr), value);
+  return withOwnerIndex(
+    {
+      ...keys.allocation(subnet.id, pos.shard, ip),
+      type: 'allocation',
+      subnetId: subnet.id,
+      ip: formatIp(ip),
+      owner: details.owner,
+      description: details.description,
+      tags: details.tags,
+      macAddress: details.macAddress,
+      createdAt: new Date(nowMs).toISOString(),
+      expiresAt: details.expiry === null ? null : new Date(details.expiry * 1000).toISOString(),
+      ...(details.expiry === null ? {} : { ttl: details.expiry }),
+      reqToken: token,
+    },
+    ip,
+  );
+}

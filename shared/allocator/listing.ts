@@ -1,0 +1,98 @@
+/**
+ * Listing live allocations: a subnet's in address order (shard by shard), or one
+ * owner's through the owner index. Both fill a page with a shrinking `Limit`
+ * (expired leases are filtered out), so they keep their own loops.
+ */
+import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../errors.js';
+import type { IpamContext } from '../store/context.js';
+import { keys } from '../store/keys.js';
+import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
+import { geometryOf } from '../subnets/geometry.js';
+import { loadSubnet } from '../subnets/subnets.js';
+import { type AllocationItem, type AllocationView, viewFromItem } from './items.js';
+import { nowSeconds } from './reads.js';
+
+/** A subnet's live allocations in address order, or only `owner`'s. */
+export async function listSubnetAllocations(
+  ctx: IpamContext,
+  subnetId: string,
+  query: { owner?: string; limit: number; cursor?: string },
+): Promise<Page<AllocationView>> {
+  const subnet = await loadSubnet(ctx, subnetId);
+  if (query.owner !== undefined) return listByOwner(ctx, query.owner, query, `${subnet.id}#`);
+  const g = geometryOf(subnet.cidr);
+  const cursor = decodeCursor(query.cursor, ['shard', 'sk']);
+  let shard = cursor === undefined ? 0 : Number(cursor.shard);
+  if (!Number.isInteger(shard) || shard < 0 || shard > g.shardCount) {
+    throw new ValidationError('The cursor does not belong to this subnet.', { field: 'cursor' });
+  }
+  let startKey: Cursor | undefined = cursor?.sk
+    ? { pk: keys.shardPartition(subnet.id, shard), sk: cursor.sk }
+    : undefined;
+  const items: AllocationView[] = [];
+  for (; shard < g.shardCount; shard++) {
+    do {
+      const page: QueryCommandOutput = await ctx.doc.send(
+        new QueryCommand({
+          TableName: ctx.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ip)',
+          FilterExpression: 'attribute_not_exists(#ttl) OR #ttl > :now',
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ':pk': keys.shardPartition(subnet.id, shard),
+            ':ip': 'IP#',
+            ':now': nowSeconds(ctx),
+          },
+          Limit: query.limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []).map((item) => viewFromItem(item as AllocationItem)));
+      startKey = page.LastEvaluatedKey as Cursor | undefined;
+      if (items.length >= query.limit) {
+        const next =
+          startKey !== undefined
+            ? { shard: String(shard), sk: startKey.sk ?? '' }
+            : shard + 1 < g.shardCount
+              ? { shard: String(shard + 1), sk: '' }
+              : undefined;
+        return { items, nextCursor: encodeCursor(next) };
+      }
+    } while (startKey !== undefined);
+  }
+  return { items, nextCursor: null };
+}
+
+/** Lists one owner's live allocations (across subnets, or within those whose id starts the sort key). */
+export async function listByOwner(
+  ctx: IpamContext,
+  owner: string,
+  query: { limit: number; cursor?: string },
+  sortPrefix = '',
+): Promise<Page<AllocationView>> {
+  let startKey: Cursor | undefined = decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+  const items: AllocationView[] = [];
+  do {
+    const page: QueryCommandOutput = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        IndexName: 'gsi1',
+        KeyConditionExpression:
+          sortPrefix === '' ? 'gsi1pk = :pk' : 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
+        FilterExpression: 'attribute_not_exists(#ttl) OR #ttl > :now',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: {
+          ':pk': keys.owner(owner),
+          ':now': Math.floor(ctx.now() / 1000),
+          ...(sortPrefix === '' ? {} : { ':prefix': sortPrefix }),
+        },
+        Limit: query.limit - items.length,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []).map((item) => viewFromItem(item as AllocationItem)));
+    startKey = page.LastEvaluatedKey as Cursor | undefined;
+  } while (startKey !== undefined && items.length < query.limit);
+  return { items, nextCursor: encodeCursor(startKey) };
+}

@@ -1,0 +1,148 @@
+/**
+ * The TransactWriteItems entries the allocator's changes are built from: the shard
+ * counter update, a release, a lease renewal, and the condition that an item is
+ * unchanged. Each is tagged with what it is about (PlannedWrite), so a cancellation
+ * reason can be read back.
+ */
+import type { IpamContext } from '../store/context.js';
+import { keys } from '../store/keys.js';
+import type { TransactItem } from '../store/transactions.js';
+import { leaseAttribute } from '../subnets/blocks.js';
+import type { Position } from '../subnets/geometry.js';
+import { inPools } from '../subnets/rules.js';
+import { address, type Subnet } from '../subnets/subnet.js';
+import type { AllocationItem } from './items.js';
+
+/** A write with what it is about, so a cancellation reason can be read back. */
+export type PlannedWrite =
+  | { readonly kind: 'block'; readonly block: bigint; readonly item: TransactItem }
+  | { readonly kind: 'item'; readonly value: bigint; readonly item: TransactItem }
+  | { readonly kind: 'counter'; readonly item: TransactItem };
+
+/** The block attribute naming the request that took offset `offset` (undos match it). */
+export const tokenAttribute = (offset: number) => `t${offset}`;
+
+/**
+ * Adds `n` allocations (`p` of them in the pools, `l` leases) to a shard counter, on
+ * condition that it is counted under the subnet configuration the request used.
+ */
+export function counterWrite(
+  ctx: IpamContext,
+  subnet: Subnet,
+  shard: number,
+  n: number,
+  p: number,
+  l: number,
+): PlannedWrite {
+  return {
+    kind: 'counter',
+    item: {
+      Update: {
+        TableName: ctx.tableName,
+        Key: keys.counter(subnet.id, shard),
+        UpdateExpression: 'ADD n :n, p :p, l :l, ver :one',
+        // The counter must exist (the subnet was not deleted) and be counted under
+        // the configuration this request used (pools and gateway unchanged).
+        ConditionExpression: 'pv = :pv',
+        ExpressionAttributeValues: {
+          ':n': n,
+          ':p': p,
+          ':l': l,
+          ':one': 1,
+          ':pv': subnet.configVersion,
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+  };
+}
+
+/**
+ * The condition that an allocation item is still exactly as read: the same request
+ * wrote it and its lease is the same, so counter changes decided from that read
+ * (a lease counted or not) cannot be applied twice by racing callers.
+ */
+export function unchangedSince(item: AllocationItem) {
+  return item.ttl === undefined
+    ? {
+        ConditionExpression: 'reqToken = :token AND attribute_not_exists(#ttl)',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':token': item.reqToken },
+      }
+    : {
+        ConditionExpression: 'reqToken = :token AND #ttl = :ttl',
+        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        ExpressionAttributeValues: { ':token': item.reqToken, ':ttl': item.ttl },
+      };
+}
+
+/** Deletes the item as read, frees its offset and uncounts it. */
+export function releaseWrites(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  value: bigint,
+  current: AllocationItem,
+): PlannedWrite[] {
+  const ip = address(subnet.cidr.version, value);
+  const leased = current.ttl !== undefined;
+  return [
+    {
+      kind: 'item',
+      value,
+      item: {
+        Delete: {
+          TableName: ctx.tableName,
+          Key: keys.allocation(subnet.id, pos.shard, ip),
+          ...unchangedSince(current),
+        },
+      },
+    },
+    {
+      kind: 'block',
+      block: pos.block,
+      item: {
+        Update: {
+          TableName: ctx.tableName,
+          Key: keys.block(subnet.id, pos.shard, pos.block),
+          UpdateExpression: `DELETE u :offset REMOVE ${leaseAttribute(pos.offset)}, ${tokenAttribute(pos.offset)}`,
+          ConditionExpression: 'contains(u, :o)',
+          ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':o': pos.offset },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    },
+    counterWrite(
+      ctx,
+      subnet,
+      pos.shard,
+      -1,
+      inPools(subnet.pools, value) ? -1 : 0,
+      leased ? -1 : 0,
+    ),
+  ];
+}
+
+/** Sets a new lease expiry on a taken offset whose lease (if any) has not expired. */
+export function leaseWrite(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  expiry: number,
+  nowSeconds: number,
+): PlannedWrite {
+  const lease = leaseAttribute(pos.offset);
+  return {
+    kind: 'block',
+    block: pos.block,
+    item: {
+      Update: {
+        TableName: ctx.tableName,
+        Key: keys.block(subnet.id, pos.shard, pos.block),
+        UpdateExpression: `SET ${lease} = :expiry`,
+        ConditionExpression: `contains(u, :o) AND (attribute_not_exists(${lease}) OR ${lease} > :now)`,
+        ExpressionAttributeValues: { ':expiry': expiry, ':o': pos.offset, ':now': nowSeconds },
+      },
+    },
+  };
+}
