@@ -28,7 +28,7 @@ import {
 } from '../../functions/customResource.js';
 import { IpamAllocation, IpamSubnet } from '../../infra/constructs/index.js';
 import { Allocator } from '../../shared/allocator/allocations.js';
-import { createPool, getPool, type PoolView } from '../../shared/pools/subnetPools.js';
+import { createPool, getPool, type PoolView } from '../../shared/pools/index.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { createSubnet, getSubnet, loadSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
