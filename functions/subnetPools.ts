@@ -1,4 +1,4 @@
-/** Lambda for /subnet-pools routes: parse → shared/subnetPools → respond. */
+/** Lambda for /subnet-pools routes: parse → shared/pools → respond. */
 import { LIMITS } from '../shared/limits.js';
 import {
   carveSubnet,
@@ -7,7 +7,7 @@ import {
   getPool,
   listPools,
   previewNextCidr,
-} from '../shared/pools/subnetPools.js';
+} from '../shared/pools/index.js';
 import { groupHandler } from './http/dispatch.js';
 import { ctx, logger } from './runtime.js';
 

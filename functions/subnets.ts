@@ -1,5 +1,6 @@
 /** Lambda for /subnets routes: parse → shared/subnets → respond. */
 import { LIMITS } from '../shared/limits.js';
+import { onSubnetDeleted } from '../shared/pools/index.js';
 import {
   createSubnet,
   deleteSubnet,
@@ -28,7 +29,8 @@ export const handler = groupHandler(
       body: await updateSubnet(ctx, path.subnetId!, body),
     }),
     deleteSubnet: async ({ path }) => {
-      await deleteSubnet(ctx, path.subnetId!);
+      // A carved subnet's block goes back to its pool at once.
+      await deleteSubnet(ctx, path.subnetId!, onSubnetDeleted);
       return { status: 204 };
     },
   },

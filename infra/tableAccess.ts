@@ -38,10 +38,10 @@ export const IDEMPOTENCY_ACTIONS: readonly TableAction[] = [
 ];
 
 /**
- * The domain's item reads and conditional writes (shared/ modules import each other,
- * so every data function bundles them all: subnets → subnetPools, allocations →
- * subnets, the audit → both). BatchWriteItem can only put and delete, which PutItem
- * and DeleteItem already allow, so it adds no capability.
+ * The domain's item reads and conditional writes, for the functions that bundle
+ * subnet pools (the subnets group gives carved blocks back on delete; the provider
+ * carves). BatchWriteItem can only put and delete, which PutItem and DeleteItem
+ * already allow, so it adds no capability.
  */
 const ITEM_READ_WRITE: readonly TableAction[] = [
   'GetItem',
@@ -55,6 +55,26 @@ const ITEM_READ_WRITE: readonly TableAction[] = [
 ];
 
 /**
+ * The allocator bundles subnets but not subnet pools: no BatchWriteItem, and its
+ * transactions hold no ConditionCheck item.
+ */
+const ALLOCATOR_READ_WRITE: readonly TableAction[] = [
+  'GetItem',
+  'BatchGetItem',
+  'Query',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+];
+
+/** The audit bundles the allocator and subnets, not subnet pools, and walks the table with Scan. */
+const AUDIT_READ_WRITE: readonly TableAction[] = [
+  ...ALLOCATOR_READ_WRITE,
+  'ConditionCheckItem',
+  'Scan',
+];
+
+/**
  * Main-table actions per function: an HTTP route group (functions/<group>.ts), the
  * scheduled audit or the CloudFormation custom-resource provider. A
  * TransactWriteItems call is authorised per item, so its Put/Update/Delete/
@@ -65,11 +85,10 @@ const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
   /** /health calls DescribeTable; /openapi.json and the 404/405 catch-all touch nothing. */
   meta: ['DescribeTable'],
   subnets: ITEM_READ_WRITE,
-  allocations: ITEM_READ_WRITE,
+  allocations: ALLOCATOR_READ_WRITE,
   subnetPools: ITEM_READ_WRITE,
-  /** The audit walks the table with Scan. */
-  audits: [...ITEM_READ_WRITE, 'Scan'],
-  auditSchedule: [...ITEM_READ_WRITE, 'Scan'],
+  audits: AUDIT_READ_WRITE,
+  auditSchedule: AUDIT_READ_WRITE,
   /** Carves, deletes and updates subnets, allocates and releases: what those groups do. */
   customResource: ITEM_READ_WRITE,
 };

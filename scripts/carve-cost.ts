@@ -5,7 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { startLocalDynamoDb } from '../local/dynamoDbLocal.js';
 import { ensureTable, tableDefinition } from '../local/tables.js';
-import { carveSubnet, createPool, previewNextCidr } from '../shared/pools/subnetPools.js';
+import {
+  carveSubnet,
+  createPool,
+  onSubnetDeleted,
+  previewNextCidr,
+} from '../shared/pools/index.js';
 import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
 import type { IpamContext } from '../shared/store/context.js';
 import { TTL_ATTRIBUTE } from '../shared/store/table.js';
@@ -62,8 +67,8 @@ try {
           `| preview ${preview.cidr} = ${previewCost} requests`,
         );
         calls.clear();
-        // deleteSubnet returns a carved block to its pool (onSubnetDeleted) itself.
-        await deleteSubnet(ctx, subnet.id);
+        // onSubnetDeleted returns the carved block to its pool, as DELETE /subnets/{id} does.
+        await deleteSubnet(ctx, subnet.id, onSubnetDeleted);
         console.log(
           `  delete (block back to the pool) = ${total()} requests`,
           Object.fromEntries(calls),

@@ -62,7 +62,12 @@ import {
   parseIp,
   parseMac,
 } from '../../shared/net/address.js';
-import { carveSubnet, getPool, previewNextCidr } from '../../shared/pools/subnetPools.js';
+import {
+  carveSubnet,
+  getPool,
+  onSubnetDeleted,
+  previewNextCidr,
+} from '../../shared/pools/index.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { TTL_ATTRIBUTE } from '../../shared/store/table.js';
 import { type Subnet, type SubnetView, subnetView } from '../../shared/subnets/subnet.js';
@@ -780,7 +785,7 @@ export class CustomResourceProvider {
       return;
     }
     if (kind === 'subnet') {
-      await deleteSubnet(this.ctx, physicalId).catch((error: unknown) => {
+      await deleteSubnet(this.ctx, physicalId, onSubnetDeleted).catch((error: unknown) => {
         if (!isGone(error)) throw error;
       });
     } else {
@@ -868,7 +873,8 @@ export class CustomResourceProvider {
     const holder = await findOverlap(this.ctx, space, parseCidr(cidr));
     if (holder === undefined) return;
     const subnet = await loadSubnet(this.ctx, holder.subnetId);
-    if (subnet.tags[CFN_TAGS.request] === requestKey) await deleteSubnet(this.ctx, subnet.id);
+    if (subnet.tags[CFN_TAGS.request] === requestKey)
+      await deleteSubnet(this.ctx, subnet.id, onSubnetDeleted);
   }
 
   /** Releases what the request allocated: its owner's allocations tagged with its key. */

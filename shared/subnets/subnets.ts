@@ -24,7 +24,6 @@ import {
   parseCidr,
 } from '../net/address.js';
 import { isId, newId } from '../net/ids.js';
-import { onSubnetDeleted } from '../pools/subnetPools.js';
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
@@ -381,12 +380,29 @@ export async function updateSubnet(
 }
 
 /**
- * Deletes a subnet that holds no allocations. The counters are deleted in the
- * same transaction on condition that they are zero, so an allocation racing the
- * delete either lands first (and the delete answers SUBNET_IN_USE) or finds its
- * counter gone (and answers SUBNET_NOT_FOUND).
+ * What has to follow a committed subnet delete outside the subnet's own items: a
+ * subnet carved from a pool gives its block back (shared/pools' `onSubnetDeleted`).
+ *
+ * Why a required parameter and not an import: pools are built on subnets (a carve is
+ * `planSubnet` + `insertSubnet`), so subnets importing pools would close a circle. The
+ * composition roots — the /subnets handler, the CloudFormation provider, the pool code
+ * itself — pass the give-back in; being required, no caller can forget it (a
+ * forgotten one would strand the block until a carve or pool delete reclaims it), and
+ * nothing hides in a module-level registration that an import order could skip.
  */
-export async function deleteSubnet(ctx: IpamContext, subnetId: string): Promise<void> {
+export type OnSubnetDeleted = (ctx: IpamContext, subnet: Subnet) => Promise<void>;
+
+/**
+ * Deletes a subnet that holds no allocations, then runs `onDeleted` with the deleted
+ * subnet. The counters are deleted in the same transaction on condition that they
+ * are zero, so an allocation racing the delete either lands first (and the delete
+ * answers SUBNET_IN_USE) or finds its counter gone (and answers SUBNET_NOT_FOUND).
+ */
+export async function deleteSubnet(
+  ctx: IpamContext,
+  subnetId: string,
+  onDeleted: OnSubnetDeleted,
+): Promise<void> {
   const subnet = await loadSubnet(ctx, subnetId);
   const counts = sumCounters(await readCounters(ctx, subnet, true));
   const inUse = () =>
@@ -429,18 +445,26 @@ export async function deleteSubnet(ctx: IpamContext, subnetId: string): Promise<
       }),
     );
     // Our earlier attempt deleted it before its answer was lost.
-    if (outcome.ambiguous && gone.Item === undefined) return afterDelete(ctx, subnet, shardCount);
+    if (outcome.ambiguous && gone.Item === undefined) {
+      return afterDelete(ctx, subnet, shardCount, onDeleted);
+    }
     const reasons = outcome.canceled.CancellationReasons ?? [];
     // The subnet changed meanwhile (a PATCH): decide again on the new version.
-    if (reasons[0]?.Code === 'ConditionalCheckFailed') return deleteSubnet(ctx, subnetId);
+    if (reasons[0]?.Code === 'ConditionalCheckFailed')
+      return deleteSubnet(ctx, subnetId, onDeleted);
     throw inUse();
   }
-  await afterDelete(ctx, subnet, shardCount);
+  await afterDelete(ctx, subnet, shardCount, onDeleted);
 }
 
-/** After a committed delete: a carved subnet's block goes back to its pool; empty blocks go. */
-async function afterDelete(ctx: IpamContext, subnet: Subnet, shardCount: number): Promise<void> {
-  await onSubnetDeleted(ctx, subnet);
+/** After a committed delete: `onDeleted` (a carved subnet's block goes back); empty blocks go. */
+async function afterDelete(
+  ctx: IpamContext,
+  subnet: Subnet,
+  shardCount: number,
+  onDeleted: OnSubnetDeleted,
+): Promise<void> {
+  await onDeleted(ctx, subnet);
   await deleteEmptyBlocks(ctx, subnet.id, shardCount);
 }
 

@@ -15,6 +15,7 @@ import {
   SubnetNotFoundError,
   ValidationError,
 } from '../../shared/errors.js';
+import { onSubnetDeleted } from '../../shared/pools/index.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';
 import { TRANSACTION_ATTEMPTS } from '../../shared/store/transactions.js';
@@ -438,7 +439,7 @@ describe('Allocator', () => {
       const [a, b] = await allocator.allocate(s.id, { count: 2 });
       await allocator.release(s.id, a!.ip);
       await allocator.release(s.id, b!.ip);
-      await deleteSubnet(db.ctx, s.id);
+      await deleteSubnet(db.ctx, s.id, onSubnetDeleted);
       await expect(allocator.allocate(s.id, {})).rejects.toBeInstanceOf(SubnetNotFoundError);
     });
   });

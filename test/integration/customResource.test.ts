@@ -27,7 +27,7 @@ import {
   putResponse,
 } from '../../functions/customResource.js';
 import { IpamAllocation, IpamSubnet } from '../../infra/constructs/index.js';
-import { createPool, getPool, type PoolView } from '../../shared/pools/subnetPools.js';
+import { createPool, getPool, type PoolView } from '../../shared/pools/index.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { createSubnet, getSubnet, loadSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';

@@ -29,7 +29,7 @@ import {
   type PoolView,
   poolKeys,
   previewNextCidr,
-} from '../../shared/pools/subnetPools.js';
+} from '../../shared/pools/index.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import type { SubnetView } from '../../shared/subnets/subnet.js';
@@ -40,6 +40,7 @@ import {
   insertSubnet,
   listSubnets,
   loadSubnet,
+  type OnSubnetDeleted,
   planSubnet,
 } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
@@ -66,12 +67,13 @@ async function carveCidr(poolId: string, prefixLength?: number): Promise<string>
   return (await carve(poolId, prefixLength === undefined ? {} : { prefixLength })).cidr;
 }
 
-/** What DELETE /subnets/{id} will do once onSubnetDeleted is wired into deleteSubnet. */
+/** What DELETE /subnets/{id} does: delete, and give a carved block back to its pool. */
 async function remove(subnetId: string): Promise<void> {
-  const subnet = await loadSubnet(db.ctx, subnetId);
-  await deleteSubnet(db.ctx, subnetId);
-  await onSubnetDeleted(db.ctx, subnet);
+  await deleteSubnet(db.ctx, subnetId, onSubnetDeleted);
 }
+
+/** A delete that leaves the pool's records as they are (a give-back that never ran). */
+const withoutGiveBack: OnSubnetDeleted = async () => {};
 
 async function partition(pk: string): Promise<Record<string, unknown>[]> {
   const result = await db.ctx.doc.send(
@@ -381,7 +383,7 @@ describe('carveSubnet', () => {
     expect(await carveCidr(p.id, 24)).toBe('10.36.1.0/24');
     await expect(carve(p.id, { prefixLength: 24 })).rejects.toBeInstanceOf(PoolExhaustedError);
     expect((await structure(p)).foreign).toEqual(['10.36.0.0/24']);
-    await deleteSubnet(db.ctx, direct.id);
+    await deleteSubnet(db.ctx, direct.id, onSubnetDeleted);
     expect(await carveCidr(p.id, 24)).toBe('10.36.0.0/24');
     await expectConsistent(p);
   });
@@ -456,7 +458,7 @@ describe('carveSubnet', () => {
     it('takes back the block of a subnet deleted without onSubnetDeleted', async () => {
       const p = await pool({ prefixes: ['10.43.0.0/16'] });
       const first = await carve(p.id, { prefixLength: 24 });
-      await deleteSubnet(db.ctx, first.id);
+      await deleteSubnet(db.ctx, first.id, withoutGiveBack);
       expect((await carve(p.id, { cidr: '10.43.0.0/23' })).cidr).toBe('10.43.0.0/23');
       await expectConsistent(p);
     });
@@ -501,7 +503,7 @@ describe('faults', () => {
     );
     for (const subnet of carved.slice(0, 3)) {
       const loaded = await loadSubnet(db.ctx, subnet.id);
-      await deleteSubnet(db.ctx, subnet.id);
+      await deleteSubnet(db.ctx, subnet.id, withoutGiveBack);
       await onSubnetDeleted(faulty, loaded);
     }
     await expectConsistent(p);
@@ -516,7 +518,7 @@ describe('onSubnetDeleted', () => {
     await onSubnetDeleted(db.ctx, await loadSubnet(db.ctx, kept.id));
     const gone = await carve(p.id, { prefixLength: 24 });
     const subnet = await loadSubnet(db.ctx, gone.id);
-    await deleteSubnet(db.ctx, gone.id);
+    await deleteSubnet(db.ctx, gone.id, onSubnetDeleted);
     await onSubnetDeleted(db.ctx, subnet);
     await onSubnetDeleted(db.ctx, subnet);
     expect((await getPool(db.ctx, p.id)).usage.allocatedAddresses).toBe('256');
@@ -537,7 +539,7 @@ describe('deletePool', () => {
     await remove(a.id);
     await expect(deletePool(db.ctx, p.id)).rejects.toBeInstanceOf(PoolInUseError);
     // Deleted without onSubnetDeleted: the pool notices that the subnet is gone.
-    await deleteSubnet(db.ctx, b.id);
+    await deleteSubnet(db.ctx, b.id, withoutGiveBack);
     await deletePool(db.ctx, p.id);
     await expect(getPool(db.ctx, p.id)).rejects.toBeInstanceOf(PoolNotFoundError);
     expect(await partition(poolKeys.freePartition(p.id))).toEqual([]);
@@ -672,7 +674,7 @@ describe('carve and delete sequences (property)', () => {
             if (!(created instanceof SubnetOverlapError)) directLive.push(created as SubnetView);
           } else if (directLive.length > 0) {
             const [gone] = directLive.splice(op.dropDirect % directLive.length, 1);
-            await deleteSubnet(db.ctx, gone!.id);
+            await deleteSubnet(db.ctx, gone!.id, onSubnetDeleted);
           }
         }
         expectDisjointInside(

@@ -9,6 +9,7 @@ import {
   SubnetNotFoundError,
   SubnetOverlapError,
 } from '../../shared/errors.js';
+import { onSubnetDeleted } from '../../shared/pools/index.js';
 import {
   createSubnet,
   deleteSubnet,
@@ -280,18 +281,20 @@ describe('deleteSubnet', () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.40.0.0/24', space: 'delete' });
     const allocator = new TextAllocator(db.ctx);
     const [allocation] = await allocator.allocate(subnet.id, {});
-    await expect(deleteSubnet(db.ctx, subnet.id)).rejects.toBeInstanceOf(SubnetInUseError);
+    await expect(deleteSubnet(db.ctx, subnet.id, onSubnetDeleted)).rejects.toBeInstanceOf(
+      SubnetInUseError,
+    );
     await allocator.release(subnet.id, allocation!.ip);
-    await deleteSubnet(db.ctx, subnet.id);
+    await deleteSubnet(db.ctx, subnet.id, onSubnetDeleted);
     await expect(getSubnet(db.ctx, subnet.id)).rejects.toBeInstanceOf(SubnetNotFoundError);
     // The range is free again in its space.
     await createSubnet(db.ctx, { cidr: '10.40.0.0/24', space: 'delete' });
   });
 
   it('answers SUBNET_NOT_FOUND for unknown and malformed ids', async () => {
-    await expect(deleteSubnet(db.ctx, 'sub_AAAAAAAAAAAAAAAAAAAAAA')).rejects.toBeInstanceOf(
-      SubnetNotFoundError,
-    );
+    await expect(
+      deleteSubnet(db.ctx, 'sub_AAAAAAAAAAAAAAAAAAAAAA', onSubnetDeleted),
+    ).rejects.toBeInstanceOf(SubnetNotFoundError);
     await expect(getSubnet(db.ctx, '../etc/passwd')).rejects.toBeInstanceOf(SubnetNotFoundError);
   });
 });

@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IpamError } from '../../shared/errors.js';
+import { onSubnetDeleted } from '../../shared/pools/index.js';
 import { createSubnet, deleteSubnet, getSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 import { TextAllocator } from '../support/textAllocator.js';
@@ -120,7 +121,9 @@ describe('allocator against an in-memory model', () => {
               }
               case 'delete': {
                 if (subnet === undefined) break;
-                const result = await outcome(() => deleteSubnet(db.ctx, subnet.id));
+                const result = await outcome(() =>
+                  deleteSubnet(db.ctx, subnet.id, onSubnetDeleted),
+                );
                 if (subnet.held.size > 0) expect(result, label).toEqual({ code: 'SUBNET_IN_USE' });
                 else {
                   expect('ok' in result, label).toBe(true);
