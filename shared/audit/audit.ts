@@ -1,8 +1,8 @@
 /**
  * The audit: walks the whole table in bounded memory, finds where the stored state
  * disagrees with itself, repairs what is safe to repair, and reports utilisation.
- * This module starts or resumes a run and saves its report; shared/README.md maps
- * the rest (the walk in scan.ts, the checks beside it).
+ * This module starts or resumes a run and saves its report; index.ts maps the
+ * rest (the walk in scan.ts, the reads in reader.ts, the checks beside them).
  *
  * **How it repairs.** Every repair is one conditional write (mostly one
  * `TransactWriteItems`) that re-checks exactly what the audit saw — the block still
