@@ -1,17 +1,21 @@
 /**
  * The scheduled audit (EventBridge Scheduler, hourly by default): runs the same
  * audit as POST /audits, stops before the Lambda time limit and continues on the
- * next run (shared/scheduledAudit.ts), and publishes per-subnet utilisation as
+ * next run (shared/audit/scheduled.ts), and publishes per-subnet utilisation as
  * CloudWatch metrics (EMF through Powertools Metrics) so alarms can fire on it.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { type AuditReport, utilizationMetrics } from '../shared/audit/audit.js';
-import { runScheduledAudit } from '../shared/audit/scheduled.js';
+import {
+  AUDIT_METRICS,
+  type AuditReport,
+  runScheduledAudit,
+  utilizationMetrics,
+} from '../shared/audit/index.js';
 import { ctx, logger } from './runtime.js';
 
 const metrics = new Metrics({
-  namespace: process.env.IPAM_METRICS_NAMESPACE ?? 'Ipam',
+  namespace: process.env.IPAM_METRICS_NAMESPACE ?? AUDIT_METRICS.namespace,
   serviceName: 'ipam',
 });
 /** Stop with this much of the Lambda's time left: the smallest unit of audit work is one shard. */

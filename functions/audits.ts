@@ -1,5 +1,5 @@
 /** Lambda for /audits routes: an on-demand audit, and stored reports. */
-import { getAudit, getLatestAudit, runAudit } from '../shared/audit/audit.js';
+import { getAudit, getLatestAudit, runAudit } from '../shared/audit/index.js';
 import { groupHandler } from './http/dispatch.js';
 import { ctx, logger } from './runtime.js';
 

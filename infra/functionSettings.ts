@@ -13,6 +13,7 @@ import {
   OutputFormat,
   SourceMapMode,
 } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { AUDIT_METRICS } from '../shared/audit/metrics.js';
 import type { IpamConfig } from './config.js';
 
 /** The repository root: bundling resolves entries, tsconfig and the lock file from here. */
@@ -20,7 +21,7 @@ export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const SERVICE_NAME = 'ipam';
 /** CloudWatch namespace of the audit's metrics (read by the audit as IPAM_METRICS_NAMESPACE). */
-export const METRICS_NAMESPACE = 'Ipam';
+export const METRICS_NAMESPACE = AUDIT_METRICS.namespace;
 
 export const RUNTIME = Runtime.NODEJS_24_X;
 export const ARCHITECTURE = Architecture.ARM_64;

@@ -23,6 +23,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AUDIT_METRICS } from '../../shared/audit/metrics.js';
 
 export interface IpamAlarmsProps {
   readonly api: RestApi;
@@ -93,7 +94,7 @@ export class IpamAlarms extends Construct {
     this.add('SubnetUtilization', {
       metric: new Metric({
         namespace: props.metricsNamespace,
-        metricName: 'MaxSubnetUtilization',
+        metricName: AUDIT_METRICS.maxSubnetUtilization,
         dimensionsMap: { ...props.metricsDimensions },
         statistic: Stats.MAXIMUM,
         period: Duration.hours(1),
@@ -102,7 +103,7 @@ export class IpamAlarms extends Construct {
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       // Published once per audit run: keep the last state between runs.
       treatMissingData: TreatMissingData.IGNORE,
-      description: `A subnet is more than ${props.utilizationThresholdPercent} % allocated (the audit's MaxSubnetUtilization).`,
+      description: `A subnet is more than ${props.utilizationThresholdPercent} % allocated (the audit's ${AUDIT_METRICS.maxSubnetUtilization}).`,
     });
 
     if (props.alarmEmail !== undefined) {

@@ -6,8 +6,10 @@
  */
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
-import { type AuditOptions, type AuditReport, runAudit } from './audit.js';
-import { auditKeys } from './reports.js';
+import { runAudit } from './audit.js';
+import { auditKeys } from './auditStore.js';
+import type { AuditOptions } from './options.js';
+import type { AuditReport } from './report.js';
 
 export async function runScheduledAudit(
   ctx: IpamContext,

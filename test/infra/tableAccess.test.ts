@@ -90,7 +90,11 @@ async function usageOf(name: string): Promise<Usage> {
   const itemKinds = new Set<string>();
   for (const file of files) {
     const source = readFileSync(join(PROJECT_ROOT, file), 'utf8');
-    for (const [, command] of source.matchAll(/new (\w+)Command\(/g)) {
+    // `new XCommand(` and lib-dynamodb's paginators (`paginateScan(`, `paginateQuery(`).
+    for (const [, created, paginated] of source.matchAll(
+      /(?:new (\w+)Command|\bpaginate(\w+))\(/g,
+    )) {
+      const command = created ?? paginated;
       const action = COMMAND_ACTIONS[command!];
       if (action === undefined) throw new Error(`${file}: map ${command}Command in this test`);
       if (action !== null) table.add(action);

@@ -19,7 +19,7 @@ import {
   NotRepaired,
   runAudit,
   utilizationMetrics,
-} from '../../shared/audit/audit.js';
+} from '../../shared/audit/index.js';
 import {
   AllocationContentionError,
   AllocationNotFoundError,

@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Allocator } from '../../shared/allocator/index.js';
-import { getLatestAudit } from '../../shared/audit/audit.js';
-import { runScheduledAudit } from '../../shared/audit/scheduled.js';
+import { getLatestAudit, runScheduledAudit } from '../../shared/audit/index.js';
 import { createSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 

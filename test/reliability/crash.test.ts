@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { runAudit } from '../../shared/audit/audit.js';
+import { runAudit } from '../../shared/audit/index.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { DEFAULT_TABLE_NAME } from '../../shared/store/table.js';

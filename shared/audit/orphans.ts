@@ -1,0 +1,130 @@
+/**
+ * Orphans: items of a subnet that no longer exists — shard items, pending records
+ * (ORPHAN_ALLOCATION) and space entries (ORPHAN_SPACE_ENTRY), found as the scan
+ * meets them. Each is deleted on condition that its subnet is still gone, once an
+ * earlier audit saw the subnet gone longer ago than the grace period.
+ */
+import { keys } from '../store/keys.js';
+import type { TransactItem } from '../store/transactions.js';
+import { type Sighting, sight } from './auditStore.js';
+import type { Item } from './io.js';
+import { FindingType, NotRepaired, type Outcome } from './report.js';
+import { type AuditScope, seenLongEnough } from './scope.js';
+
+const MAX_EXISTENCE_CACHE = 50_000;
+
+interface DeleteCondition {
+  ConditionExpression: string;
+  ExpressionAttributeValues?: Record<string, unknown>;
+}
+
+/** One run's orphan handling; remembers which subnets exist and when their absence was first seen. */
+export class Orphans {
+  private readonly existence = new Map<string, boolean>();
+  private readonly sightings = new Map<string, Sighting>();
+
+  constructor(private readonly scope: AuditScope) {}
+
+  /**
+   * An item of a shard partition (`SUBNET#<id>#S#<k>`) as the scan meets it: nothing
+   * to do while the subnet exists (its audit reads the shard), else an orphan.
+   */
+  async shardItem(subnetId: string, item: Item, sk: string): Promise<void> {
+    if (await this.subnetExists(subnetId)) return; // audited with its subnet
+    if (sk.startsWith('IP#')) {
+      this.scope.report.scanned.allocations += 1;
+      const ip = typeof item.ip === 'string' ? item.ip : undefined;
+      await this.orphan(subnetId, item, `allocation ${ip ?? sk}`, ip);
+    } else if (sk.startsWith('BLOCK#')) {
+      await this.orphan(subnetId, item, `address block ${sk}`);
+    } else {
+      await this.orphan(subnetId, item, `${sk.toLowerCase()} item of ${String(item.pk)}`);
+    }
+  }
+
+  /** A pending record (`SUBNET#<id>` / `PENDING#…`): an orphan when its subnet is gone. */
+  async pendingRecord(subnetId: string, item: Item): Promise<void> {
+    if (await this.subnetExists(subnetId)) return; // audited with its subnet
+    await this.orphan(subnetId, item, 'pending record of a multi-step request');
+  }
+
+  /** A space entry (`SPACE#<space>` / `NET#…`) naming a subnet that may be gone. */
+  async spaceEntry(item: Item): Promise<void> {
+    const subnetId = item.subnetId;
+    if (typeof subnetId !== 'string' || (await this.subnetExists(subnetId))) return;
+    const space = String(item.pk).slice('SPACE#'.length);
+    const finding = {
+      type: FindingType.ORPHAN_SPACE_ENTRY,
+      subnetId,
+      detail:
+        `Space ${space} still lists ${String(item.cidr)} for subnet ${subnetId}, which no longer ` +
+        'exists; the entry keeps overlapping subnets from being created there.',
+    };
+    const outcome = await this.deleteOrphan(subnetId, item, {
+      ConditionExpression: 'subnetId = :subnet',
+      ExpressionAttributeValues: { ':subnet': subnetId },
+    });
+    this.scope.findings.add(finding, outcome);
+  }
+
+  private async orphan(subnetId: string, item: Item, what: string, ip?: string): Promise<void> {
+    const finding = {
+      type: FindingType.ORPHAN_ALLOCATION,
+      subnetId,
+      ...(ip === undefined ? {} : { ip }),
+      detail: `The ${what} belongs to subnet ${subnetId}, which no longer exists.`,
+    };
+    const outcome = await this.deleteOrphan(subnetId, item, {
+      ConditionExpression: 'attribute_exists(pk)',
+    });
+    this.scope.findings.add(finding, outcome);
+  }
+
+  /** Deletes an item of a vanished subnet, on condition that the subnet is still gone. */
+  private deleteOrphan(subnetId: string, item: Item, condition: DeleteCondition) {
+    const { ctx, io } = this.scope;
+    return this.repairOrphan(subnetId, async () =>
+      io.transact([
+        subnetGone(ctx.tableName, subnetId),
+        { Delete: { TableName: ctx.tableName, Key: { pk: item.pk, sk: item.sk }, ...condition } },
+      ]),
+    );
+  }
+
+  /**
+   * Orphans carry no age of their own: they are deleted once an earlier audit saw
+   * their subnet gone and that is longer ago than the grace period. Subnet ids are
+   * never reused and nothing can be confirmed in a deleted subnet (every
+   * reservation checks its counter, deleted with the subnet), so this is safe.
+   */
+  private async repairOrphan(subnetId: string, repair: () => Promise<boolean>): Promise<Outcome> {
+    const { ctx, meter, report, settings } = this.scope;
+    let sighting = this.sightings.get(subnetId);
+    if (sighting === undefined) {
+      sighting = await sight(ctx, meter, report.id, subnetId, 'ORPHAN', 'subnet-missing');
+      this.sightings.set(subnetId, sighting);
+    }
+    if (!settings.repair) return NotRepaired.REPORT_ONLY;
+    if (!seenLongEnough(this.scope, sighting)) return NotRepaired.GRACE_PERIOD;
+    return (await repair()) ? true : NotRepaired.CHANGED;
+  }
+
+  private async subnetExists(subnetId: string): Promise<boolean> {
+    const known = this.existence.get(subnetId);
+    if (known !== undefined) return known;
+    const item = await this.scope.io.get(keys.subnet(subnetId));
+    if (this.existence.size >= MAX_EXISTENCE_CACHE) this.existence.clear();
+    this.existence.set(subnetId, item !== undefined);
+    return item !== undefined;
+  }
+}
+
+function subnetGone(tableName: string, subnetId: string): TransactItem {
+  return {
+    ConditionCheck: {
+      TableName: tableName,
+      Key: keys.subnet(subnetId),
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * What every check of one audit run shares: the table, the metered I/O, the
+ * settings, the report and its findings; and the grace-period rules they apply.
+ */
+import type { IpamContext } from '../store/context.js';
+import { fromSubnetItem, type Subnet } from '../subnets/subnet.js';
+import type { CapacityMeter, Sighting } from './auditStore.js';
+import type { AuditIo, Item } from './io.js';
+import type { AuditSettings } from './options.js';
+import type { AuditReport, Findings } from './report.js';
+
+export interface AuditScope {
+  readonly ctx: IpamContext;
+  readonly meter: CapacityMeter;
+  readonly io: AuditIo;
+  readonly settings: AuditSettings;
+  readonly report: AuditReport;
+  readonly findings: Findings;
+}
+
+/** An earlier audit saw it, longer ago than the grace period. */
+export function seenLongEnough(scope: AuditScope, sighting: Sighting): boolean {
+  return (
+    sighting.byEarlierAudit &&
+    scope.ctx.now() - sighting.firstSeenMs >= scope.settings.gracePeriodMs
+  );
+}
+
+/** Leases that expired at or before this (epoch seconds) are past the grace period. */
+export function graceCutoffSeconds(scope: AuditScope): number {
+  return Math.floor((scope.ctx.now() - scope.settings.gracePeriodMs) / 1000);
+}
+
+/** The subnet of a `META` item, or undefined when this code cannot read it. */
+export function parseSubnet(item: Item): Subnet | undefined {
+  try {
+    return fromSubnetItem(item);
+  } catch {
+    return undefined; // not a subnet this code can read; nothing to audit against
+  }
+}
