@@ -2,10 +2,13 @@
  * IP addresses, CIDRs and MAC addresses: strict parsing, canonical printing and
  * the bigint arithmetic the rest of the domain builds on.
  *
- * Parsing accepts exactly what Python's `ipaddress` accepts, minus zone ids, and is
- * written out here on purpose: ipaddr.js is lenient (`010.0.0.1` as octal,
- * `192.168.1` as three octets), so it must never decide what is valid.
+ * Two layers. Our strict gate decides what is valid — exactly what Python's
+ * `ipaddress` accepts, minus zone ids — and says why it refuses. Only text the gate
+ * has passed reaches ipaddr.js, which does the byte work (parsing to octets and
+ * groups, RFC 5952 printing). ipaddr.js alone is lenient (`010.0.0.1` as octal,
+ * `192.168.1` as three octets), so it never decides validity.
  */
+import ipaddr from 'ipaddr.js';
 import { InvalidCidrError, InvalidIpError, InvalidMacError } from '../errors.js';
 
 /** The IP version of an address or CIDR. */
@@ -254,65 +257,66 @@ function readIp(text: string): Parsed<IpAddress> {
 }
 
 function readIpv4(text: string): Parsed<bigint> {
+  const problem = ipv4Problem(text);
+  return problem === undefined ? { ok: true, value: ipv4Value(text) } : refuse(problem);
+}
+
+/** The gate for dotted-decimal IPv4: why the text is refused, or undefined if it passes. */
+function ipv4Problem(text: string): string | undefined {
   const octets = text.split('.');
   if (octets.length === 1) {
     return /^[0-9]+$/.test(text)
-      ? refuse(
-          `an IPv4 address is written as four decimal octets, not one integer (${IPV4_EXAMPLE})`,
-        )
-      : refuse(`write an IPv4 (${IPV4_EXAMPLE}) or IPv6 (${IPV6_EXAMPLE}) address`);
+      ? `an IPv4 address is written as four decimal octets, not one integer (${IPV4_EXAMPLE})`
+      : `write an IPv4 (${IPV4_EXAMPLE}) or IPv6 (${IPV6_EXAMPLE}) address`;
   }
   if (octets.length !== 4) {
-    return refuse(
-      `an IPv4 address has exactly four octets separated by dots, not ${octets.length} (${IPV4_EXAMPLE})`,
-    );
+    return `an IPv4 address has exactly four octets separated by dots, not ${octets.length} (${IPV4_EXAMPLE})`;
   }
-  let value = 0n;
   for (const octet of octets) {
-    const parsed = readIpv4Octet(octet);
-    if (!parsed.ok) return parsed;
-    value = (value << 8n) | BigInt(parsed.value);
+    const problem = ipv4OctetProblem(octet);
+    if (problem !== undefined) return problem;
   }
-  return { ok: true, value };
+  return undefined;
 }
 
-function readIpv4Octet(octet: string): Parsed<number> {
-  if (octet === '') return refuse(`an octet is empty; ${IPV4_OCTET_RULE} (${IPV4_EXAMPLE})`);
+function ipv4OctetProblem(octet: string): string | undefined {
+  if (octet === '') return `an octet is empty; ${IPV4_OCTET_RULE} (${IPV4_EXAMPLE})`;
   // ASCII digits only: refuses look-alikes such as `１` (fullwidth) and `٣` (Arabic-Indic).
-  if (!/^[0-9]+$/.test(octet)) {
-    return refuse(`${quote(octet)} is not a decimal octet; ${IPV4_OCTET_RULE}`);
+  if (!/^[0-9]+$/.test(octet)) return `${quote(octet)} is not a decimal octet; ${IPV4_OCTET_RULE}`;
+  if ((octet.length > 1 && octet.startsWith('0')) || Number(octet) > 255) return IPV4_OCTET_RULE;
+  return undefined;
+}
+
+/** The value of text the IPv4 gate passed, read by ipaddr.js. */
+function ipv4Value(text: string): bigint {
+  // The gate is stricter than ipaddr.js, so ipaddr.js refusing gated text is a defect.
+  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) {
+    throw new Error(`ipaddr.js refuses ${quote(text)}, which the IPv4 gate passed.`);
   }
-  const value = Number(octet);
-  if ((octet.length > 1 && octet.startsWith('0')) || value > 255) return refuse(IPV4_OCTET_RULE);
-  return { ok: true, value };
+  return fromParts(ipaddr.IPv4.parse(text).octets, 8n);
 }
 
 function readIpv6(text: string): Parsed<bigint> {
-  const shapeProblem = ipv6ShapeProblem(text);
-  if (shapeProblem !== undefined) return refuse(shapeProblem);
+  const problem = ipv6ShapeProblem(text) ?? ipv6GroupsProblem(text);
+  if (problem !== undefined) return refuse(problem);
+  return { ok: true, value: ipv6Value(text) };
+}
 
-  // Split at the `::`, if any: `head` is the groups before it, `tail` the groups after it.
-  const pieces = text.split('::');
-  const compressed = pieces.length === 2;
-  const head = readIpv6Groups(pieces[0] ?? '', !compressed);
-  if (!head.ok) return head;
-  const tail = readIpv6Groups(pieces[1] ?? '', true);
-  if (!tail.ok) return tail;
-
-  const written = head.value.length + tail.value.length;
-  if (compressed && written >= IPV6_GROUP_COUNT) {
-    return refuse(
-      `'::' stands for at least one zero group, but ${written} groups are already written; an IPv6 address has 8 (${IPV6_EXAMPLE})`,
-    );
-  }
-  if (!compressed && written !== IPV6_GROUP_COUNT) {
-    return refuse(
-      `it has ${written} groups; an IPv6 address has 8 groups of 1-4 hex digits, or fewer with '::' (${IPV6_EXAMPLE})`,
-    );
-  }
-  const zeros: number[] = new Array(IPV6_GROUP_COUNT - written).fill(0);
-  const groups = [...head.value, ...zeros, ...tail.value];
-  return { ok: true, value: groups.reduce((acc, group) => (acc << 16n) | BigInt(group), 0n) };
+/**
+ * The value of text the IPv6 gate passed, read by ipaddr.js. An embedded IPv4 tail
+ * is read by ipaddr.js's IPv4 parser and handed on as two hex groups, because its
+ * IPv6 parser reads the deprecated `::a.b.c.d` as `::ffff:a.b.c.d`, another address.
+ */
+function ipv6Value(text: string): bigint {
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  const hexText = tail.includes('.')
+    ? text.slice(0, lastColon + 1) +
+      toParts(ipv4Value(tail), 2, 16n)
+        .map((group) => group.toString(16))
+        .join(':')
+    : text;
+  return fromParts(ipaddr.IPv6.parse(hexText).parts, 16n);
 }
 
 /** Problems of the text as a whole, checked first so each gets its own message. */
@@ -334,27 +338,48 @@ function ipv6ShapeProblem(text: string): string | undefined {
   return undefined;
 }
 
+/** Each group well formed, and as many as an address has (fewer only with `::`). */
+function ipv6GroupsProblem(text: string): string | undefined {
+  // Split at the `::`, if any: `head` is the groups before it, `tail` the groups after it.
+  const pieces = text.split('::');
+  const compressed = pieces.length === 2;
+  const head = countIpv6Groups(pieces[0] ?? '', !compressed);
+  if (!head.ok) return head.reason;
+  const tail = countIpv6Groups(pieces[1] ?? '', true);
+  if (!tail.ok) return tail.reason;
+
+  const written = head.value + tail.value;
+  if (compressed && written >= IPV6_GROUP_COUNT) {
+    return `'::' stands for at least one zero group, but ${written} groups are already written; an IPv6 address has 8 (${IPV6_EXAMPLE})`;
+  }
+  if (!compressed && written !== IPV6_GROUP_COUNT) {
+    return `it has ${written} groups; an IPv6 address has 8 groups of 1-4 hex digits, or fewer with '::' (${IPV6_EXAMPLE})`;
+  }
+  return undefined;
+}
+
 /**
- * Reads the colon-separated groups on one side of `::` (or of an address without
- * `::`). An embedded IPv4 address may stand in for the last two groups, but only at
- * the very end of the address, which is the end of `text` when `endsAddress`.
+ * Checks the colon-separated groups on one side of `::` (or of an address without
+ * `::`) and counts them. An embedded IPv4 address may stand in for the last two
+ * groups, but only at the very end of the address, which is the end of `text` when
+ * `endsAddress`.
  */
-function readIpv6Groups(text: string, endsAddress: boolean): Parsed<number[]> {
-  if (text === '') return { ok: true, value: [] };
-  const groups: number[] = [];
+function countIpv6Groups(text: string, endsAddress: boolean): Parsed<number> {
+  if (text === '') return { ok: true, value: 0 };
+  let count = 0;
   const parts = text.split(':');
   for (const [index, part] of parts.entries()) {
     if (endsAddress && index === parts.length - 1 && part.includes('.')) {
-      const ipv4 = readIpv4(part);
-      if (!ipv4.ok) return refuse(`the embedded IPv4 address is wrong: ${ipv4.reason}`);
-      groups.push(Number(ipv4.value >> 16n), Number(ipv4.value & 0xffffn));
+      const problem = ipv4Problem(part);
+      if (problem !== undefined) return refuse(`the embedded IPv4 address is wrong: ${problem}`);
+      count += 2;
     } else if (/^[0-9a-f]{1,4}$/i.test(part)) {
-      groups.push(Number.parseInt(part, 16));
+      count += 1;
     } else {
       return refuse(ipv6GroupProblem(part));
     }
   }
-  return { ok: true, value: groups };
+  return { ok: true, value: count };
 }
 
 function ipv6GroupProblem(group: string): string {
@@ -401,32 +426,25 @@ function ipv4NetmaskPrefix(text: string): number | undefined {
 // --- Formatting and helpers ------------------------------------------------------
 
 function formatIpv4(value: bigint): string {
-  return [24n, 16n, 8n, 0n].map((shift) => (value >> shift) & 0xffn).join('.');
+  return new ipaddr.IPv4(toParts(value, 4, 8n)).toString();
 }
 
-/** RFC 5952 §4: lowercase, no leading zeros, first longest run of 2+ zero groups as `::`. */
+/** RFC 5952 §4 (lowercase, no leading zeros, first longest run of 2+ zero groups as `::`). */
 function formatIpv6(value: bigint): string {
-  const groups = Array.from({ length: IPV6_GROUP_COUNT }, (_, index) =>
-    Number((value >> BigInt(16 * (IPV6_GROUP_COUNT - 1 - index))) & 0xffffn),
-  );
-  const run = longestZeroRun(groups);
-  const hex = (part: number[]): string => part.map((group) => group.toString(16)).join(':');
-  if (run.length < 2) return hex(groups);
-  return `${hex(groups.slice(0, run.start))}::${hex(groups.slice(run.start + run.length))}`;
+  return new ipaddr.IPv6(toParts(value, IPV6_GROUP_COUNT, 16n)).toRFC5952String();
 }
 
-/** The first longest run of zero groups (`length` 0 when there is none). */
-function longestZeroRun(groups: number[]): { start: number; length: number } {
-  let best = { start: 0, length: 0 };
-  let start = 0;
-  for (const [index, group] of groups.entries()) {
-    if (group !== 0) {
-      start = index + 1;
-    } else if (index + 1 - start > best.length) {
-      best = { start, length: index + 1 - start };
-    }
-  }
-  return best;
+/** Big-endian parts of `width` bits each (octets or groups) to one value. */
+function fromParts(parts: readonly number[], width: bigint): bigint {
+  return parts.reduce((acc, part) => (acc << width) | BigInt(part), 0n);
+}
+
+/** One value to `count` big-endian parts of `width` bits each. */
+function toParts(value: bigint, count: number, width: bigint): number[] {
+  const mask = (1n << width) - 1n;
+  return Array.from({ length: count }, (_, index) =>
+    Number((value >> (width * BigInt(count - 1 - index))) & mask),
+  );
 }
 
 /** The host part of a CIDR as a mask: its low `bits - prefixLength` bits set. */

@@ -1,5 +1,5 @@
+import { BlockList, isIP, SocketAddress } from 'node:net';
 import fc from 'fast-check';
-import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
 import { InvalidCidrError, InvalidIpError, InvalidMacError } from '../../shared/errors.js';
 import {
@@ -764,31 +764,109 @@ describe('CIDR properties', () => {
   });
 });
 
-describe('agreement with ipaddr.js (an independent oracle)', () => {
-  const v6 = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
-  const bytesOf = (value: bigint, length: number) =>
-    Array.from({ length }, (_, i) => Number((value >> BigInt(8 * (length - 1 - i))) & 0xffn));
+/**
+ * Node's own address code as the oracle: `net.isIP` (a regex over RFC 4291's
+ * grammar) for validity, and libuv's inet_pton/inet_ntop behind `BlockList` and
+ * `SocketAddress` for values and canonical text. None of it shares code with
+ * ipaddr.js, which does our byte work, nor with our gate.
+ */
+describe("agreement with Node's address parser (an independent oracle)", () => {
+  const familyOf = (version: IpVersion) => (version === 4 ? 'ipv4' : 'ipv6');
 
-  it('formats IPv6 like ipaddr.js toRFC5952String (mapped addresses aside)', () => {
+  /** Octets around the edges of validity: in range, above 255, with a leading zero. */
+  const arbOctetText = fc.oneof(
+    fc.integer({ min: 0, max: 255 }).map(String),
+    fc.integer({ min: 200, max: 999 }).map(String),
+    fc.integer({ min: 0, max: 99 }).map((n) => `0${n}`),
+  );
+  /** IPv6 groups of one to five hex digits. */
+  const arbGroupText = fc.stringMatching(/^[0-9a-fA-F]{1,5}$/);
+
+  /** Valid notations of random addresses, then up to two random one-character edits. */
+  const arbText = fc
+    .tuple(
+      fc.oneof(
+        arbNotation.map(({ text }) => text),
+        fc.array(arbOctetText, { minLength: 3, maxLength: 5 }).map((octets) => octets.join('.')),
+        fc
+          .record({
+            groups: fc.array(arbGroupText, { maxLength: 9 }),
+            compressAt: fc.nat(9),
+            ipv4Tail: fc.option(fc.array(arbOctetText, { minLength: 4, maxLength: 4 })),
+          })
+          .map(({ groups, compressAt, ipv4Tail }) => {
+            const parts = ipv4Tail === null ? groups : [...groups, ipv4Tail.join('.')];
+            const at = Math.min(compressAt, parts.length + 1);
+            if (at > parts.length) return parts.join(':');
+            return `${parts.slice(0, at).join(':')}::${parts.slice(at).join(':')}`;
+          }),
+      ),
+      fc.array(
+        fc.record({
+          at: fc.nat(),
+          kind: fc.constantFrom('insert', 'delete', 'replace'),
+          char: fc.constantFrom(...'0123456789abcdefgABCDEF:.%[] x'),
+        }),
+        { maxLength: 2 },
+      ),
+    )
+    .map(([text, edits]) =>
+      edits.reduce((current, { at, kind, char }) => {
+        const index = at % (current.length + 1);
+        const rest = kind === 'insert' ? index : index + 1;
+        return current.slice(0, index) + (kind === 'delete' ? '' : char) + current.slice(rest);
+      }, text),
+    );
+
+  it('accepts exactly what net.isIP accepts (zone ids aside) and reads the same value', () => {
     fc.assert(
-      fc.property(v6, (value) => {
-        if (value >> 32n === 0xffffn) return; // we print ::ffff:a.b.c.d (RFC 5952 §5)
-        const expected = (
-          ipaddr.fromByteArray(bytesOf(value, 16)) as ipaddr.IPv6
-        ).toRFC5952String();
-        expect(formatIp({ version: 6, value })).toBe(expected);
+      fc.property(arbText, (text) => {
+        let ours: IpAddress | undefined;
+        try {
+          ours = parseIp(text);
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidIpError);
+        }
+        // We refuse zone ids on purpose; Node accepts `fe80::1%eth0`.
+        const nodeVersion = text.includes('%') ? 0 : isIP(text);
+        expect(ours?.version ?? 0, text).toBe(nodeVersion);
+        if (ours === undefined) return;
+        const family = familyOf(ours.version);
+        const exact = new BlockList();
+        exact.addAddress(formatIp(ours), family);
+        expect(exact.check(text, family), text).toBe(true);
+        const neighbour = new BlockList();
+        neighbour.addAddress(formatIp({ ...ours, value: ours.value ^ 1n }), family);
+        expect(neighbour.check(text, family), text).toBe(false);
       }),
+      { numRuns: 2000 },
     );
   });
 
-  it('parses what ipaddr.js prints to the same bytes', () => {
+  it("prints every address as libuv's inet_ntop does (its IPv4-compatible form aside)", () => {
+    const arbIp = fc.oneof(
+      fc.bigInt(0n, MAX_V4).map((value): IpAddress => ({ version: 4, value })),
+      fc.bigInt(0n, MAX_V6).map((value): IpAddress => ({ version: 6, value })),
+      arbGroups.map((groups): IpAddress => ({ version: 6, value: groupsToValue(groups) })),
+      arbMappedValue.map((value): IpAddress => ({ version: 6, value })),
+    );
     fc.assert(
-      fc.property(v6, fc.bigInt({ min: 0n, max: 0xffffffffn }), (value6, value4) => {
-        const text6 = ipaddr.fromByteArray(bytesOf(value6, 16)).toNormalizedString();
-        expect(parseIp(text6).value).toBe(value6);
-        const text4 = ipaddr.fromByteArray(bytesOf(value4, 4)).toString();
-        expect(parseIp(text4).value).toBe(value4);
+      fc.property(arbIp, (ip) => {
+        // inet_ntop prints `::/96` addresses with a non-zero seventh group as the
+        // deprecated `::a.b.c.d`; we print them in hex (tested above).
+        if (ip.version === 6 && ip.value >> 32n === 0n && ip.value >> 16n !== 0n) return;
+        // Uncompressed text built here, not by the module, so only Node canonicalises it.
+        const uncompressed =
+          ip.version === 4
+            ? [24n, 16n, 8n, 0n].map((shift) => (ip.value >> shift) & 0xffn).join('.')
+            : Array.from({ length: 8 }, (_, index) =>
+                ((ip.value >> BigInt(16 * (7 - index))) & 0xffffn).toString(16),
+              ).join(':');
+        const canonical = new SocketAddress({ address: uncompressed, family: familyOf(ip.version) })
+          .address;
+        expect(formatIp(ip)).toBe(canonical);
       }),
+      { numRuns: 2000 },
     );
   });
 });
