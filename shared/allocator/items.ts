@@ -46,7 +46,7 @@ export interface Details {
 export function withOwnerIndex(item: AllocationItem, ip: IpAddress): AllocationItem {
   const { gsi1pk: _pk, gsi1sk: _sk, ...rest } = item;
   if (item.owner === null) return rest;
-  return { ...rest, gsi1pk: keys.owner(item.owner), gsi1sk: `${item.subnetId}#${addressKey(ip)}` };
+  return { ...rest, gsi1pk: keys.owner(item.owner), gsi1sk: keys.ownerSort(item.subnetId, ip) };
 }
 
 /** The view of a stored item (older items may lack the nullable fields). */

@@ -6,7 +6,7 @@
 import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors.js';
 import type { IpamContext } from '../store/context.js';
-import { keys } from '../store/keys.js';
+import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { geometryOf } from '../subnets/geometry.js';
 import { loadSubnet } from '../subnets/subnets.js';
@@ -41,7 +41,7 @@ export async function listSubnetAllocations(
           ExpressionAttributeNames: { '#ttl': 'ttl' },
           ExpressionAttributeValues: {
             ':pk': keys.shardPartition(subnet.id, shard),
-            ':ip': 'IP#',
+            ':ip': PREFIX.allocation,
             ':now': nowSeconds(ctx),
           },
           Limit: query.limit - items.length,

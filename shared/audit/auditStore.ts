@@ -17,6 +17,7 @@
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
+import { auditKeys, PREFIX } from '../store/keys.js';
 import { isConditionalCheckFailed } from '../store/retry.js';
 
 /** Adds up the capacity every request reports (`ReturnConsumedCapacity: 'TOTAL'`). */
@@ -41,16 +42,8 @@ function units(consumed: ConsumedCapacity | readonly ConsumedCapacity[] | undefi
   return all.reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
 }
 
-export const auditKeys = {
-  report: (auditId: string) => ({ pk: `AUDIT#${auditId}`, sk: 'REPORT' }),
-  latest: { pk: 'AUDIT#LATEST', sk: 'POINTER' },
-  /** The scheduled audit that stopped at its deadline and continues on the next run. */
-  resume: { pk: 'AUDIT#RESUME', sk: 'POINTER' },
-  sighting: (subnetId: string, what: string) => ({ pk: `AUDIT#SIGHTING#${subnetId}`, sk: what }),
-};
-
 /** Partitions that belong to the audit itself. */
-export const AUDIT_PARTITION_PREFIX = 'AUDIT#';
+export const AUDIT_PARTITION_PREFIX = PREFIX.audit;
 
 export interface StoredAudit {
   readonly report: unknown;

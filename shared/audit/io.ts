@@ -12,7 +12,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
-import { keys } from '../store/keys.js';
+import { keys, PREFIX } from '../store/keys.js';
 import {
   isConditionalCheckFailed,
   isRetryableAwsError,
@@ -71,7 +71,7 @@ export class AuditIo {
       new QueryCommand({
         TableName: this.ctx.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :pending)',
-        ExpressionAttributeValues: { ':pk': keys.subnet(subnetId).pk, ':pending': 'PENDING#' },
+        ExpressionAttributeValues: { ':pk': keys.subnet(subnetId).pk, ':pending': PREFIX.pending },
         ConsistentRead: true,
         Limit: 1,
         ReturnConsumedCapacity: 'TOTAL',

@@ -29,13 +29,18 @@ export class Orphans {
    * An item of a shard partition (`SUBNET#<id>#S#<k>`) as the scan meets it: nothing
    * to do while the subnet exists (its audit reads the shard), else an orphan.
    */
-  async shardItem(subnetId: string, item: Item, sk: string): Promise<void> {
+  async shardItem(
+    subnetId: string,
+    item: Item,
+    what: 'allocation' | 'block' | 'other',
+    sk: string,
+  ): Promise<void> {
     if (await this.subnetExists(subnetId)) return; // audited with its subnet
-    if (sk.startsWith('IP#')) {
+    if (what === 'allocation') {
       this.scope.report.scanned.allocations += 1;
       const ip = typeof item.ip === 'string' ? item.ip : undefined;
       await this.orphan(subnetId, item, `allocation ${ip ?? sk}`, ip);
-    } else if (sk.startsWith('BLOCK#')) {
+    } else if (what === 'block') {
       await this.orphan(subnetId, item, `address block ${sk}`);
     } else {
       await this.orphan(subnetId, item, `${sk.toLowerCase()} item of ${String(item.pk)}`);
@@ -49,10 +54,9 @@ export class Orphans {
   }
 
   /** A space entry (`SPACE#<space>` / `NET#…`) naming a subnet that may be gone. */
-  async spaceEntry(item: Item): Promise<void> {
+  async spaceEntry(space: string, item: Item): Promise<void> {
     const subnetId = item.subnetId;
     if (typeof subnetId !== 'string' || (await this.subnetExists(subnetId))) return;
-    const space = String(item.pk).slice('SPACE#'.length);
     const finding = {
       type: FindingType.ORPHAN_SPACE_ENTRY,
       subnetId,

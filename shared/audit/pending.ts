@@ -4,6 +4,7 @@
  * still pending tell the join which taken offsets are work in flight.
  */
 import { undoPending } from '../allocator/index.js';
+import { PREFIX } from '../store/keys.js';
 import { isTransactionCanceled } from '../store/retry.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { Item } from './io.js';
@@ -34,7 +35,7 @@ export async function auditPending(
   const { ctx, settings } = scope;
   const tokens = new Set<string>();
   for await (const record of records) {
-    const token = String(record.sk).slice('PENDING#'.length);
+    const token = String(record.sk).slice(PREFIX.pending.length);
     const ips = Array.isArray(record.ips) ? record.ips.map(String) : [];
     const createdMs = Date.parse(String(record.createdAt));
     if (!report) {

@@ -8,7 +8,7 @@
  */
 import { paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
-import { keys } from '../store/keys.js';
+import { keys, PREFIX } from '../store/keys.js';
 import { LIST_INDEX } from '../store/table.js';
 import type { CapacityMeter } from './auditStore.js';
 import type { Key } from './checkpoint.js';
@@ -65,13 +65,16 @@ export class AuditReader {
 
   /** The subnet's pending records (`PENDING#<token>`). */
   pendingRecords(subnetId: string): AsyncIterable<Item> {
-    return this.partition(keys.subnet(subnetId).pk, 'PENDING#');
+    return this.partition(keys.subnet(subnetId).pk, PREFIX.pending);
   }
 
   /** The shard's blocks and allocation items; each stream is read only as it is consumed. */
   shard(subnetId: string, shard: number): ShardItems {
     const pk = keys.shardPartition(subnetId, shard);
-    return { blocks: this.partition(pk, 'BLOCK#'), allocations: this.partition(pk, 'IP#') };
+    return {
+      blocks: this.partition(pk, PREFIX.block),
+      allocations: this.partition(pk, PREFIX.allocation),
+    };
   }
 
   /** Consistent, paged Query of one partition's items whose sort key starts with `prefix`. */

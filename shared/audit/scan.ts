@@ -9,10 +9,9 @@
  * next shard of a subnet begun) and stops when the deadline gate says so; the
  * smallest unit of work is one shard.
  */
-import { keys } from '../store/keys.js';
+import { keys, PREFIX, parseItemKey } from '../store/keys.js';
 import { type Geometry, geometryOf } from '../subnets/geometry.js';
 import type { Subnet } from '../subnets/subnet.js';
-import { AUDIT_PARTITION_PREFIX } from './auditStore.js';
 import {
   type Checkpoint,
   type DeadlineGate,
@@ -64,7 +63,7 @@ export class TableScan {
       for await (const page of this.reader.segment(index, total, state.startKey)) {
         for (const item of page.items) {
           if (!(await this.visit(item, state))) return;
-          if (!String(item.pk).startsWith(AUDIT_PARTITION_PREFIX)) {
+          if (!String(item.pk).startsWith(PREFIX.audit)) {
             this.scope.report.scanned.items += 1;
           }
           state.startKey = { pk: item.pk, sk: item.sk };
@@ -87,20 +86,22 @@ export class TableScan {
   private async visit(item: Item, state: SegmentState): Promise<boolean> {
     const pk = String(item.pk ?? '');
     const sk = String(item.sk ?? '');
-    if (pk.startsWith(AUDIT_PARTITION_PREFIX)) return true;
-    if (pk.startsWith('SUBNET#')) {
-      const rest = pk.slice('SUBNET#'.length);
-      const cut = rest.indexOf('#S#');
-      if (cut >= 0) {
-        await this.orphans.shardItem(rest.slice(0, cut), item, sk);
+    const key = parseItemKey(pk, sk);
+    switch (key.kind) {
+      case 'subnet':
+        return this.auditSubnet(key.subnetId, state);
+      case 'shardItem':
+        await this.orphans.shardItem(key.subnetId, item, key.what, sk);
         return true;
-      }
-      if (sk === 'META') return this.auditSubnet(rest, state);
-      if (sk.startsWith('PENDING#')) await this.orphans.pendingRecord(rest, item);
-      return true;
+      case 'pending':
+        await this.orphans.pendingRecord(key.subnetId, item);
+        return true;
+      case 'spaceEntry':
+        await this.orphans.spaceEntry(key.space, item);
+        return true;
+      default:
+        return true;
     }
-    if (pk.startsWith('SPACE#') && sk.startsWith('NET#')) await this.orphans.spaceEntry(item);
-    return true;
   }
 
   private async auditSubnet(subnetId: string, state: SegmentState): Promise<boolean> {

@@ -6,8 +6,8 @@
  */
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
+import { auditKeys } from '../store/keys.js';
 import { runAudit } from './audit.js';
-import { auditKeys } from './auditStore.js';
 import type { AuditOptions } from './options.js';
 import type { AuditReport } from './report.js';
 

@@ -4,7 +4,7 @@
  */
 import type { AllocationItem } from '../allocator/index.js';
 import { formatIp } from '../net/address.js';
-import { keys } from '../store/keys.js';
+import { keys, parseAllocationSort } from '../store/keys.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import { type Geometry, positionOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
@@ -74,7 +74,7 @@ export function misplaced(sh: ShardScan, value: bigint): boolean {
 
 /** The absolute address of an allocation item, from its sort key `IP#<hex>`. */
 export function itemValue(item: Item): bigint {
-  return BigInt(`0x${String(item.sk).slice('IP#'.length)}`);
+  return parseAllocationSort(String(item.sk));
 }
 
 export function itemKeyOf(item: AllocationItem): Item {

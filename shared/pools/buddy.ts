@@ -17,7 +17,8 @@
  * `BuddyFreeList` is the in-memory twin of the stored structure (shared/subnetPools.ts):
  * the same functions drive both, and the tests hold the table to it.
  */
-import { addressKey, bitLength, type Cidr, cidrLast, cidrSize } from '../net/address.js';
+import { bitLength, type Cidr, cidrLast, cidrSize } from '../net/address.js';
+import { fitKey } from '../store/keys.js';
 
 /** Whether `inner` lies inside `outer` (or is it). */
 export function containsBlock(outer: Cidr, inner: Cidr): boolean {
@@ -107,22 +108,6 @@ export function holdersOf(block: Cidr, rootLength: number): Cidr[] {
 export function compareFit(a: Cidr, b: Cidr): number {
   if (a.prefixLength !== b.prefixLength) return b.prefixLength - a.prefixLength;
   return a.network < b.network ? -1 : a.network > b.network ? 1 : 0;
-}
-
-const SIZE_DIGITS = 3;
-
-/**
- * A string whose lexical order is {@link compareFit}'s order (within one IP version):
- * the host-bit count (`bits - prefixLength`, 3 digits) then the fixed-width hex
- * network, e.g. `008#0a000100` for 10.0.1.0/24. A storage sort key.
- */
-export function fitKey(block: Cidr): string {
-  return `${fitKeyFloor(block.version, block.prefixLength)}${addressKey({ version: block.version, value: block.network })}`;
-}
-
-/** The smallest {@link fitKey} of any block of length ≤ `prefixLength`. */
-export function fitKeyFloor(version: Cidr['version'], prefixLength: number): string {
-  return `${String(bitLength(version) - prefixLength).padStart(SIZE_DIGITS, '0')}#`;
 }
 
 /** The best-fit block for `prefixLength` among `blocks`, if any fits. */

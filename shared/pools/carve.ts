@@ -34,7 +34,7 @@ import {
 } from '../errors.js';
 import { type Cidr, cidrSize, formatCidr, parseCidr } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
-import { keys } from '../store/keys.js';
+import { PoolBlockKind as Kind, keys } from '../store/keys.js';
 import { backoffMs, sleep } from '../store/retry.js';
 import { writeTransaction } from '../store/transactions.js';
 import { type Subnet, type SubnetView, subnetView } from '../subnets/subnet.js';
@@ -47,7 +47,6 @@ import {
   planSubnet,
 } from '../subnets/subnets.js';
 import { blocksOverlap, containsBlock, lowestPart, subtract } from './buddy.js';
-import { Kind } from './keys.js';
 import {
   bestFreeBlock,
   bumpPool,

@@ -9,12 +9,10 @@
  * | `items.ts`       | the pool item: Pool ↔ PoolItem ↔ PoolView                                        |
  * | `pool.ts`        | the Pool model and the API's PoolView                                            |
  * | `usage.ts`       | total and carved addresses                                                       |
- * | `keys.ts`        | the pool items' key builders                                                     |
  * | `rangeQueries.ts`| sort-key range reads shared by the ledger and pool create                        |
  * | `buddy.ts`       | pure buddy-block arithmetic and its in-memory twin                               |
  */
 export { type CarveSubnetInput, carveSubnet, previewNextCidr } from './carve.js';
-export { poolKeys } from './keys.js';
 export { onSubnetDeleted } from './ledger.js';
 export type { PoolUsage, PoolView } from './pool.js';
 export {

@@ -1,6 +1,6 @@
 /** The pool item: Pool ↔ PoolItem (stored) ↔ PoolView (the API's body). */
 import { formatCidr, parseCidr } from '../net/address.js';
-import { poolKeys } from './keys.js';
+import { poolKeys } from '../store/keys.js';
 import type { Pool, PoolView } from './pool.js';
 import { usageOf } from './usage.js';
 

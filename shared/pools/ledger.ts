@@ -28,13 +28,19 @@ import { type Cidr, cidrLast, cidrSize, formatCidr, parseCidr } from '../net/add
 import { isId } from '../net/ids.js';
 import { batchGet } from '../store/batch.js';
 import type { IpamContext } from '../store/context.js';
-import { keys } from '../store/keys.js';
+import {
+  fitKey,
+  fitKeyFloor,
+  PoolBlockKind as Kind,
+  keys,
+  PREFIX,
+  poolKeys,
+} from '../store/keys.js';
 import { backoffMs, sleep, type TransactionCanceled } from '../store/retry.js';
 import { type TransactItem, writeTransaction } from '../store/transactions.js';
 import type { Subnet } from '../subnets/subnet.js';
-import { blocksOverlap, buddiesUpTo, coalesce, fitKey, fitKeyFloor, holdersOf } from './buddy.js';
+import { blocksOverlap, buddiesUpTo, coalesce, holdersOf } from './buddy.js';
 import { fromPoolItem } from './items.js';
-import { Kind, poolKeys } from './keys.js';
 import { type Pool, rootOf } from './pool.js';
 import { queryRange, queryStartingIn } from './rangeQueries.js';
 
@@ -150,7 +156,7 @@ async function existingSubnets(
     [...new Set(subnetIds)].map((subnetId) => keys.subnet(subnetId)),
     'pk',
   );
-  return new Set(items.map((item) => String(item.pk).slice('SUBNET#'.length)));
+  return new Set(items.map((item) => String(item.pk).slice(PREFIX.subnet.length)));
 }
 
 // --- Items and transaction parts ---------------------------------------------------

@@ -6,7 +6,7 @@ import { bitLength, type Cidr, cidrLast, formatCidr, parseCidr } from '../net/ad
 import { newId } from '../net/ids.js';
 import { batchWrite } from '../store/batch.js';
 import type { IpamContext } from '../store/context.js';
-import { keys } from '../store/keys.js';
+import { PoolBlockKind as Kind, keys, poolKeys } from '../store/keys.js';
 import { decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { backoffMs, isConditionalCheckFailed, sleep } from '../store/retry.js';
 import { assertSubnetPrefix } from '../subnets/rules.js';
@@ -14,7 +14,6 @@ import { address } from '../subnets/subnet.js';
 import { assertSpace } from '../subnets/subnets.js';
 import { blocksOverlap, containsBlock, freeBlocksOf } from './buddy.js';
 import { fromPoolItem, poolView, toPoolItem } from './items.js';
-import { Kind, poolKeys } from './keys.js';
 import { foreignItem, freeItem, loadPool, reclaimStale, WRITE_ATTEMPTS } from './ledger.js';
 import type { Pool, PoolView } from './pool.js';
 import { queryStartingIn } from './rangeQueries.js';

@@ -1,41 +1,164 @@
-/** Key builders for the item layout documented in table.ts. */
-import { addressKey, type IpAddress } from '../net/address.js';
+/**
+ * Every key of the one table, built and parsed here and nowhere else. Each entity
+ * owns its key template (the layout and why: shared/README.md); the prefixes are
+ * spelled once, in `PREFIX`, so a scan can tell what an item is from its key.
+ */
+import {
+  addressKey,
+  bitLength,
+  type Cidr,
+  type IpAddress,
+  type IpVersion,
+} from '../net/address.js';
 
 const BLOCK_DIGITS = 30;
+/** Digits of the host-bit count in a pool's free-block sort key (IPv6 has 128 bits). */
+const HOST_BITS_DIGITS = 3;
+
+/** Key prefixes and fixed sort keys. */
+export const PREFIX = {
+  subnet: 'SUBNET#',
+  shard: '#S#',
+  block: 'BLOCK#',
+  allocation: 'IP#',
+  pending: 'PENDING#',
+  space: 'SPACE#',
+  spaceEntry: 'NET#',
+  pool: 'POOL#',
+  audit: 'AUDIT#',
+  owner: 'OWNER#',
+} as const;
+
+export const SORT = { meta: 'META', counter: 'COUNT', head: 'HEAD' } as const;
+
+/** The two kinds of used pool block: carved from the pool, or taken by another subnet of the space. */
+export const PoolBlockKind = { CARVED: 'C', FOREIGN: 'F' } as const;
+export type PoolBlockKind = (typeof PoolBlockKind)[keyof typeof PoolBlockKind];
 
 export const keys = {
-  subnet: (subnetId: string) => ({ pk: `SUBNET#${subnetId}`, sk: 'META' }),
+  subnet: (subnetId: string) => ({ pk: `${PREFIX.subnet}${subnetId}`, sk: SORT.meta }),
   shardPartition: (subnetId: string, shard: number) =>
-    `SUBNET#${subnetId}#S#${shard.toString().padStart(2, '0')}`,
+    `${PREFIX.subnet}${subnetId}${PREFIX.shard}${shard.toString().padStart(2, '0')}`,
   counter: (subnetId: string, shard: number) => ({
     pk: keys.shardPartition(subnetId, shard),
-    sk: 'COUNT',
+    sk: SORT.counter,
   }),
-  blockSort: (block: bigint) => `BLOCK#${block.toString(16).padStart(BLOCK_DIGITS, '0')}`,
+  blockSort: (block: bigint) => `${PREFIX.block}${block.toString(16).padStart(BLOCK_DIGITS, '0')}`,
   block: (subnetId: string, shard: number, block: bigint) => ({
     pk: keys.shardPartition(subnetId, shard),
     sk: keys.blockSort(block),
   }),
-  allocationSort: (ip: IpAddress) => `IP#${addressKey(ip)}`,
+  allocationSort: (ip: IpAddress) => `${PREFIX.allocation}${addressKey(ip)}`,
   allocation: (subnetId: string, shard: number, ip: IpAddress) => ({
     pk: keys.shardPartition(subnetId, shard),
     sk: keys.allocationSort(ip),
   }),
   pending: (subnetId: string, token: string) => ({
-    pk: `SUBNET#${subnetId}`,
-    sk: `PENDING#${token}`,
+    pk: `${PREFIX.subnet}${subnetId}`,
+    sk: `${PREFIX.pending}${token}`,
   }),
-  spaceHead: (space: string) => ({ pk: `SPACE#${space}`, sk: 'HEAD' }),
-  spaceEntrySort: (ip: IpAddress) => `NET#${ip.version}#${addressKey(ip)}`,
+  spaceHead: (space: string) => ({ pk: `${PREFIX.space}${space}`, sk: SORT.head }),
+  spaceEntrySort: (ip: IpAddress) => `${PREFIX.spaceEntry}${ip.version}#${addressKey(ip)}`,
   spaceEntry: (space: string, network: IpAddress) => ({
-    pk: `SPACE#${space}`,
+    pk: `${PREFIX.space}${space}`,
     sk: keys.spaceEntrySort(network),
   }),
   /** gsi1 partitions: every subnet, and each owner's allocations. */
   allSubnets: 'SUBNETS',
-  owner: (owner: string) => `OWNER#${owner}`,
+  owner: (owner: string) => `${PREFIX.owner}${owner}`,
+  /** gsi1 sort key of an owner's allocation: subnet, then address. */
+  ownerSort: (subnetId: string, ip: IpAddress) => `${subnetId}#${addressKey(ip)}`,
 };
 
+export const poolKeys = {
+  pool: (poolId: string) => ({ pk: `${PREFIX.pool}${poolId}`, sk: SORT.meta }),
+  freePartition: (poolId: string) => `${PREFIX.pool}${poolId}#FREE`,
+  free: (poolId: string, block: Cidr) => ({
+    pk: poolKeys.freePartition(poolId),
+    sk: fitKey(block),
+  }),
+  usedPartition: (poolId: string) => `${PREFIX.pool}${poolId}#USED`,
+  usedSort: (kind: PoolBlockKind, network: Cidr['network'], version: IpVersion) =>
+    `${kind}#${addressKey({ version, value: network })}`,
+  used: (poolId: string, kind: PoolBlockKind, block: Cidr) => ({
+    pk: poolKeys.usedPartition(poolId),
+    sk: poolKeys.usedSort(kind, block.network, block.version),
+  }),
+  /** gsi1 partition of every pool. */
+  allPools: 'POOLS',
+};
+
+export const auditKeys = {
+  report: (auditId: string) => ({ pk: `${PREFIX.audit}${auditId}`, sk: 'REPORT' }),
+  latest: { pk: `${PREFIX.audit}LATEST`, sk: 'POINTER' },
+  /** The scheduled audit that stopped at its deadline and continues on the next run. */
+  resume: { pk: `${PREFIX.audit}RESUME`, sk: 'POINTER' },
+  sighting: (subnetId: string, what: string) => ({
+    pk: `${PREFIX.audit}SIGHTING#${subnetId}`,
+    sk: what,
+  }),
+};
+
+/**
+ * A pool block's sort key, in best-fit order: the host-bit count
+ * (`bits - prefixLength`, 3 digits) then the fixed-width hex network, e.g.
+ * `008#0a000100` for 10.0.1.0/24.
+ */
+export function fitKey(block: Cidr): string {
+  return `${fitKeyFloor(block.version, block.prefixLength)}${addressKey({ version: block.version, value: block.network })}`;
+}
+
+/** The smallest {@link fitKey} of any block of length ≤ `prefixLength`. */
+export function fitKeyFloor(version: IpVersion, prefixLength: number): string {
+  return `${String(bitLength(version) - prefixLength).padStart(HOST_BITS_DIGITS, '0')}#`;
+}
+
 export function parseBlockSort(sk: string): bigint {
-  return BigInt(`0x${sk.slice('BLOCK#'.length)}`);
+  return BigInt(`0x${sk.slice(PREFIX.block.length)}`);
+}
+
+/** The address value of an allocation item's sort key (`IP#<hex>`). */
+export function parseAllocationSort(sk: string): bigint {
+  return BigInt(`0x${sk.slice(PREFIX.allocation.length)}`);
+}
+
+/** The shard number of a shard partition key (`SUBNET#<id>#S#<k>`). */
+export function parseShardPartition(pk: string): number {
+  return Number(pk.slice(pk.lastIndexOf(PREFIX.shard) + PREFIX.shard.length));
+}
+
+/** What an item is, read from its key alone (the audit's scan sorts items by it). */
+export type ItemKey =
+  | { readonly kind: 'subnet'; readonly subnetId: string }
+  | { readonly kind: 'pending'; readonly subnetId: string; readonly token: string }
+  | {
+      readonly kind: 'shardItem';
+      readonly subnetId: string;
+      readonly what: 'allocation' | 'block' | 'other';
+    }
+  | { readonly kind: 'spaceEntry'; readonly space: string }
+  | { readonly kind: 'audit' }
+  | { readonly kind: 'other' };
+
+export function parseItemKey(pk: string, sk: string): ItemKey {
+  if (pk.startsWith(PREFIX.audit)) return { kind: 'audit' };
+  if (pk.startsWith(PREFIX.subnet)) {
+    const rest = pk.slice(PREFIX.subnet.length);
+    const cut = rest.indexOf(PREFIX.shard);
+    if (cut >= 0) {
+      const what = sk.startsWith(PREFIX.allocation)
+        ? 'allocation'
+        : sk.startsWith(PREFIX.block)
+          ? 'block'
+          : 'other';
+      return { kind: 'shardItem', subnetId: rest.slice(0, cut), what };
+    }
+    if (sk === SORT.meta) return { kind: 'subnet', subnetId: rest };
+    if (sk.startsWith(PREFIX.pending))
+      return { kind: 'pending', subnetId: rest, token: sk.slice(PREFIX.pending.length) };
+    return { kind: 'other' };
+  }
+  if (pk.startsWith(PREFIX.space) && sk.startsWith(PREFIX.spaceEntry))
+    return { kind: 'spaceEntry', space: pk.slice(PREFIX.space.length) };
+  return { kind: 'other' };
 }

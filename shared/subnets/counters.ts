@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { AllocationContentionError, SubnetNotFoundError } from '../errors.js';
 import type { IpamContext } from '../store/context.js';
-import { keys, parseBlockSort } from '../store/keys.js';
+import { keys, PREFIX, parseBlockSort, parseShardPartition } from '../store/keys.js';
 import { queryPages } from '../store/query.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
 import { blockFromItem } from './blocks.js';
@@ -76,7 +76,7 @@ export async function readCounters(
         new BatchGetCommand({ RequestItems: request }),
       );
       for (const item of result.Responses?.[ctx.tableName] ?? []) {
-        const shard = Number(String(item.pk).split('#S#')[1]);
+        const shard = parseShardPartition(String(item.pk));
         found.set(shard, counterFromItem(shard, item));
       }
       const rest = result.UnprocessedKeys?.[ctx.tableName];
@@ -132,7 +132,7 @@ export async function recountShard(
     let l = 0;
     for await (const items of queryPages(ctx, {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
-      ExpressionAttributeValues: { ':pk': key.pk, ':block': 'BLOCK#' },
+      ExpressionAttributeValues: { ':pk': key.pk, ':block': PREFIX.block },
       ConsistentRead: true,
     })) {
       for (const item of items) {

@@ -25,7 +25,7 @@ import {
 } from '../net/address.js';
 import { isId, newId } from '../net/ids.js';
 import type { IpamContext } from '../store/context.js';
-import { keys } from '../store/keys.js';
+import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { queryPages } from '../store/query.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
@@ -479,7 +479,7 @@ async function deleteEmptyBlocks(
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
       ExpressionAttributeValues: {
         ':pk': keys.shardPartition(subnetId, shard),
-        ':block': 'BLOCK#',
+        ':block': PREFIX.block,
       },
       ProjectionExpression: 'pk, sk',
     })) {

@@ -27,11 +27,11 @@ import {
   listPools,
   onSubnetDeleted,
   type PoolView,
-  poolKeys,
   previewNextCidr,
 } from '../../shared/pools/index.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import type { IpamContext } from '../../shared/store/context.js';
+import { poolKeys } from '../../shared/store/keys.js';
 import type { SubnetView } from '../../shared/subnets/subnet.js';
 import {
   createSubnet,

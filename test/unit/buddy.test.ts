@@ -17,13 +17,12 @@ import {
   coalesce,
   compareFit,
   containsBlock,
-  fitKey,
-  fitKeyFloor,
   freeBlocksOf,
   holdersOf,
   lowestPart,
   subtract,
 } from '../../shared/pools/buddy.js';
+import { fitKey, fitKeyFloor } from '../../shared/store/keys.js';
 
 const c = parseCidr;
 const texts = (blocks: readonly Cidr[]) => blocks.map(formatCidr);
