@@ -2,7 +2,7 @@
  * The allocation item as stored, and the view callers get: the one place that
  * maps between them (addresses and MACs are formatted here, on the way out).
  */
-import { addressKey, formatIp, type IpAddress } from '../net/address.js';
+import { formatIp, type IpAddress } from '../net/address.js';
 import { keys } from '../store/keys.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
