@@ -80,7 +80,6 @@ async function apply(ctx: Ctx, item: PlanItem, space: string): Promise<void> {
         body,
         resendable: true,
       });
-      item.id = item.subnetId;
     }
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
@@ -190,12 +189,13 @@ export function registerImportExport(program: Command): void {
           const verb = opts.apply ? 'created' : 'create';
           ctx.out.line(
             table(
-              ['LINE', 'ACTION', 'KIND', 'TARGET', 'NOTE'],
+              ['LINE', 'ACTION', 'KIND', 'TARGET', 'NAME/OWNER', 'NOTE'],
               plan.map((i) => [
                 String(i.line),
                 i.action === 'create' ? verb : i.action,
                 i.kind,
                 i.target,
+                (i.kind === 'allocation' ? i.owner : i.name) ?? '-',
                 i.note,
               ]),
               new Set([0]),
@@ -208,7 +208,7 @@ export function registerImportExport(program: Command): void {
         }
         if (counts.conflict! > 0 || counts.invalid! > 0) {
           throw new CliError(
-            `${counts.conflict} conflicts and ${counts.invalid} invalid rows were not imported`,
+            `not imported: ${counts.conflict} conflicting and ${counts.invalid} invalid rows (see above)`,
             ExitCode.CONFLICT,
           );
         }
@@ -257,20 +257,40 @@ export function registerImportExport(program: Command): void {
               `${pathOf('subnets', s.id)}/allocations`,
             )) {
               const t = a.tags;
+              const device = t['netbox.device'] ?? '';
+              const vm = t['netbox.virtual_machine'] ?? '';
+              // The owner comes back where import reads it from: the VM, the device, or dns_name.
+              const ownerShown =
+                a.owner === null || a.owner === (vm || device || t['netbox.dns_name']);
               rows.push([
                 `${a.ip}/${length}`,
                 t['netbox.vrf'] ?? '',
                 t['netbox.tenant'] ?? '',
                 t['netbox.status'] ?? 'active',
                 t['netbox.role'] ?? '',
-                t['netbox.dns_name'] ?? a.owner ?? '',
+                device,
+                vm,
+                t['netbox.interface'] ?? '',
+                ownerShown ? (t['netbox.dns_name'] ?? '') : (a.owner ?? ''),
                 a.description ?? '',
                 plainTags(t),
               ]);
             }
           }
           csv = toCsv(
-            ['address', 'vrf', 'tenant', 'status', 'role', 'dns_name', 'description', 'tags'],
+            [
+              'address',
+              'vrf',
+              'tenant',
+              'status',
+              'role',
+              'device',
+              'virtual_machine',
+              'interface',
+              'dns_name',
+              'description',
+              'tags',
+            ],
             rows,
           );
         }
