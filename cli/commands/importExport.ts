@@ -305,6 +305,7 @@ export function registerImportExport(program: Command): void {
 function plainTags(tags: Record<string, string>): string {
   return Object.entries(tags)
     .filter(([key]) => !key.startsWith('netbox.') && !key.startsWith('phpipam.'))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, value]) => (value === '' ? key : `${key}=${value}`))
     .join(',');
 }
