@@ -74,11 +74,12 @@ export class ApiClient {
   /** The URL of an API path (segments already encoded) under the endpoint's base path. */
   url(path: string, query: Query = {}): string {
     const base = this.endpoint.pathname.replace(/\/+$/, '');
-    const url = new URL(`${this.endpoint.origin}${base}${path}`);
-    for (const [key, value] of Object.entries(query)) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
-    return url.toString();
+    // RFC 3986 encoding (a space is %20, never +), the form SigV4 canonicalises to.
+    const search = Object.entries(query)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => `${rfc3986(key)}=${rfc3986(String(value))}`)
+      .join('&');
+    return `${this.endpoint.origin}${base}${path}${search === '' ? '' : `?${search}`}`;
   }
 
   /** Sends a request and returns the 2xx response; throws ApiError for an error answer. */
@@ -186,6 +187,13 @@ export class ApiClient {
       req.end();
     });
   }
+}
+
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 function toApiError(response: ApiResponse): ApiError {
