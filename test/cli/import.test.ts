@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, type RunningServer, startServer } from '../support/server.js';
 import { ipam } from './run.js';
 
+/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
+const SLOW = 180_000;
+
 let server: RunningServer;
 const run = (...args: string[]) => ipam(server.url, args);
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url));
@@ -26,7 +29,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('ipam import (NetBox)', () => {
+describe('ipam import (NetBox)', { timeout: SLOW }, () => {
   it('dry-runs a nested prefix export: containers become pools, leaves subnets, nothing written', async () => {
     const dry = await run(
       'import',
@@ -210,7 +213,7 @@ describe('ipam import (NetBox)', () => {
   });
 });
 
-describe('ipam import (phpIPAM)', () => {
+describe('ipam import (phpIPAM)', { timeout: SLOW }, () => {
   it('imports a subnet export (master subnets become pools, folders skipped) and an address export', async () => {
     const subnets = await run(
       'import',

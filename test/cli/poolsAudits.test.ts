@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, type RunningServer, startServer } from '../support/server.js';
 import { ipam } from './run.js';
 
+/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
+const SLOW = 180_000;
+
 let server: RunningServer;
 const run = (...args: string[]) => ipam(server.url, args);
 
@@ -12,7 +15,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('ipam pool', () => {
+describe('ipam pool', { timeout: SLOW }, () => {
   it('creates, lists, shows, previews, carves and deletes; JSON is the API body', async () => {
     const created = await run(
       'pool',
@@ -78,7 +81,7 @@ describe('ipam pool', () => {
   });
 });
 
-describe('ipam audit', () => {
+describe('ipam audit', { timeout: SLOW }, () => {
   it('runs an audit to completion and shows stored reports like the API', async () => {
     const audit = await run('audit', 'run', '-o', 'json');
     expect(audit.code).toBe(0);
@@ -99,7 +102,7 @@ describe('ipam audit', () => {
   });
 });
 
-describe('usage and failures', () => {
+describe('usage and failures', { timeout: SLOW }, () => {
   it('documents the exit codes in --help', async () => {
     const help = await run('--help');
     expect(help.code).toBe(0);

@@ -10,6 +10,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { regionOfEndpoint, signRequest } from '../../cli/sigv4.js';
 import { ipam } from './run.js';
 
+/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
+const SLOW = 180_000;
+
 const CREDENTIALS = {
   accessKeyId: 'AKIDEXAMPLE',
   secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
@@ -137,7 +140,7 @@ function expectSigned(req: Captured, extra: string[] = []): void {
   );
 }
 
-describe('signRequest', () => {
+describe('signRequest', { timeout: SLOW }, () => {
   const signingDate = new Date('2026-01-02T03:04:05Z');
   const sign = (method: string, path: string, headers: Record<string, string>, body?: string) =>
     signRequest(
@@ -194,7 +197,7 @@ describe('signRequest', () => {
   });
 });
 
-describe('ipam with --sign', () => {
+describe('ipam with --sign', { timeout: SLOW }, () => {
   const env = {
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, type RunningServer, startServer } from '../support/server.js';
 import { ipam } from './run.js';
 
+/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
+const SLOW = 180_000;
+
 let server: RunningServer;
 const run = (...args: string[]) => ipam(server.url, args);
 
@@ -12,7 +15,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('ipam subnet', () => {
+describe('ipam subnet', { timeout: SLOW }, () => {
   it('creates a subnet; --output json is exactly the API body', async () => {
     const created = await run(
       'subnet',
@@ -111,7 +114,7 @@ describe('ipam subnet', () => {
   });
 });
 
-describe('ipam alloc and release', () => {
+describe('ipam alloc and release', { timeout: SLOW }, () => {
   it('allocates a specific address; JSON is the API body; taken again is a conflict', async () => {
     const alloc = await run(
       'alloc',
