@@ -311,3 +311,50 @@ describe('ipam with --sign', { timeout: SLOW }, () => {
     expect(captured).toHaveLength(0);
   });
 });
+
+describe('ipam audit run against other server behaviours', { timeout: SLOW }, () => {
+  const report = (status: string, extra: object = {}) => ({
+    id: 'aud_AAAAAAAAAAAAAAAAAAAAAA',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: status === 'complete' ? '2026-01-01T00:01:00.000Z' : null,
+    repair: false,
+    status,
+    ...extra,
+  });
+  const reply =
+    (status: number, body: object): Reply =>
+    (_req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+
+  it('polls GET /audits/{id} after a 202 until the audit is complete', async () => {
+    replies.push(
+      reply(202, report('running', { progress: { scannedItems: 0, estimatedItems: 10 } })),
+    );
+    replies.push(
+      reply(200, report('running', { progress: { scannedItems: 5, estimatedItems: 10 } })),
+    );
+    replies.push(reply(200, report('complete', { findings: [], findingCounts: {} })));
+    const result = await ipam(base, ['audit', 'run', '--poll-interval', '100', '-o', 'json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(captured.map((c) => `${c.method} ${c.url}`)).toEqual([
+      'POST /audits',
+      'GET /audits/aud_AAAAAAAAAAAAAAAAAAAAAA',
+      'GET /audits/aud_AAAAAAAAAAAAAAAAAAAAAA',
+    ]);
+    expect(result.json().status).toBe('complete');
+  });
+
+  it('resumes a partial report with resumeFrom, and a failed audit exits 1', async () => {
+    replies.push(reply(201, report('partial')));
+    replies.push(reply(201, report('failed', { reason: 'table gone' })));
+    const result = await ipam(base, ['audit', 'run', '--repair']);
+    expect(captured.map((c) => c.body)).toEqual([
+      '{"repair":true}',
+      '{"resumeFrom":"aud_AAAAAAAAAAAAAAAAAAAAAA"}',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('audit aud_AAAAAAAAAAAAAAAAAAAAAA failed: table gone');
+  });
+});
