@@ -8,7 +8,7 @@ import { ApiClient, expectJson, type Query, type Signing } from './client.js';
 import { AuthError, NotFoundError, UsageError } from './errors.js';
 import { parseCidr } from './ip.js';
 import { type Out, type OutputMode, stdOut } from './output.js';
-import { regionOfEndpoint } from './sigv4.js';
+import { type AwsCredentials, regionOfEndpoint } from './sigv4.js';
 import type { Page, Pool, Subnet } from './types.js';
 
 export interface GlobalOptions {
@@ -71,7 +71,7 @@ function signingOf(options: GlobalOptions): Signing | undefined {
       'signing needs a region: use an execute-api endpoint URL, --region or AWS_REGION',
     );
   }
-  let cached: Promise<import('./sigv4.js').AwsCredentials> | undefined;
+  let cached: Promise<AwsCredentials> | undefined;
   const credentials = () => {
     cached ??= (async () => {
       const { fromNodeProviderChain } = await import('@aws-sdk/credential-providers');
