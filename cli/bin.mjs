@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `ipam` executable: registers tsx's ESM loader, then runs the TypeScript entry.
+// Works from the repo (`npx ipam`) and after `npm install -g .` (a link to this checkout).
+import { register } from 'tsx/esm/api';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+register();
+await import('./main.ts');
