@@ -14,7 +14,7 @@
  * - **Release** a block: merge it with its buddy while the buddy is free and the
  *   parent stays inside the root (`coalesce`).
  *
- * `BuddyFreeList` is the in-memory twin of the stored structure (shared/subnetPools.ts):
+ * `BuddyFreeList` is the in-memory twin of the stored structure (ledger.ts):
  * the same functions drive both, and the tests hold the table to it.
  */
 import { bitLength, type Cidr, cidrLast, cidrSize } from '../net/address.js';
