@@ -1,26 +1,30 @@
 /**
- * Paged queries. Kept apart from dynamo.ts (table set-up) so that a Lambda bundle
- * importing this does not appear to call DescribeTable/CreateTable (test/infra checks
- * each function's grants against the DynamoDB calls in its bundle).
+ * Paged queries. Kept apart from table set-up (local/tables.ts) so that a Lambda
+ * bundle importing this does not appear to call DescribeTable/CreateTable
+ * (test/infra checks each function's grants against the DynamoDB calls in its bundle).
  */
 import {
   type DynamoDBDocumentClient,
-  QueryCommand,
+  paginateQuery,
   type QueryCommandInput,
-  type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 
-/** The items of a query, one page at a time (bounded memory), following LastEvaluatedKey. */
+/**
+ * The items of a query, one page at a time (bounded memory): lib-dynamodb's
+ * `paginateQuery`, which follows `LastEvaluatedKey` to the end.
+ *
+ * @param ctx - the client and table
+ * @param input - the query without table name and start key (`Limit` caps each page)
+ * @returns an async iterator of each page's items (an empty page is possible)
+ */
 export async function* queryPages(
   ctx: { readonly doc: DynamoDBDocumentClient; readonly tableName: string },
   input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
 ): AsyncGenerator<Record<string, unknown>[]> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page: QueryCommandOutput = await ctx.doc.send(
-      new QueryCommand({ ...input, TableName: ctx.tableName, ExclusiveStartKey: startKey }),
-    );
+  for await (const page of paginateQuery(
+    { client: ctx.doc },
+    { ...input, TableName: ctx.tableName },
+  )) {
     yield page.Items ?? [];
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  }
 }

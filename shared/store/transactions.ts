@@ -12,9 +12,11 @@ import type { IpamContext } from './context.js';
 import {
   backoffMs,
   isRetryableAwsError,
+  isRetryableCancellation,
   isTransactionCanceled,
   sleep,
   type TransactionCanceled,
+  TransactionThrottledError,
 } from './retry.js';
 
 export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
@@ -22,7 +24,7 @@ export type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems
 export type TransactItem = TransactItems[number];
 
 export interface TransactionOutcome {
-  /** Set when a condition failed (or the items conflicted): nothing of this attempt was applied. */
+  /** Set when a condition failed: nothing of this attempt was applied. */
   readonly canceled?: TransactionCanceled;
   /** An earlier attempt failed in a way that may have applied it. */
   readonly ambiguous: boolean;
@@ -31,10 +33,29 @@ export interface TransactionOutcome {
 /** Attempts per logical transaction, on top of the SDK's own retries. */
 export const TRANSACTION_ATTEMPTS = 4;
 
+/** Back-off between attempts after a lost answer, and after a cancellation for capacity. */
+const RETRY_DELAY = {
+  afterFailure: { baseMs: 20, capMs: 500 },
+  afterThrottling: { baseMs: 50, capMs: 1000 },
+} as const;
+
 export class AmbiguousWriteError extends Error {
   override readonly name = 'AmbiguousWriteError';
 }
 
+/**
+ * Writes `items` in one TransactWriteItems, retried under one ClientRequestToken
+ * through what DynamoDB says is transient (throttling, server errors, time-outs,
+ * network errors) and through cancellations for capacity or conflicts alone.
+ *
+ * @param ctx - the table
+ * @param items - at most 100 items
+ * @returns `{ ambiguous }` when applied; `{ canceled, ambiguous }` when a condition
+ *   (or another non-retryable reason) cancelled it
+ * @throws TransactionThrottledError when DynamoDB cancelled every attempt for capacity
+ *   or conflicts; the SDK's error when it kept failing transiently or failed for good
+ *   — marked for {@link wasAmbiguous} when an attempt may have been applied
+ */
 export async function writeTransaction(
   ctx: IpamContext,
   items: TransactItems,
@@ -48,14 +69,24 @@ export async function writeTransaction(
       );
       return { ambiguous };
     } catch (error) {
+      if (isRetryableCancellation(error)) {
+        // Cancelled: this attempt applied nothing, so it does not make the write ambiguous.
+        if (attempt >= TRANSACTION_ATTEMPTS) throw new TransactionThrottledError(error, ambiguous);
+        await sleep(
+          backoffMs(attempt, RETRY_DELAY.afterThrottling.baseMs, RETRY_DELAY.afterThrottling.capMs),
+        );
+        continue;
+      }
       if (isTransactionCanceled(error)) return { canceled: error, ambiguous };
-      if (!isRetryableAwsError(error) || attempt >= TRANSACTION_ATTEMPTS) {
-        if (ambiguous || isRetryableAwsError(error))
-          Object.assign(error as object, { ambiguous: true });
+      const retryable = isRetryableAwsError(error);
+      if (!retryable || attempt >= TRANSACTION_ATTEMPTS) {
+        if (ambiguous || retryable) Object.assign(error as object, { ambiguous: true });
         throw error;
       }
       ambiguous = true;
-      await sleep(backoffMs(attempt, 20, 500));
+      await sleep(
+        backoffMs(attempt, RETRY_DELAY.afterFailure.baseMs, RETRY_DELAY.afterFailure.capMs),
+      );
     }
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * The store: DynamoDB clients, the one table and its keys, transactions that survive
+ * lost answers, paged queries, list cursors, and when to retry.
+ */
+export {
+  createDocumentClient,
+  createDynamoClient,
+  DEFAULT_TIMEOUTS,
+  type DynamoSettings,
+} from './client.js';
+export { createContext, type IpamContext } from './context.js';
+export { keys, parseBlockSort } from './keys.js';
+export { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
+export { queryPages } from './query.js';
+export {
+  backoffMs,
+  type CancellationReason,
+  isConditionalCheckFailed,
+  isRetryableAwsError,
+  isRetryableCancellation,
+  isTransactionCanceled,
+  RETRY,
+  retryRead,
+  sleep,
+  type TransactionCanceled,
+  TransactionThrottledError,
+} from './retry.js';
+export {
+  DEFAULT_TABLE_NAME,
+  IDEMPOTENCY_TABLE,
+  KEY,
+  LIST_INDEX,
+  TTL_ATTRIBUTE,
+} from './table.js';
+export {
+  AmbiguousWriteError,
+  TRANSACTION_ATTEMPTS,
+  type TransactItem,
+  type TransactItems,
+  type TransactionOutcome,
+  wasAmbiguous,
+  writeTransaction,
+} from './transactions.js';
