@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocator/allocations.js';
+import { Allocator } from '../../shared/allocator/index.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { isRetryableAwsError, retryRead } from '../../shared/store/retry.js';
