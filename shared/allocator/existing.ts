@@ -2,6 +2,7 @@
  * Operations on one existing allocation: get, update (owner, description, tags,
  * lease renewal) and release (optionally only if a given owner holds it).
  */
+import { randomBytes } from 'node:crypto';
 import {
   AllocationContentionError,
   AllocationNotFoundError,
@@ -52,11 +53,17 @@ export async function updateAllocation(
   ip: IpAddress,
   input: UpdateAllocationInput,
 ): Promise<AllocationView> {
+  // The allocation this request changes: a retry never acts on a later one.
+  let first: AllocationItem | undefined;
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
     const subnet = await loadSubnet(ctx, subnetId);
     addressIn(subnet, ip);
     const current = await readAllocation(ctx, subnet, ip);
-    if (current === undefined) throw new AllocationNotFoundError(subnetId, formatIp(ip));
+    if (current === undefined || (first !== undefined && current.reqToken !== first.reqToken)) {
+      // Released (and perhaps allocated again) since this request began.
+      throw new AllocationNotFoundError(subnetId, formatIp(ip));
+    }
+    first ??= current;
     const g = geometryOf(subnet.cidr);
     const pos = positionOf(g, ip.value);
     const now = nowSeconds(ctx);
@@ -68,6 +75,7 @@ export async function updateAllocation(
       tags: input.tags ?? current.tags,
       expiresAt: expiry === undefined ? null : new Date(expiry * 1000).toISOString(),
       ...(expiry === undefined ? {} : { ttl: expiry }),
+      rev: newRevision(),
     };
     const writes: PlannedWrite[] = [
       {
@@ -86,13 +94,11 @@ export async function updateAllocation(
       writes.push(leaseWrite(ctx, subnet, pos, now + input.ttlSeconds, now));
       if (current.ttl === undefined) writes.push(counterWrite(ctx, subnet, pos.shard, 0, 0, 1));
     }
-    const lesson = await transact(ctx, writes, async () => {
-      const stored = await retryRead(() => readAllocation(ctx, subnet, ip));
-      return (
-        stored !== undefined &&
-        JSON.stringify(viewFromItem(stored)) === JSON.stringify(viewFromItem(next))
-      );
-    });
+    const lesson = await transact(
+      ctx,
+      writes,
+      async () => (await retryRead(() => readAllocation(ctx, subnet, ip)))?.rev === next.rev,
+    );
     if (lesson === undefined) return viewFromItem(next);
     await sleep(backoffMs(attempt));
   }
@@ -101,7 +107,11 @@ export async function updateAllocation(
   );
 }
 
-/** Releases an address; with `owner`, only if that owner holds it. */
+/**
+ * Releases an address; with `owner`, only if that owner holds it. Acts only on
+ * the allocation it first read: if that one is released meanwhile, the answer is
+ * AllocationNotFound, never the release of its successor.
+ */
 export async function releaseAllocation(
   views: SubnetViews,
   subnetId: string,
@@ -110,16 +120,19 @@ export async function releaseAllocation(
 ): Promise<void> {
   const ctx = views.ctx;
   let entry = await views.entry(subnetId);
+  let first: AllocationItem | undefined;
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
     const subnet = entry.subnet;
     addressIn(subnet, ip);
     const g = geometryOf(subnet.cidr);
     const current = await readAllocation(ctx, subnet, ip);
-    if (current === undefined) {
+    if (current === undefined || (first !== undefined && current.reqToken !== first.reqToken)) {
       // A cached subnet may be gone: then that is the answer.
       await loadSubnet(ctx, subnetId);
       throw new AllocationNotFoundError(subnetId, formatIp(ip));
     }
+    first ??= current;
+    // Checked on every read: a PATCH may have given the address to someone else.
     if (owner !== undefined && current.owner !== owner) {
       throw new OwnerMismatchError(formatIp(ip), owner, current.owner);
     }
@@ -127,7 +140,7 @@ export async function releaseAllocation(
     const leased = current.ttl !== undefined;
     const lesson = await transact(
       ctx,
-      releaseWrites(ctx, subnet, pos, ip.value, current),
+      releaseWrites(ctx, subnet, pos, ip.value, current, owner),
       async () =>
         (await retryRead(() => readAllocation(ctx, subnet, ip)))?.reqToken !== current.reqToken,
     );
@@ -142,6 +155,11 @@ export async function releaseAllocation(
   throw new AllocationContentionError(
     `${formatIp(ip)} kept changing while it was being released; retry.`,
   );
+}
+
+/** A fresh revision id for a changed allocation item. */
+function newRevision(): string {
+  return randomBytes(9).toString('base64url');
 }
 
 /** Requires `ip` to be an address of the subnet (else 404: no allocation can have it). */

@@ -28,6 +28,12 @@ export interface AllocationItem extends AllocationView {
   ttl?: number;
   /** The request that wrote it: releases and undos match it, so they never hit a successor. */
   reqToken: string;
+  /**
+   * A fresh random id written by every change of the allocation (PATCH); absent
+   * until the first. Writes condition on it, so nothing decided from a read can
+   * be applied over a change made since (a release over a new owner, say).
+   */
+  rev?: string;
   gsi1pk?: string;
   gsi1sk?: string;
 }

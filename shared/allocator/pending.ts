@@ -18,9 +18,10 @@ import { inPools } from '../subnets/rules.js';
 import { address, type Subnet } from '../subnets/subnet.js';
 import { loadSubnet } from '../subnets/subnets.js';
 import type { Candidate } from './candidate.js';
+import type { AllocationItem } from './items.js';
 import { chunk, packGroups, type WritePlan } from './reservationPlan.js';
 import { type Lesson, transactChunks } from './transact.js';
-import { counterWrite, tokenAttribute } from './writes.js';
+import { counterWrite, tokenAttribute, unchangedSince } from './writes.js';
 
 /**
  * A request too large for one transaction: record the plan as a pending item,
@@ -141,8 +142,7 @@ async function undoOne(
         Delete: {
           TableName: ctx.tableName,
           Key: keys.allocation(subnet.id, pos.shard, ip),
-          ConditionExpression: 'reqToken = :token',
-          ExpressionAttributeValues: { ':token': token },
+          ...unchangedSince(item.Item as AllocationItem),
         },
       });
     }
@@ -150,14 +150,23 @@ async function undoOne(
     if (reserved) {
       const state = blockFromItem(pos.block, block.Item);
       const inPool = inPools(subnet.pools, ip.value) ? -1 : 0;
+      const lease = leaseAttribute(pos.offset);
+      const leaseRead = block.Item?.[lease];
+      // The lease as read decides the lease-count delta: a renewal since then cancels the undo.
+      const leaseAsRead =
+        leaseRead === undefined ? `attribute_not_exists(${lease})` : `${lease} = :lease`;
       writes.push(
         {
           Update: {
             TableName: ctx.tableName,
             Key: keys.block(subnet.id, pos.shard, pos.block),
-            UpdateExpression: `DELETE u :offset REMOVE ${leaseAttribute(pos.offset)}, ${tokenName}`,
-            ConditionExpression: `${tokenName} = :token`,
-            ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':token': token },
+            UpdateExpression: `DELETE u :offset REMOVE ${lease}, ${tokenName}`,
+            ConditionExpression: `${tokenName} = :token AND ${leaseAsRead}`,
+            ExpressionAttributeValues: {
+              ':offset': new Set([pos.offset]),
+              ':token': token,
+              ...(leaseRead === undefined ? {} : { ':lease': leaseRead }),
+            },
           },
         },
         counterWrite(ctx, subnet, pos.shard, -1, inPool, state.leases.has(pos.offset) ? -1 : 0)

@@ -59,33 +59,53 @@ export function counterWrite(
 
 /**
  * The condition that an allocation item is still exactly as read: the same request
- * wrote it and its lease is the same, so counter changes decided from that read
- * (a lease counted or not) cannot be applied twice by racing callers.
+ * wrote it, its lease is the same and no change (PATCH) came since, so nothing
+ * decided from that read — a lease counted or not, an owner checked — can be
+ * applied over a newer state.
  */
 export function unchangedSince(item: AllocationItem) {
-  return item.ttl === undefined
-    ? {
-        ConditionExpression: 'reqToken = :token AND attribute_not_exists(#ttl)',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':token': item.reqToken },
-      }
-    : {
-        ConditionExpression: 'reqToken = :token AND #ttl = :ttl',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':token': item.reqToken, ':ttl': item.ttl },
-      };
+  const conditions = ['reqToken = :token'];
+  const values: Record<string, unknown> = { ':token': item.reqToken };
+  if (item.ttl === undefined) conditions.push('attribute_not_exists(#ttl)');
+  else {
+    conditions.push('#ttl = :ttl');
+    values[':ttl'] = item.ttl;
+  }
+  if (item.rev === undefined) conditions.push('attribute_not_exists(rev)');
+  else {
+    conditions.push('rev = :rev');
+    values[':rev'] = item.rev;
+  }
+  return {
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: { '#ttl': 'ttl' },
+    ExpressionAttributeValues: values,
+  };
 }
 
-/** Deletes the item as read, frees its offset and uncounts it. */
+/**
+ * Deletes the item as read, frees its offset and uncounts it. A guarded release
+ * (`owner`) also states the owner in the item's condition.
+ */
 export function releaseWrites(
   ctx: IpamContext,
   subnet: Subnet,
   pos: Position,
   value: bigint,
   current: AllocationItem,
+  owner?: string,
 ): PlannedWrite[] {
   const ip = address(subnet.cidr.version, value);
   const leased = current.ttl !== undefined;
+  const unchanged = unchangedSince(current);
+  const condition =
+    owner === undefined
+      ? unchanged
+      : {
+          ConditionExpression: `${unchanged.ConditionExpression} AND #owner = :owner`,
+          ExpressionAttributeNames: { ...unchanged.ExpressionAttributeNames, '#owner': 'owner' },
+          ExpressionAttributeValues: { ...unchanged.ExpressionAttributeValues, ':owner': owner },
+        };
   return [
     {
       kind: 'item',
@@ -94,7 +114,7 @@ export function releaseWrites(
         Delete: {
           TableName: ctx.tableName,
           Key: keys.allocation(subnet.id, pos.shard, ip),
-          ...unchangedSince(current),
+          ...condition,
         },
       },
     },

@@ -1,0 +1,113 @@
+/**
+ * Chosen interleavings of one allocation's release and PATCH with other writers:
+ * the other writer runs between a request's read and its write (a middleware
+ * holds the request's first transaction until it is done), so each race of
+ * issue 14 happens on every run instead of now and then.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AllocationNotFoundError, OwnerMismatchError } from '../../shared/errors.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import { readCounters } from '../../shared/subnets/counters.js';
+import { createSubnet, loadSubnet } from '../../shared/subnets/subnets.js';
+import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { TextAllocator } from '../support/textAllocator.js';
+
+let db: TestDb;
+
+beforeAll(async () => {
+  db = await createTestDb();
+});
+
+/** A context whose first TransactWriteItems waits until `between` has run. */
+function interrupted(between: () => Promise<void>): IpamContext {
+  const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+  let pending = true;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (pending && context.commandName === 'TransactWriteItemsCommand') {
+        pending = false;
+        await between();
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'interleave' },
+  );
+  return { ...db.ctx, doc: createDocumentClient(client) };
+}
+
+async function subnetWith(owner: string) {
+  const subnet = await createSubnet(db.ctx, {
+    cidr: '10.9.0.0/24',
+    space: `s${Math.random().toString(36).slice(2)}`,
+  });
+  const other = new TextAllocator(db.ctx);
+  const [held] = await other.allocate(subnet.id, { ip: '10.9.0.10', owner });
+  return { subnet, other, ip: held!.ip };
+}
+
+describe('Allocator under chosen interleavings', () => {
+  it('refuses a guarded release once a PATCH gave the address to another owner', async () => {
+    const { subnet, other, ip } = await subnetWith('alice');
+    const racing = new TextAllocator(
+      interrupted(async () => {
+        await other.update(subnet.id, ip, { owner: 'bob' });
+      }),
+    );
+    await expect(racing.release(subnet.id, ip, 'alice')).rejects.toBeInstanceOf(OwnerMismatchError);
+    expect((await other.get(subnet.id, ip)).owner).toBe('bob');
+  });
+
+  it('never releases the next holder of an address released and allocated again meanwhile', async () => {
+    const { subnet, other, ip } = await subnetWith('alice');
+    const racing = new TextAllocator(
+      interrupted(async () => {
+        await other.release(subnet.id, ip);
+        await other.allocate(subnet.id, { ip, owner: 'carol' });
+      }),
+    );
+    await expect(racing.release(subnet.id, ip)).rejects.toBeInstanceOf(AllocationNotFoundError);
+    expect((await other.get(subnet.id, ip)).owner).toBe('carol');
+  });
+
+  it('never patches the next holder of an address released and allocated again meanwhile', async () => {
+    const { subnet, other, ip } = await subnetWith('alice');
+    const racing = new TextAllocator(
+      interrupted(async () => {
+        await other.release(subnet.id, ip);
+        await other.allocate(subnet.id, { ip, owner: 'carol', tags: { team: 'c' } });
+      }),
+    );
+    await expect(racing.update(subnet.id, ip, { tags: { team: 'a' } })).rejects.toBeInstanceOf(
+      AllocationNotFoundError,
+    );
+    expect((await other.get(subnet.id, ip)).tags).toEqual({ team: 'c' });
+  });
+
+  it('keeps both of two racing PATCHes of different fields', async () => {
+    const { subnet, other, ip } = await subnetWith('alice');
+    const racing = new TextAllocator(
+      interrupted(async () => {
+        await other.update(subnet.id, ip, { description: 'from the other' });
+      }),
+    );
+    await racing.update(subnet.id, ip, { tags: { team: 'a' } });
+    const now = await other.get(subnet.id, ip);
+    expect(now.description).toBe('from the other');
+    expect(now.tags).toEqual({ team: 'a' });
+  });
+
+  it('counts a lease once when it is renewed while a release is being decided', async () => {
+    const { subnet, other } = await subnetWith('alice');
+    const [leased] = await other.allocate(subnet.id, { ip: '10.9.0.20', ttlSeconds: 600 });
+    const racing = new TextAllocator(
+      interrupted(async () => {
+        await other.update(subnet.id, leased!.ip, { ttlSeconds: 1200 });
+      }),
+    );
+    await racing.release(subnet.id, leased!.ip);
+    const counters = await readCounters(db.ctx, await loadSubnet(db.ctx, subnet.id), true);
+    expect(counters.reduce((sum, counter) => sum + counter.l, 0)).toBe(0);
+    expect(counters.reduce((sum, counter) => sum + counter.n, 0)).toBe(1);
+  });
+});
