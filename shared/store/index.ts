@@ -9,7 +9,18 @@ export {
   type DynamoSettings,
 } from './client.js';
 export { createContext, type IpamContext } from './context.js';
-export { keys, parseBlockSort } from './keys.js';
+export {
+  auditKeys,
+  keys,
+  PoolBlockKind,
+  PREFIX,
+  parseAllocationSort,
+  parseBlockSort,
+  parseItemKey,
+  parseShardPartition,
+  poolKeys,
+  SORT,
+} from './keys.js';
 export { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
 export { queryPages } from './query.js';
 export {
