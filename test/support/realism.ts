@@ -29,6 +29,7 @@
  * (c) Capacity. A TransactWriteItems fails, before it is sent, with probability
  *     `capacityCancellations.rate`, with CancellationReasons `ThrottlingError` or
  *     `ProvisionedThroughputExceeded` on one item and `None` on the rest.
+ * (e) `writeLatencyMs`: a delay before each write is sent, as a network adds.
  * (d) Throttling, 5xx, and time-outs after the write committed, from ./faults.ts,
  *     at rate `faults.rate` over every command.
  *
@@ -52,6 +53,8 @@ export interface RealismOptions {
   readonly capacityCancellations?: { readonly rate: number };
   /** Throttling / 5xx / lost-response faults over every command (faults.ts). */
   readonly faults?: { readonly rate: number };
+  /** Network latency before each write is sent (widens the read-to-write gap of read-then-write code). */
+  readonly writeLatencyMs?: number;
   /** The layer's clock in ms (default `performance.now`); tests may drive it. */
   readonly clock?: () => number;
   /** The table's key attributes (default pk, sk). */
@@ -257,6 +260,8 @@ export class Realism {
       }
     }
     try {
+      if (this.options.writeLatencyMs !== undefined)
+        await new Promise((resolve) => setTimeout(resolve, this.options.writeLatencyMs));
       return await send();
     } finally {
       const done = this.now();

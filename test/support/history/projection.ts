@@ -34,13 +34,12 @@ export function canonicalIp(text: string): string {
 
 /** The allocation views an allocate answered (in-process: an array; HTTP: `{allocations}`). */
 export function allocationsOf(op: ApiOperation): AllocationFields[] {
-  const output = op.output;
-  if (
-    op.input.kind !== 'allocate' ||
-    output.status !== 'ok' ||
-    output.value === null ||
-    typeof output.value !== 'object'
-  )
+  return op.input.kind === 'allocate' ? allocationViews(op.output) : [];
+}
+
+/** The allocation views of an allocate's outcome. */
+export function allocationViews(output: Outcome): AllocationFields[] {
+  if (output.status !== 'ok' || output.value === null || typeof output.value !== 'object')
     return [];
   const value = output.value as AllocationFields[] | { allocations?: AllocationFields[] };
   return Array.isArray(value) ? value : (value.allocations ?? []);
