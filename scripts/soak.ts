@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalDynamoDb } from '../local/dynamoDbLocal.js';
 import { ensureTable, tableDefinition } from '../local/tables.js';
-import { Allocator } from '../shared/allocator/allocations.js';
+import { Allocator } from '../shared/allocator/index.js';
 import { runAudit } from '../shared/audit/audit.js';
 import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
 import type { IpamContext } from '../shared/store/context.js';

@@ -9,7 +9,8 @@
  * one frees the neighbour's allocation — every time, so the test is deterministic.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Allocator } from '../../shared/allocator/allocations.js';
+import { Allocator } from '../../shared/allocator/index.js';
+import type { IpAddress } from '../../shared/net/address.js';
 import { createSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 import {
@@ -26,7 +27,7 @@ beforeAll(async () => {
 
 /** The bug under test: a release that drops the owner guard. */
 class OwnerBlindAllocator extends Allocator {
-  override release(subnetId: string, ip: string, _owner?: string): Promise<void> {
+  override release(subnetId: string, ip: IpAddress, _owner?: string): Promise<void> {
     return super.release(subnetId, ip);
   }
 }

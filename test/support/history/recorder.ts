@@ -10,8 +10,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { STATUS_BY_CODE } from '../../../functions/http/errors.js';
-import type { Allocator } from '../../../shared/allocator/allocations.js';
+import type { Allocator } from '../../../shared/allocator/index.js';
 import { IpamError } from '../../../shared/errors.js';
+import { parseIp } from '../../../shared/net/address.js';
+import { onSubnetDeleted } from '../../../shared/pools/index.js';
 import type { IpamContext } from '../../../shared/store/context.js';
 import { deleteSubnet, updateSubnet } from '../../../shared/subnets/subnets.js';
 import { type CheckOptions, checkHistory, type HistoryReport } from './check.js';
@@ -115,25 +117,27 @@ export function inProcessClient(
       run({ kind: 'allocate', subnetId, ...body }, () =>
         allocator.allocate(subnetId, {
           ...body,
+          ip: body.ip === undefined ? undefined : parseIp(body.ip),
           tags: body.tags === undefined ? undefined : { ...body.tags },
         }),
       ),
     release: (subnetId, ip, owner) =>
       run({ kind: 'release', subnetId, ip, ...(owner === undefined ? {} : { owner }) }, () =>
-        allocator.release(subnetId, ip, owner),
+        allocator.release(subnetId, parseIp(ip), owner),
       ),
     update: (subnetId, ip, patch) =>
       run({ kind: 'update', subnetId, ip, patch }, () =>
-        allocator.update(subnetId, ip, {
+        allocator.update(subnetId, parseIp(ip), {
           ...patch,
           tags: patch.tags === undefined ? undefined : { ...patch.tags },
         }),
       ),
-    get: (subnetId, ip) => run({ kind: 'get', subnetId, ip }, () => allocator.get(subnetId, ip)),
+    get: (subnetId, ip) =>
+      run({ kind: 'get', subnetId, ip }, () => allocator.get(subnetId, parseIp(ip))),
     updateSubnet: (subnetId, patch) =>
       run({ kind: 'updateSubnet', subnetId, patch }, () => updateSubnet(ctx, subnetId, patch)),
     deleteSubnet: (subnetId) =>
-      run({ kind: 'deleteSubnet', subnetId }, () => deleteSubnet(ctx, subnetId)),
+      run({ kind: 'deleteSubnet', subnetId }, () => deleteSubnet(ctx, subnetId, onSubnetDeleted)),
   };
 }
 
