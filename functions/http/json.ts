@@ -39,9 +39,9 @@ export function findKeyProblem(text: string): KeyProblem | undefined {
       const top = stack[stack.length - 1];
       if (expectKey && top?.type === 'object') {
         const key = JSON.parse(text.slice(i, end)) as string;
-        const path = placeOf(stack, key);
-        if (FORBIDDEN_KEYS.has(key)) return { kind: 'forbidden', key, path };
-        if (top.keys.has(key)) return { kind: 'duplicate', key, path };
+        // The place is built only for the answer: per key it would be quadratic in depth.
+        if (FORBIDDEN_KEYS.has(key)) return { kind: 'forbidden', key, path: placeOf(stack, key) };
+        if (top.keys.has(key)) return { kind: 'duplicate', key, path: placeOf(stack, key) };
         top.keys.add(key);
         top.key = key;
         expectKey = false;

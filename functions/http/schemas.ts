@@ -171,6 +171,10 @@ export const subnetResponse = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   usage: z.object({ total: count, allocated: count, available: count, outsidePools: count }),
+  poolId: z
+    .string()
+    .optional()
+    .describe('The subnet pool it was carved from (carved subnets only)'),
 });
 export const allocationResponse = z.object({
   subnetId: z.string(),
