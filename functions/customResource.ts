@@ -6,31 +6,28 @@
  * answer at the event's pre-signed S3 `ResponseURL`. Every outcome is answered: the
  * result, or FAILED with `CODE: message` (the API's error code) as the reason. Only
  * when the answer cannot be delivered does the handler throw, so that Lambda retries
- * the invocation; the request is idempotent (shared/customResource.ts), so the retry
+ * the invocation; the request is idempotent (cloudformation/provider.ts), so the retry
  * answers the same without allocating again.
  */
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type {
   CloudFormationCustomResourceEvent,
   CloudFormationCustomResourceResponse,
 } from 'aws-lambda';
 import { Allocator } from '../shared/allocator/index.js';
 import type { IpamContext } from '../shared/store/context.js';
-import { backoffMs, sleep } from '../shared/store/retry.js';
 import {
   CustomResourceProvider,
   failedCreateId,
   failureReason,
-} from './cloudformation/provider.js';
+  putResponse,
+  type SendResponse,
+} from './cloudformation/index.js';
 import { allocator, ctx, logger } from './runtime.js';
 
 /** CloudFormation rejects answers over 4096 bytes; the reason is the only long field. */
 const MAX_REASON_LENGTH = 1000;
-const SEND_ATTEMPTS = 4;
-const SEND_TIMEOUT_MS = 10_000;
 
-export type SendResponse = (responseUrl: string, body: string) => Promise<void>;
+export { putResponse, type SendResponse } from './cloudformation/index.js';
 
 export interface ProviderLogger {
   info(message: string, ...extra: unknown[]): void;
@@ -118,52 +115,6 @@ function describe(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { message: String(error) };
   const code = (error as { code?: unknown }).code;
   return { name: error.name, message: error.message, stack: error.stack, code };
-}
-
-/**
- * PUTs the answer to the pre-signed URL: no content type (it is part of the
- * signature, which was made without one), retried with back-off.
- */
-export const putResponse: SendResponse = async (responseUrl, body) => {
-  let lastError: unknown;
-  for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
-    if (attempt > 0) await sleep(backoffMs(attempt, 200, 5000));
-    try {
-      await put(responseUrl, body);
-      return;
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw new Error('Could not deliver the custom resource response to CloudFormation.', {
-    cause: lastError,
-  });
-};
-
-function put(responseUrl: string, body: string): Promise<void> {
-  const url = new URL(responseUrl);
-  const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-  return new Promise((resolve, reject) => {
-    const request = send(
-      url,
-      {
-        method: 'PUT',
-        headers: { 'content-type': '', 'content-length': Buffer.byteLength(body) },
-        timeout: SEND_TIMEOUT_MS,
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () => {
-          const status = response.statusCode ?? 0;
-          if (status >= 200 && status < 300) resolve();
-          else reject(new Error(`The response URL answered HTTP ${status}.`));
-        });
-      },
-    );
-    request.on('timeout', () => request.destroy(new Error('The response URL timed out.')));
-    request.on('error', reject);
-    request.end(body);
-  });
 }
 
 export const handler: CustomResourceHandler = createCustomResourceHandler({

@@ -3,42 +3,41 @@
  * routes (404) and known paths with another method (405).
  */
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { groupHandler, unroutable } from './http/dispatch.js';
-import { HttpError } from './http/errors.js';
-import { httpApi } from './http/middleware.js';
-import { openApiDocument } from './http/openapi.js';
-import { ROUTES } from './http/routes.js';
+import {
+  groupHandler,
+  HttpError,
+  httpPipeline,
+  type Operations,
+  openApiDocument,
+  ROUTES,
+  unroutable,
+} from './http/index.js';
 import { client, logger, tableName } from './runtime.js';
 
-const routed = groupHandler(
-  'meta',
-  {
-    health: async () => {
-      try {
-        await client.send(new DescribeTableCommand({ TableName: tableName }));
-      } catch (error) {
-        logger.warn('Health check cannot reach the table', { error });
-        throw new HttpError(
-          'SERVICE_UNAVAILABLE',
-          'The service cannot reach its table yet.',
-          {},
-          { 'Retry-After': '5' },
-        );
-      }
-      return { status: 200, body: { status: 'ok' } };
-    },
-    openapi: async () => ({ status: 200, body: openApiDocument() }),
+const operations: Operations<'meta'> = {
+  health: async () => {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: tableName }));
+    } catch (error) {
+      logger.warn('Health check cannot reach the table', { error });
+      throw new HttpError(
+        'SERVICE_UNAVAILABLE',
+        'The service cannot reach its table yet.',
+        {},
+        { 'Retry-After': '5' },
+      );
+    }
+    return { status: 200, body: { status: 'ok' } };
   },
-  logger,
-);
+  openapi: async () => ({ status: 200, body: openApiDocument() }),
+};
 
-const fallback = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-  .use(httpApi({ logger }))
-  .handler(async (event) => {
-    throw unroutable(event);
-  });
+const routed = groupHandler('meta', operations, logger);
+
+const fallback = httpPipeline(logger, async (event) => {
+  throw unroutable(event);
+});
 
 export async function handler(
   event: APIGatewayProxyEvent,

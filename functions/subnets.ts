@@ -8,31 +8,28 @@ import {
   listSubnets,
   updateSubnet,
 } from '../shared/subnets/subnets.js';
-import { groupHandler } from './http/dispatch.js';
-import { withIdempotency } from './http/idempotency.js';
+import { groupHandler, type Operations, withIdempotency } from './http/index.js';
 import { ctx, idempotencyStore, logger } from './runtime.js';
 
-export const handler = groupHandler(
-  'subnets',
-  {
-    createSubnet: withIdempotency(
-      async ({ body }) => ({ status: 201, body: await createSubnet(ctx, body) }),
-      idempotencyStore,
-    ),
-    listSubnets: async ({ query }) => ({
-      status: 200,
-      body: await listSubnets(ctx, { ...query, limit: query.limit ?? LIMITS.pageSize.default }),
-    }),
-    getSubnet: async ({ path }) => ({ status: 200, body: await getSubnet(ctx, path.subnetId!) }),
-    updateSubnet: async ({ path, body }) => ({
-      status: 200,
-      body: await updateSubnet(ctx, path.subnetId!, body),
-    }),
-    deleteSubnet: async ({ path }) => {
-      // A carved subnet's block goes back to its pool at once.
-      await deleteSubnet(ctx, path.subnetId!, onSubnetDeleted);
-      return { status: 204 };
-    },
+const operations: Operations<'subnets'> = {
+  createSubnet: withIdempotency(
+    async ({ body }) => ({ status: 201, body: await createSubnet(ctx, body) }),
+    idempotencyStore,
+  ),
+  listSubnets: async ({ query }) => ({
+    status: 200,
+    body: await listSubnets(ctx, { ...query, limit: query.limit ?? LIMITS.pageSize.default }),
+  }),
+  getSubnet: async ({ path }) => ({ status: 200, body: await getSubnet(ctx, path.subnetId) }),
+  updateSubnet: async ({ path, body }) => ({
+    status: 200,
+    body: await updateSubnet(ctx, path.subnetId, body),
+  }),
+  deleteSubnet: async ({ path }) => {
+    // A carved subnet's block goes back to its pool at once.
+    await deleteSubnet(ctx, path.subnetId, onSubnetDeleted);
+    return { status: 204 };
   },
-  logger,
-);
+};
+
+export const handler = groupHandler('subnets', operations, logger);

@@ -1,7 +1,7 @@
 /** The deployed Lambdas, wired to local routes exactly as API Gateway wires them. */
 import { handler as allocations } from '../functions/allocations.js';
 import { handler as audits } from '../functions/audits.js';
-import { matchRoute } from '../functions/http/routes.js';
+import { type Group, matchRoute } from '../functions/http/index.js';
 import { handler as meta } from '../functions/meta.js';
 import { client, idempotencyTableName, tableName } from '../functions/runtime.js';
 import { handler as subnetPools } from '../functions/subnetPools.js';
@@ -9,20 +9,22 @@ import { handler as subnets } from '../functions/subnets.js';
 import type { LambdaHandler, RouteResolver } from './server.js';
 import { ensureTables } from './tables.js';
 
-const HANDLERS: Record<string, LambdaHandler> = { subnets, allocations, subnetPools, audits, meta };
+const HANDLERS: Record<Group, LambdaHandler> = { subnets, allocations, subnetPools, audits, meta };
 
 export const routeResolver: RouteResolver = {
   resolve(method, segments) {
-    const match = matchRoute(method, segments);
-    if (match === undefined || match === 'method') {
+    const match = segments === undefined ? undefined : matchRoute(method, segments);
+    const handler =
+      match === undefined || match === 'method' ? undefined : HANDLERS[match.route.group];
+    if (match === undefined || match === 'method' || handler === undefined) {
       return {
         handler: meta,
         resource: '/{proxy+}',
-        pathParameters: { proxy: segments.join('/') },
+        pathParameters: { proxy: segments?.raw.join('/') ?? '' },
       };
     }
     return {
-      handler: HANDLERS[match.route.group]!,
+      handler,
       resource: match.route.path,
       pathParameters: match.pathParameters,
     };

@@ -1,11 +1,29 @@
 /**
  * Serves the Lambda handlers over node:http, turning each request into the API
  * Gateway (REST, v1) proxy event that the deployed stage would send, so the same
- * code answers locally and in AWS. Binds 127.0.0.1 only.
+ * code answers locally and in AWS: path parameters handed on still percent-encoded,
+ * the body base64-encoded (as API Gateway does for binary media types, so the
+ * handler judges its bytes: UTF-8 or not). Binds 127.0.0.1 only.
+ *
+ * What the server answers itself (a body over the limit, a request line or headers
+ * over node's limit, malformed HTTP, a failure of its own) uses the API's error shape
+ * and headers, with an X-Request-Id like every other answer.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import {
+  type ErrorCode,
+  errorResponse,
+  internalErrorResponse,
+  MAX_BODY_BYTES,
+  type PathSegments,
+  payloadTooLarge,
+  REQUEST_ID_HEADER,
+  SECURITY_HEADERS,
+  splitPath,
+} from '../functions/http/index.js';
 
 export type LambdaHandler = (
   event: APIGatewayProxyEvent,
@@ -13,65 +31,59 @@ export type LambdaHandler = (
 ) => Promise<APIGatewayProxyResult>;
 
 export interface RouteResolver {
-  /** The handler and API Gateway resource for a request; unknown routes go to the fallback. */
+  /**
+   * The handler, API Gateway resource and (still percent-encoded) path parameters for
+   * a request; unknown or undecodable paths go to the fallback.
+   */
   resolve(
     method: string,
-    segments: string[],
+    segments: PathSegments | undefined,
   ): { handler: LambdaHandler; resource: string; pathParameters: Record<string, string> };
 }
 
-/** Bodies beyond this are not read at all (the handlers reject anything over 64 KiB). */
-const MAX_READ_BYTES = 1024 * 1024;
+/** Node's default: the request line and headers together (a 16 KiB URL does not fit). */
+const MAX_HEADER_BYTES = 16 * 1024;
 
 export function createLocalServer(resolver: RouteResolver): Server {
-  return createServer((request, response) => {
-    handle(resolver, request, response).catch((error: unknown) => {
+  const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => {
+    const requestId = randomUUID();
+    handle(resolver, request, response, requestId).catch((error: unknown) => {
       console.error(
-        JSON.stringify({ level: 'ERROR', message: 'local server failure', error: String(error) }),
-      );
-      if (!response.headersSent) response.writeHead(500, { 'Content-Type': 'application/json' });
-      response.end(
         JSON.stringify({
-          error: { code: 'INTERNAL_ERROR', message: 'An internal error occurred.', details: {} },
+          level: 'ERROR',
+          message: 'local server failure',
+          requestId,
+          error: String(error),
         }),
       );
+      if (response.headersSent) response.end();
+      else send(response, internalErrorResponse(requestId), requestId);
     });
   });
+  server.on('clientError', answerClientError);
+  return server;
 }
 
 async function handle(
   resolver: RouteResolver,
   request: IncomingMessage,
   response: ServerResponse,
+  requestId: string,
 ): Promise<void> {
-  const requestId = randomUUID();
   const url = new URL(request.url ?? '/', 'http://127.0.0.1');
   const method = request.method ?? 'GET';
   const body = await readBody(request);
   if (body === undefined) {
-    response.writeHead(413, {
-      'Content-Type': 'application/json',
-      'X-Request-Id': requestId,
-      Connection: 'close',
-    });
-    response.end(
-      JSON.stringify({
-        error: {
-          code: 'PAYLOAD_TOO_LARGE',
-          message: 'The request body is over 64 KiB.',
-          details: { maxBytes: 65536 },
-        },
-      }),
+    // Close the connection: a client sending that much may not wait for the answer.
+    const tooLarge = payloadTooLarge();
+    send(
+      response,
+      errorResponse(tooLarge.code, tooLarge.message, tooLarge.details, { Connection: 'close' }),
+      requestId,
     );
     return;
   }
-  let segments: string[];
-  try {
-    segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
-  } catch {
-    segments = ['%'];
-  }
-  const { handler, resource, pathParameters } = resolver.resolve(method, segments);
+  const { handler, resource, pathParameters } = resolver.resolve(method, splitPath(url.pathname));
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
@@ -100,15 +112,58 @@ async function handle(
       resourcePath: resource,
       stage: 'local',
     },
-    body: body.length > 0 ? body.toString('utf8') : null,
-    isBase64Encoded: false,
+    body: body.length > 0 ? body.toString('base64') : null,
+    isBase64Encoded: body.length > 0,
   } as unknown as APIGatewayProxyEvent;
   const result = await handler(event, lambdaContext(requestId));
   response.writeHead(result.statusCode, result.headers as Record<string, string>);
   response.end(result.body);
 }
 
-/** The body, or undefined when it is larger than the server will read. */
+/** Writes one of the server's own answers, with the headers every API answer has. */
+function send(response: ServerResponse, result: APIGatewayProxyResult, requestId: string): void {
+  response.writeHead(result.statusCode, headersOf(result, requestId));
+  response.end(result.body);
+}
+
+function headersOf(result: APIGatewayProxyResult, requestId: string): Record<string, string> {
+  const headers: Record<string, string> = { ...SECURITY_HEADERS, [REQUEST_ID_HEADER]: requestId };
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  return headers;
+}
+
+/**
+ * Requests node rejects before they reach the handler: a request line and headers
+ * over MAX_HEADER_BYTES (e.g. a 20,000-character URL) → 431, malformed HTTP → 400,
+ * both in the error shape instead of node's bare answer. The socket is closed after.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const code: ErrorCode = tooLarge ? 'REQUEST_HEADERS_TOO_LARGE' : 'VALIDATION_ERROR';
+  const result = errorResponse(
+    code,
+    tooLarge
+      ? `The request line and headers are over ${MAX_HEADER_BYTES / 1024} KiB; send long values in the body.`
+      : 'The request is not valid HTTP/1.1.',
+    tooLarge ? { maxBytes: MAX_HEADER_BYTES } : {},
+    { Connection: 'close' },
+  );
+  const headers = {
+    ...headersOf(result, randomUUID()),
+    'Content-Length': String(Buffer.byteLength(result.body)),
+  };
+  const head = [
+    `HTTP/1.1 ${result.statusCode} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ].join('\r\n');
+  socket.end(`${head}\r\n\r\n${result.body}`);
+}
+
+/** The body, or undefined when it is over MAX_BODY_BYTES (what follows is read and dropped). */
 function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -116,7 +171,7 @@ function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
     let tooLarge = false;
     request.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_READ_BYTES) tooLarge = true;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
       else chunks.push(chunk);
     });
     request.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));

@@ -36,6 +36,8 @@ export const STATUS_BY_CODE = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** The request line and headers over the server's limit (the local server; API Gateway has its own). */
+  REQUEST_HEADERS_TOO_LARGE: 431,
   INTERNAL_ERROR: 500,
   ALLOCATION_CONTENTION: 503,
   SERVICE_UNAVAILABLE: 503,

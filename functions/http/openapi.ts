@@ -1,8 +1,14 @@
-/** The OpenAPI 3.1 document, generated from the route table and its zod schemas. */
+/**
+ * The OpenAPI 3.1 document, generated from the route table and its zod schemas:
+ * every status an operation can answer (routes.ts answerableErrors) and every field
+ * of its responses (the response schemas are strict: nothing undocumented is sent).
+ */
 import { z } from 'zod';
 import { STATUS_BY_CODE } from './errors.js';
-import { ROUTES, type Route } from './routes.js';
+import { parameterNames } from './path.js';
+import { answerableErrors, ROUTES } from './routes.js';
 import { errorResponse } from './schemas.js';
+import type { Route } from './types.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -15,13 +21,13 @@ const jsonSchema = (schema: z.ZodType, io: 'input' | 'output'): JsonObject => {
 };
 
 function parameters(route: Route): JsonObject[] {
-  const path = [...route.path.matchAll(/\{(\w+)\}/g)].map((match) => ({
-    name: match[1],
+  const path = parameterNames(route.path).map((name) => ({
+    name,
     in: 'path',
     required: true,
     schema: { type: 'string' },
     description:
-      match[1] === 'ip'
+      name === 'ip'
         ? 'An address of the subnet; may be URL-encoded (2001%3Adb8%3A%3A5)'
         : undefined,
   }));
@@ -62,7 +68,7 @@ function responses(route: Route): JsonObject {
     },
   };
   const byStatus = new Map<number, string[]>();
-  for (const code of [...route.errors, 'INTERNAL_ERROR' as const]) {
+  for (const code of answerableErrors(route)) {
     const status = STATUS_BY_CODE[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }

@@ -1,6 +1,13 @@
+/** The two kinds of answer: a JSON body, and the one error shape of API.md. */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { ErrorDetails } from '../../shared/errors.js';
 import { type ErrorCode, STATUS_BY_CODE } from './errors.js';
+
+/** On every API response (middleware/securityHeaders.ts; the local server's own answers). */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-store',
+};
 
 export function jsonResponse(
   statusCode: number,

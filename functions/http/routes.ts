@@ -6,35 +6,23 @@
  */
 import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
+import type { PathSegments } from './path.js';
 import * as s from './schemas.js';
+import type { Group, Method, Operation, Route, RouteDefinition } from './types.js';
 
-export type Group = 'subnets' | 'allocations' | 'subnetPools' | 'audits' | 'meta';
-export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type { Group, Method, Route } from './types.js';
 
-export interface Route {
-  readonly id: string;
-  readonly method: Method;
-  /** API Gateway resource path, e.g. /subnets/{subnetId}. */
-  readonly path: string;
-  readonly group: Group;
-  readonly summary: string;
-  readonly body?: z.ZodType;
-  readonly query: z.ZodType;
-  readonly status: number;
-  readonly response?: z.ZodType;
-  readonly errors: readonly ErrorCode[];
-  /** Accepts an Idempotency-Key header. */
-  readonly idempotent?: boolean;
-  /** Reachable without IAM auth when deployed. */
-  readonly public?: boolean;
+/** Keeps a route's literal id, path and group and its schemas' types (see Operations). */
+function defineRoute<
+  const Id extends string,
+  const Path extends string,
+  const G extends Group,
+  Query extends z.ZodType,
+  Body extends z.ZodType | undefined = undefined,
+>(route: RouteDefinition<Id, Path, G, Query, Body>): RouteDefinition<Id, Path, G, Query, Body> {
+  return route;
 }
 
-const BODY_ERRORS: ErrorCode[] = [
-  'VALIDATION_ERROR',
-  'PAYLOAD_TOO_LARGE',
-  'UNSUPPORTED_MEDIA_TYPE',
-];
-const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS'];
 const SUBNET_RULE_ERRORS: ErrorCode[] = [
   'INVALID_IP',
   'INVALID_GATEWAY',
@@ -42,330 +30,365 @@ const SUBNET_RULE_ERRORS: ErrorCode[] = [
   'GATEWAY_IN_POOL',
 ];
 
-export const ROUTES: readonly Route[] = [
-  {
-    id: 'health',
-    method: 'GET',
-    path: '/health',
-    group: 'meta',
-    summary: 'Liveness: 200 once the service can reach its table',
-    query: s.noQuery,
-    status: 200,
-    response: s.healthResponse,
-    errors: ['SERVICE_UNAVAILABLE'],
-    public: true,
-  },
-  {
-    id: 'openapi',
-    method: 'GET',
-    path: '/openapi.json',
-    group: 'meta',
-    summary: 'This OpenAPI 3.1 document',
-    query: s.noQuery,
-    status: 200,
-    errors: [],
-  },
-  {
-    id: 'createSubnet',
-    method: 'POST',
-    path: '/subnets',
-    group: 'subnets',
-    summary: 'Create a subnet',
-    body: s.createSubnetBody,
-    query: s.noQuery,
-    status: 201,
-    response: s.subnetResponse,
-    errors: [
-      ...BODY_ERRORS,
-      'INVALID_CIDR',
-      ...SUBNET_RULE_ERRORS,
-      'SUBNET_OVERLAP',
-      'ALLOCATION_CONTENTION',
-      ...IDEMPOTENCY_ERRORS,
-    ],
-    idempotent: true,
-  },
-  {
-    id: 'listSubnets',
-    method: 'GET',
-    path: '/subnets',
-    group: 'subnets',
-    summary: 'List subnets (paged, optionally of one space)',
-    query: s.listSubnetsQuery,
-    status: 200,
-    response: s.page(s.subnetResponse),
-    errors: ['VALIDATION_ERROR'],
-  },
-  {
-    id: 'getSubnet',
-    method: 'GET',
-    path: '/subnets/{subnetId}',
-    group: 'subnets',
-    summary: 'Get a subnet with its usage',
-    query: s.noQuery,
-    status: 200,
-    response: s.subnetResponse,
-    errors: ['SUBNET_NOT_FOUND'],
-  },
-  {
-    id: 'updateSubnet',
-    method: 'PATCH',
-    path: '/subnets/{subnetId}',
-    group: 'subnets',
-    summary: 'Update name, tags, gateway or allocation pools (allocations stay where they are)',
-    body: s.updateSubnetBody,
-    query: s.noQuery,
-    status: 200,
-    response: s.subnetResponse,
-    errors: [
-      ...BODY_ERRORS,
-      'SUBNET_NOT_FOUND',
-      ...SUBNET_RULE_ERRORS,
-      'IP_ALREADY_ALLOCATED',
-      'ALLOCATION_CONTENTION',
-    ],
-  },
-  {
-    id: 'deleteSubnet',
-    method: 'DELETE',
-    path: '/subnets/{subnetId}',
-    group: 'subnets',
-    summary: 'Delete a subnet that holds no allocations',
-    query: s.noQuery,
-    status: 204,
-    errors: ['SUBNET_NOT_FOUND', 'SUBNET_IN_USE'],
-  },
-  {
-    id: 'allocate',
-    method: 'POST',
-    path: '/subnets/{subnetId}/allocations',
-    group: 'allocations',
-    summary: 'Allocate one or more addresses (specific, random, sequential, EUI-64)',
-    body: s.allocateBody,
-    query: s.noQuery,
-    status: 201,
-    response: s.allocationsResponse,
-    errors: [
-      ...BODY_ERRORS,
-      'SUBNET_NOT_FOUND',
-      'INVALID_IP',
-      'IP_NOT_IN_SUBNET',
-      'IP_RESERVED',
-      'INVALID_MAC',
-      'MAC_NOT_APPLICABLE',
-      'IP_ALREADY_ALLOCATED',
-      'SUBNET_EXHAUSTED',
-      'ALLOCATION_CONTENTION',
-      ...IDEMPOTENCY_ERRORS,
-    ],
-    idempotent: true,
-  },
-  {
-    id: 'listAllocations',
-    method: 'GET',
-    path: '/subnets/{subnetId}/allocations',
-    group: 'allocations',
-    summary: "List a subnet's allocations in address order (paged, optionally one owner's)",
-    query: s.listAllocationsQuery,
-    status: 200,
-    response: s.page(s.allocationResponse),
-    errors: ['VALIDATION_ERROR', 'SUBNET_NOT_FOUND'],
-  },
-  {
-    id: 'getAllocation',
-    method: 'GET',
-    path: '/subnets/{subnetId}/allocations/{ip}',
-    group: 'allocations',
-    summary: 'Get one allocation (the address may be URL-encoded)',
-    query: s.noQuery,
-    status: 200,
-    response: s.allocationResponse,
-    errors: ['INVALID_IP', 'SUBNET_NOT_FOUND', 'ALLOCATION_NOT_FOUND'],
-  },
-  {
-    id: 'updateAllocation',
-    method: 'PATCH',
-    path: '/subnets/{subnetId}/allocations/{ip}',
-    group: 'allocations',
-    summary: 'Update owner, description, tags; ttlSeconds renews the lease',
-    body: s.updateAllocationBody,
-    query: s.noQuery,
-    status: 200,
-    response: s.allocationResponse,
-    errors: [
-      ...BODY_ERRORS,
-      'INVALID_IP',
-      'SUBNET_NOT_FOUND',
-      'ALLOCATION_NOT_FOUND',
-      'ALLOCATION_CONTENTION',
-    ],
-  },
-  {
-    id: 'release',
-    method: 'DELETE',
-    path: '/subnets/{subnetId}/allocations/{ip}',
-    group: 'allocations',
-    summary: 'Release an address (with ?owner=, only if that owner holds it)',
-    query: s.releaseQuery,
-    status: 204,
-    errors: [
-      'VALIDATION_ERROR',
-      'INVALID_IP',
-      'SUBNET_NOT_FOUND',
-      'ALLOCATION_NOT_FOUND',
-      'OWNER_MISMATCH',
-      'ALLOCATION_CONTENTION',
-    ],
-  },
-  {
-    id: 'listByOwner',
-    method: 'GET',
-    path: '/allocations',
-    group: 'allocations',
-    summary: "List one owner's allocations across subnets (paged)",
-    query: s.listByOwnerQuery,
-    status: 200,
-    response: s.page(s.allocationResponse),
-    errors: ['VALIDATION_ERROR'],
-  },
-  {
-    id: 'createPool',
-    method: 'POST',
-    path: '/subnet-pools',
-    group: 'subnetPools',
-    summary: 'Create a subnet pool: prefixes to carve subnets from',
-    body: s.createPoolBody,
-    query: s.noQuery,
-    status: 201,
-    response: s.poolResponse,
-    errors: [...BODY_ERRORS, 'INVALID_CIDR', 'INVALID_IP'],
-  },
-  {
-    id: 'listPools',
-    method: 'GET',
-    path: '/subnet-pools',
-    group: 'subnetPools',
-    summary: 'List subnet pools (paged)',
-    query: s.pageQuery,
-    status: 200,
-    response: s.page(s.poolResponse),
-    errors: ['VALIDATION_ERROR'],
-  },
-  {
-    id: 'getPool',
-    method: 'GET',
-    path: '/subnet-pools/{poolId}',
-    group: 'subnetPools',
-    summary: 'Get a subnet pool with its usage',
-    query: s.noQuery,
-    status: 200,
-    response: s.poolResponse,
-    errors: ['POOL_NOT_FOUND'],
-  },
-  {
-    id: 'deletePool',
-    method: 'DELETE',
-    path: '/subnet-pools/{poolId}',
-    group: 'subnetPools',
-    summary: 'Delete a subnet pool none of whose carved subnets still exist',
-    query: s.noQuery,
-    status: 204,
-    errors: ['POOL_NOT_FOUND', 'POOL_IN_USE'],
-  },
-  {
-    id: 'carveSubnet',
-    method: 'POST',
-    path: '/subnet-pools/{poolId}/subnets',
-    group: 'subnetPools',
-    summary: 'Carve a subnet: the smallest free aligned block that fits (best fit), lowest first',
-    body: s.carveSubnetBody,
-    query: s.noQuery,
-    status: 201,
-    response: s.subnetResponse,
-    errors: [
-      ...BODY_ERRORS,
-      'POOL_NOT_FOUND',
-      'POOL_EXHAUSTED',
-      'PREFIX_LENGTH_OUT_OF_RANGE',
-      'INVALID_CIDR',
-      ...SUBNET_RULE_ERRORS,
-      'SUBNET_OVERLAP',
-      'ALLOCATION_CONTENTION',
-    ],
-  },
-  {
-    id: 'nextCidr',
-    method: 'GET',
-    path: '/subnet-pools/{poolId}/next-cidr',
-    group: 'subnetPools',
-    summary: 'Preview the block the next carve would take, without taking it',
-    query: s.nextCidrQuery,
-    status: 200,
-    response: s.nextCidrResponse,
-    errors: ['VALIDATION_ERROR', 'POOL_NOT_FOUND', 'POOL_EXHAUSTED', 'PREFIX_LENGTH_OUT_OF_RANGE'],
-  },
-  {
-    id: 'runAudit',
-    method: 'POST',
-    path: '/audits',
-    group: 'audits',
-    summary:
-      'Run an audit now (report only, or repair); a partial report continues with resumeFrom',
-    body: s.auditBody,
-    query: s.noQuery,
-    status: 201,
-    response: s.auditResponse,
-    errors: [...BODY_ERRORS, 'AUDIT_NOT_FOUND'],
-  },
-  {
-    id: 'latestAudit',
-    method: 'GET',
-    path: '/audits/latest',
-    group: 'audits',
-    summary: 'The most recent complete audit',
-    query: s.noQuery,
-    status: 200,
-    response: s.auditResponse,
-    errors: ['AUDIT_NOT_FOUND'],
-  },
-  {
-    id: 'getAudit',
-    method: 'GET',
-    path: '/audits/{auditId}',
-    group: 'audits',
-    summary: 'One audit report',
-    query: s.noQuery,
-    status: 200,
-    response: s.auditResponse,
-    errors: ['AUDIT_NOT_FOUND'],
-  },
-];
+const health = defineRoute({
+  id: 'health',
+  method: 'GET',
+  path: '/health',
+  group: 'meta',
+  summary: 'Liveness: 200 once the service can reach its table',
+  query: s.noQuery,
+  status: 200,
+  response: s.healthResponse,
+  errors: ['SERVICE_UNAVAILABLE'],
+  public: true,
+});
+
+const openapi = defineRoute({
+  id: 'openapi',
+  method: 'GET',
+  path: '/openapi.json',
+  group: 'meta',
+  summary: 'This OpenAPI 3.1 document',
+  query: s.noQuery,
+  status: 200,
+  errors: [],
+});
+
+const createSubnet = defineRoute({
+  id: 'createSubnet',
+  method: 'POST',
+  path: '/subnets',
+  group: 'subnets',
+  summary: 'Create a subnet',
+  body: s.createSubnetBody,
+  query: s.noQuery,
+  status: 201,
+  response: s.subnetResponse,
+  errors: ['INVALID_CIDR', ...SUBNET_RULE_ERRORS, 'SUBNET_OVERLAP', 'ALLOCATION_CONTENTION'],
+  idempotent: true,
+});
+
+const listSubnets = defineRoute({
+  id: 'listSubnets',
+  method: 'GET',
+  path: '/subnets',
+  group: 'subnets',
+  summary: 'List subnets (paged, optionally of one space)',
+  query: s.listSubnetsQuery,
+  status: 200,
+  response: s.page(s.subnetResponse),
+  errors: ['VALIDATION_ERROR'],
+});
+
+const getSubnet = defineRoute({
+  id: 'getSubnet',
+  method: 'GET',
+  path: '/subnets/{subnetId}',
+  group: 'subnets',
+  summary: 'Get a subnet with its usage',
+  query: s.noQuery,
+  status: 200,
+  response: s.subnetResponse,
+  errors: ['SUBNET_NOT_FOUND'],
+});
+
+const updateSubnet = defineRoute({
+  id: 'updateSubnet',
+  method: 'PATCH',
+  path: '/subnets/{subnetId}',
+  group: 'subnets',
+  summary: 'Update name, tags, gateway or allocation pools (allocations stay where they are)',
+  body: s.updateSubnetBody,
+  query: s.noQuery,
+  status: 200,
+  response: s.subnetResponse,
+  errors: [
+    'SUBNET_NOT_FOUND',
+    ...SUBNET_RULE_ERRORS,
+    'IP_ALREADY_ALLOCATED',
+    'ALLOCATION_CONTENTION',
+  ],
+});
+
+const deleteSubnet = defineRoute({
+  id: 'deleteSubnet',
+  method: 'DELETE',
+  path: '/subnets/{subnetId}',
+  group: 'subnets',
+  summary: 'Delete a subnet that holds no allocations',
+  query: s.noQuery,
+  status: 204,
+  errors: ['SUBNET_NOT_FOUND', 'SUBNET_IN_USE'],
+});
+
+const allocate = defineRoute({
+  id: 'allocate',
+  method: 'POST',
+  path: '/subnets/{subnetId}/allocations',
+  group: 'allocations',
+  summary: 'Allocate one or more addresses (specific, random, sequential, EUI-64)',
+  body: s.allocateBody,
+  query: s.noQuery,
+  status: 201,
+  response: s.allocationsResponse,
+  errors: [
+    'SUBNET_NOT_FOUND',
+    'INVALID_IP',
+    'IP_NOT_IN_SUBNET',
+    'IP_RESERVED',
+    'INVALID_MAC',
+    'MAC_NOT_APPLICABLE',
+    'IP_ALREADY_ALLOCATED',
+    'SUBNET_EXHAUSTED',
+    'ALLOCATION_CONTENTION',
+  ],
+  idempotent: true,
+});
+
+const listAllocations = defineRoute({
+  id: 'listAllocations',
+  method: 'GET',
+  path: '/subnets/{subnetId}/allocations',
+  group: 'allocations',
+  summary: "List a subnet's allocations in address order (paged, optionally one owner's)",
+  query: s.listAllocationsQuery,
+  status: 200,
+  response: s.page(s.allocationResponse),
+  errors: ['VALIDATION_ERROR', 'SUBNET_NOT_FOUND'],
+});
+
+const getAllocation = defineRoute({
+  id: 'getAllocation',
+  method: 'GET',
+  path: '/subnets/{subnetId}/allocations/{ip}',
+  group: 'allocations',
+  summary: 'Get one allocation (the address may be URL-encoded)',
+  query: s.noQuery,
+  status: 200,
+  response: s.allocationResponse,
+  errors: ['INVALID_IP', 'SUBNET_NOT_FOUND', 'ALLOCATION_NOT_FOUND'],
+});
+
+const updateAllocation = defineRoute({
+  id: 'updateAllocation',
+  method: 'PATCH',
+  path: '/subnets/{subnetId}/allocations/{ip}',
+  group: 'allocations',
+  summary: 'Update owner, description, tags; ttlSeconds renews the lease',
+  body: s.updateAllocationBody,
+  query: s.noQuery,
+  status: 200,
+  response: s.allocationResponse,
+  errors: ['INVALID_IP', 'SUBNET_NOT_FOUND', 'ALLOCATION_NOT_FOUND', 'ALLOCATION_CONTENTION'],
+});
+
+const release = defineRoute({
+  id: 'release',
+  method: 'DELETE',
+  path: '/subnets/{subnetId}/allocations/{ip}',
+  group: 'allocations',
+  summary: 'Release an address (with ?owner=, only if that owner holds it)',
+  query: s.releaseQuery,
+  status: 204,
+  errors: [
+    'VALIDATION_ERROR',
+    'INVALID_IP',
+    'SUBNET_NOT_FOUND',
+    'ALLOCATION_NOT_FOUND',
+    'OWNER_MISMATCH',
+    'ALLOCATION_CONTENTION',
+  ],
+});
+
+const listByOwner = defineRoute({
+  id: 'listByOwner',
+  method: 'GET',
+  path: '/allocations',
+  group: 'allocations',
+  summary: "List one owner's allocations across subnets (paged)",
+  query: s.listByOwnerQuery,
+  status: 200,
+  response: s.page(s.allocationResponse),
+  errors: ['VALIDATION_ERROR'],
+});
+
+const createPool = defineRoute({
+  id: 'createPool',
+  method: 'POST',
+  path: '/subnet-pools',
+  group: 'subnetPools',
+  summary: 'Create a subnet pool: prefixes to carve subnets from',
+  body: s.createPoolBody,
+  query: s.noQuery,
+  status: 201,
+  response: s.poolResponse,
+  errors: ['INVALID_CIDR', 'INVALID_IP'],
+});
+
+const listPools = defineRoute({
+  id: 'listPools',
+  method: 'GET',
+  path: '/subnet-pools',
+  group: 'subnetPools',
+  summary: 'List subnet pools (paged)',
+  query: s.pageQuery,
+  status: 200,
+  response: s.page(s.poolResponse),
+  errors: ['VALIDATION_ERROR'],
+});
+
+const getPool = defineRoute({
+  id: 'getPool',
+  method: 'GET',
+  path: '/subnet-pools/{poolId}',
+  group: 'subnetPools',
+  summary: 'Get a subnet pool with its usage',
+  query: s.noQuery,
+  status: 200,
+  response: s.poolResponse,
+  errors: ['POOL_NOT_FOUND'],
+});
+
+const deletePool = defineRoute({
+  id: 'deletePool',
+  method: 'DELETE',
+  path: '/subnet-pools/{poolId}',
+  group: 'subnetPools',
+  summary: 'Delete a subnet pool none of whose carved subnets still exist',
+  query: s.noQuery,
+  status: 204,
+  errors: ['POOL_NOT_FOUND', 'POOL_IN_USE'],
+});
+
+const carveSubnet = defineRoute({
+  id: 'carveSubnet',
+  method: 'POST',
+  path: '/subnet-pools/{poolId}/subnets',
+  group: 'subnetPools',
+  summary: 'Carve a subnet: the smallest free aligned block that fits (best fit), lowest first',
+  body: s.carveSubnetBody,
+  query: s.noQuery,
+  status: 201,
+  response: s.subnetResponse,
+  errors: [
+    'POOL_NOT_FOUND',
+    'POOL_EXHAUSTED',
+    'PREFIX_LENGTH_OUT_OF_RANGE',
+    'INVALID_CIDR',
+    ...SUBNET_RULE_ERRORS,
+    'SUBNET_OVERLAP',
+    'ALLOCATION_CONTENTION',
+  ],
+});
+
+const nextCidr = defineRoute({
+  id: 'nextCidr',
+  method: 'GET',
+  path: '/subnet-pools/{poolId}/next-cidr',
+  group: 'subnetPools',
+  summary: 'Preview the block the next carve would take, without taking it',
+  query: s.nextCidrQuery,
+  status: 200,
+  response: s.nextCidrResponse,
+  errors: ['VALIDATION_ERROR', 'POOL_NOT_FOUND', 'POOL_EXHAUSTED', 'PREFIX_LENGTH_OUT_OF_RANGE'],
+});
+
+const runAudit = defineRoute({
+  id: 'runAudit',
+  method: 'POST',
+  path: '/audits',
+  group: 'audits',
+  summary: 'Run an audit now (report only, or repair); a partial report continues with resumeFrom',
+  body: s.auditBody,
+  query: s.noQuery,
+  status: 201,
+  response: s.auditResponse,
+  errors: ['AUDIT_NOT_FOUND'],
+});
+
+const latestAudit = defineRoute({
+  id: 'latestAudit',
+  method: 'GET',
+  path: '/audits/latest',
+  group: 'audits',
+  summary: 'The most recent complete audit',
+  query: s.noQuery,
+  status: 200,
+  response: s.auditResponse,
+  errors: ['AUDIT_NOT_FOUND'],
+});
+
+const getAudit = defineRoute({
+  id: 'getAudit',
+  method: 'GET',
+  path: '/audits/{auditId}',
+  group: 'audits',
+  summary: 'One audit report',
+  query: s.noQuery,
+  status: 200,
+  response: s.auditResponse,
+  errors: ['AUDIT_NOT_FOUND'],
+});
+
+export const ROUTES = [
+  health,
+  openapi,
+  createSubnet,
+  listSubnets,
+  getSubnet,
+  updateSubnet,
+  deleteSubnet,
+  allocate,
+  listAllocations,
+  getAllocation,
+  updateAllocation,
+  release,
+  listByOwner,
+  createPool,
+  listPools,
+  getPool,
+  deletePool,
+  carveSubnet,
+  nextCidr,
+  runAudit,
+  latestAudit,
+  getAudit,
+] as const satisfies readonly Route[];
+
+type RoutesOf<G extends Group> = Extract<(typeof ROUTES)[number], { readonly group: G }>;
+
+/** One operation per route of the group, each typed by its own route's schemas. */
+export type Operations<G extends Group> = {
+  readonly [R in RoutesOf<G> as R['id']]: Operation<R>;
+};
 
 export interface RouteMatch {
   readonly route: Route;
+  /** As sent, still percent-encoded (what API Gateway REST puts in pathParameters). */
   readonly pathParameters: Record<string, string>;
 }
 
 /**
- * Finds the route of a request path (segments already URL-decoded). Returns
- * 'method' when the path exists with other methods only, undefined when unknown.
+ * Finds the route of a request path: static parts compare with the decoded segments,
+ * parameters take the raw ones. Returns 'method' when the path exists with other
+ * methods only, undefined when unknown.
  */
 export function matchRoute(
   method: string,
-  segments: readonly string[],
+  segments: PathSegments,
 ): RouteMatch | 'method' | undefined {
   let pathMatched = false;
   for (const route of ROUTES) {
     const template = route.path.split('/').slice(1);
-    if (template.length !== segments.length) continue;
+    if (template.length !== segments.raw.length) continue;
     const pathParameters: Record<string, string> = {};
     const fits = template.every((part, i) => {
-      const segment = segments[i]!;
+      const raw = segments.raw[i] ?? '';
       if (part.startsWith('{')) {
-        pathParameters[part.slice(1, -1)] = segment;
-        return segment.length > 0;
+        pathParameters[part.slice(1, -1)] = raw;
+        return raw.length > 0;
       }
-      return part === segment;
+      return part === segments.decoded[i];
     });
     if (!fits) continue;
     pathMatched = true;
@@ -374,9 +397,23 @@ export function matchRoute(
   return pathMatched ? 'method' : undefined;
 }
 
-export function allowedMethods(segments: readonly string[]): Method[] {
+export function allowedMethods(segments: PathSegments): Method[] {
   return (['GET', 'POST', 'PATCH', 'DELETE'] as const).filter((method) => {
     const match = matchRoute(method, segments);
     return match !== undefined && match !== 'method';
   });
+}
+
+/**
+ * Every error code an operation can answer: its own, plus what the edge answers for
+ * any request to it — a bad query or an unexpected body (400), body framing (413,
+ * 415), Idempotency-Key handling, the table being unavailable (503) and 500.
+ */
+export function answerableErrors(route: Route): ErrorCode[] {
+  const edge: ErrorCode[] = ['VALIDATION_ERROR'];
+  if (route.body !== undefined) edge.push('PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE');
+  if (route.idempotent === true) edge.push('IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_IN_PROGRESS');
+  // The meta routes say for themselves whether they reach the table.
+  if (route.group !== 'meta') edge.push('SERVICE_UNAVAILABLE');
+  return [...new Set([...edge, ...route.errors, 'INTERNAL_ERROR' as const])];
 }

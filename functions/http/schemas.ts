@@ -15,8 +15,11 @@ const address = z
 const cidr = z.string().max(100).describe('A CIDR in prefix-length notation, e.g. 10.0.0.0/24');
 
 // Keys like __proto__ are refused while the body is parsed (dispatch.ts).
+/** A tag key and a tag value (also the CloudFormation provider's rules). */
+export const tagKey = z.string().min(1).max(LIMITS.tagKeyLength);
+export const tagValue = z.string().max(LIMITS.tagValueLength);
 export const tags = z
-  .record(z.string().min(1).max(LIMITS.tagKeyLength), z.string().max(LIMITS.tagValueLength))
+  .record(tagKey, tagValue)
   .refine(
     (value) => Object.keys(value).length <= LIMITS.tagCount,
     `at most ${LIMITS.tagCount} tags`,
@@ -27,7 +30,9 @@ const space = z
   .string()
   .regex(LIMITS.spacePattern)
   .describe("Address space; subnets of one space never overlap (default 'default')");
-const name = z.string().max(LIMITS.nameLength).nullable();
+/** A subnet's or pool's name (also the CloudFormation provider's `Name`). */
+export const resourceName = z.string().max(LIMITS.nameLength);
+const name = resourceName.nullable();
 const pool = z.strictObject({ start: address, end: address });
 const pools = z.array(pool).max(100);
 const limit = z
@@ -182,6 +187,10 @@ export const subnetResponse = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   usage: z.object({ total: count, allocated: count, available: count, outsidePools: count }),
+  poolId: z
+    .string()
+    .optional()
+    .describe('The subnet pool it was carved from (carved subnets only)'),
 });
 export const allocationResponse = z.object({
   subnetId: z.string(),

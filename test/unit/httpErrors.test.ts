@@ -30,12 +30,17 @@ function event(): APIGatewayProxyEvent {
 }
 
 async function respond(error: unknown) {
+  const fail = async (): Promise<never> => {
+    throw error;
+  };
   const handler = groupHandler(
     'subnets',
     {
-      getSubnet: async () => {
-        throw error;
-      },
+      createSubnet: fail,
+      listSubnets: fail,
+      getSubnet: fail,
+      updateSubnet: fail,
+      deleteSubnet: fail,
     },
     logger,
   );

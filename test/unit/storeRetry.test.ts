@@ -101,12 +101,17 @@ describe('isRetryableCancellation', () => {
 describe('HTTP answers to what the store throws', () => {
   const logger = new Logger({ logLevel: 'SILENT' });
   async function respond(failure: unknown) {
+    const fail = async (): Promise<never> => {
+      throw failure;
+    };
     const handler = groupHandler(
       'subnets',
       {
-        getSubnet: async () => {
-          throw failure;
-        },
+        createSubnet: fail,
+        listSubnets: fail,
+        getSubnet: fail,
+        updateSubnet: fail,
+        deleteSubnet: fail,
       },
       logger,
     );
