@@ -252,14 +252,34 @@ export async function loadSubnet(ctx: IpamContext, subnetId: string): Promise<Su
 
 /** Loads the subnet with its usage, retrying once if a pool change lands in between. */
 export async function getSubnet(ctx: IpamContext, subnetId: string): Promise<SubnetView> {
-  for (let attempt = 0; ; attempt++) {
+  return onFreshSubnet(ctx, subnetId, async (subnet) =>
+    subnetView(subnet, sumCounters(await readCounters(ctx, subnet))),
+  );
+}
+
+/**
+ * Runs `use` on the subnet as stored now. A counter recounted under a newer
+ * configuration than the one loaded (a concurrent PATCH of pools or gateway)
+ * means the subnet changed under us: load it again. A subnet that keeps changing
+ * answers a retryable contention error, never a 500.
+ */
+async function onFreshSubnet<T>(
+  ctx: IpamContext,
+  subnetId: string,
+  use: (subnet: Subnet) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
     const subnet = await loadSubnet(ctx, subnetId);
     try {
-      return subnetView(subnet, sumCounters(await readCounters(ctx, subnet)));
+      return await use(subnet);
     } catch (error) {
-      if (!(error instanceof StaleSubnetError) || attempt >= 2) throw error;
+      if (!(error instanceof StaleSubnetError)) throw error;
     }
+    await sleep(backoffMs(attempt));
   }
+  throw new AllocationContentionError(
+    `Subnet ${subnetId} kept changing (pools or gateway) while it was being read; retry.`,
+  );
 }
 
 export interface ListSubnetsQuery {
@@ -403,8 +423,10 @@ export async function deleteSubnet(
   subnetId: string,
   onDeleted: OnSubnetDeleted,
 ): Promise<void> {
-  const subnet = await loadSubnet(ctx, subnetId);
-  const counts = sumCounters(await readCounters(ctx, subnet, true));
+  const { subnet, counts } = await onFreshSubnet(ctx, subnetId, async (subnet) => ({
+    subnet,
+    counts: sumCounters(await readCounters(ctx, subnet, true)),
+  }));
   const inUse = () =>
     new SubnetInUseError(
       `Subnet ${subnetId} still holds ${counts.all} allocation(s); release them before deleting it.`,

@@ -5,11 +5,21 @@
  * issue 14 happens on every run instead of now and then.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AllocationNotFoundError, OwnerMismatchError } from '../../shared/errors.js';
+import {
+  AllocationNotFoundError,
+  OwnerMismatchError,
+  SubnetNotFoundError,
+} from '../../shared/errors.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { readCounters } from '../../shared/subnets/counters.js';
-import { createSubnet, loadSubnet } from '../../shared/subnets/subnets.js';
+import {
+  createSubnet,
+  deleteSubnet,
+  getSubnet,
+  loadSubnet,
+  updateSubnet,
+} from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
@@ -19,14 +29,18 @@ beforeAll(async () => {
   db = await createTestDb();
 });
 
-/** A context whose first TransactWriteItems waits until `between` has run. */
-function interrupted(between: () => Promise<void>): IpamContext {
+/** A context whose first `times` calls of `command` wait until `between` has run. */
+function interrupted(
+  between: () => Promise<void>,
+  command = 'TransactWriteItemsCommand',
+  times = 1,
+): IpamContext {
   const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-  let pending = true;
+  let pending = times;
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (pending && context.commandName === 'TransactWriteItemsCommand') {
-        pending = false;
+      if (pending > 0 && context.commandName === command) {
+        pending--;
         await between();
       }
       return next(args);
@@ -109,5 +123,32 @@ describe('Allocator under chosen interleavings', () => {
     const counters = await readCounters(db.ctx, await loadSubnet(db.ctx, subnet.id), true);
     expect(counters.reduce((sum, counter) => sum + counter.l, 0)).toBe(0);
     expect(counters.reduce((sum, counter) => sum + counter.n, 0)).toBe(1);
+  });
+});
+
+describe('Subnets under a pools PATCH loop', () => {
+  const ranges = [
+    [{ start: '10.8.0.10', end: '10.8.0.100' }],
+    [{ start: '10.8.0.20', end: '10.8.0.200' }],
+  ];
+  async function patchLoop(subnetId: string) {
+    let turn = 0;
+    return async () => {
+      turn++;
+      await updateSubnet(db.ctx, subnetId, { allocationPools: ranges[turn % 2] });
+    };
+  }
+
+  it('reads a subnet whose pools change between every read of its counters', async () => {
+    const subnet = await createSubnet(db.ctx, { cidr: '10.8.0.0/24', space: 'patchloop1' });
+    const ctx = interrupted(await patchLoop(subnet.id), 'BatchGetItemCommand', 4);
+    expect((await getSubnet(ctx, subnet.id)).id).toBe(subnet.id);
+  });
+
+  it('deletes a subnet whose pools change between its reads', async () => {
+    const subnet = await createSubnet(db.ctx, { cidr: '10.8.0.0/24', space: 'patchloop2' });
+    const ctx = interrupted(await patchLoop(subnet.id), 'BatchGetItemCommand', 4);
+    await deleteSubnet(ctx, subnet.id, async () => undefined);
+    await expect(getSubnet(db.ctx, subnet.id)).rejects.toBeInstanceOf(SubnetNotFoundError);
   });
 });
