@@ -2,15 +2,11 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type RunningServer, startServer } from '../support/server.js';
-import { ipam } from './run.js';
+import { describe, expect, it } from 'vitest';
+import { api } from '../support/server.js';
+import { cliSession, SLOW } from './run.js';
 
-/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
-const SLOW = 180_000;
-
-let server: RunningServer;
-const run = (...args: string[]) => ipam(server.url, args);
+const { url, run } = cliSession();
 const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url));
 
 interface Item {
@@ -21,13 +17,6 @@ interface Item {
   note: string;
 }
 const actions = (items: Item[]) => items.map((i) => `${i.line} ${i.action} ${i.kind} ${i.target}`);
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
 
 describe('ipam import (NetBox)', { timeout: SLOW }, () => {
   it('dry-runs a nested prefix export: containers become pools, leaves subnets, nothing written', async () => {
@@ -53,7 +42,7 @@ describe('ipam import (NetBox)', { timeout: SLOW }, () => {
       '9 create subnet 2001:db8:20:1::/64',
     ]);
     expect(body.summary).toEqual({ create: 7, exists: 0, conflict: 0, skip: 1, invalid: 0 });
-    expect((await api(server.url, 'GET', '/subnets?space=campus')).body.items).toEqual([]);
+    expect((await api(url(), 'GET', '/subnets?space=campus')).body.items).toEqual([]);
   });
 
   it('applies, reports conflicts without aborting, and a re-run creates nothing', async () => {
@@ -80,7 +69,7 @@ describe('ipam import (NetBox)', { timeout: SLOW }, () => {
     expect(conflict).toMatchObject({ action: 'conflict' });
     expect(conflict.note).toContain('10.20.2.0/25');
 
-    const subnets = (await api(server.url, 'GET', '/subnets?space=campus')).body.items;
+    const subnets = (await api(url(), 'GET', '/subnets?space=campus')).body.items;
     expect(subnets.map((s: { cidr: string }) => s.cidr).sort()).toEqual(
       [
         '10.20.1.0/24',
@@ -101,7 +90,7 @@ describe('ipam import (NetBox)', { timeout: SLOW }, () => {
         'netbox.role': 'data',
       },
     });
-    const pools = (await api(server.url, 'GET', '/subnet-pools')).body.items;
+    const pools = (await api(url(), 'GET', '/subnet-pools')).body.items;
     expect(pools.map((p: { prefixes: string[] }) => p.prefixes[0]).sort()).toEqual([
       '10.20.0.0/16',
       '2001:db8:20::/48',
@@ -126,13 +115,13 @@ describe('ipam import (NetBox)', { timeout: SLOW }, () => {
       skip: 1,
       invalid: 0,
     });
-    expect((await api(server.url, 'GET', '/subnets?space=campus')).body.items).toHaveLength(5);
+    expect((await api(url(), 'GET', '/subnets?space=campus')).body.items).toHaveLength(5);
   });
 
   it('imports addresses into the subnets that contain them; re-run creates nothing; held ones conflict', async () => {
-    const subnets = (await api(server.url, 'GET', '/subnets?space=campus')).body.items;
+    const subnets = (await api(url(), 'GET', '/subnets?space=campus')).body.items;
     const users = subnets.find((s: { cidr: string }) => s.cidr === '10.20.1.0/24');
-    await api(server.url, 'POST', `/subnets/${users.id}/allocations`, {
+    await api(url(), 'POST', `/subnets/${users.id}/allocations`, {
       ip: '10.20.1.11',
       owner: 'someone-else',
     });
@@ -148,7 +137,7 @@ describe('ipam import (NetBox)', { timeout: SLOW }, () => {
     expect(table.stdout).toMatch(
       /Applied \(netbox-addresses into space campus\): 3 created, 0 already there, 2 conflicts, 1 skipped, 0 invalid\./,
     );
-    const held = (await api(server.url, 'GET', `/subnets/${users.id}/allocations/10.20.1.10`)).body;
+    const held = (await api(url(), 'GET', `/subnets/${users.id}/allocations/10.20.1.10`)).body;
     expect(held).toMatchObject({
       owner: 'web-01',
       description: 'Web server',
@@ -172,9 +161,9 @@ describe('ipam import (NetBox)', { timeout: SLOW }, () => {
       '6 conflict allocation 10.99.0.5',
       '7 exists allocation 2001:db8:20:1::10',
     ]);
-    expect(
-      (await api(server.url, 'GET', `/subnets/${users.id}/allocations`)).body.items,
-    ).toHaveLength(2);
+    expect((await api(url(), 'GET', `/subnets/${users.id}/allocations`)).body.items).toHaveLength(
+      2,
+    );
   });
 
   it('exports the space in the same CSV shape, and the export imports into a new space unchanged', async () => {

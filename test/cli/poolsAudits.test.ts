@@ -1,19 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type RunningServer, startServer } from '../support/server.js';
-import { ipam } from './run.js';
+import { describe, expect, it } from 'vitest';
+import { api } from '../support/server.js';
+import { cliSession, ipam, SLOW } from './run.js';
 
-/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
-const SLOW = 180_000;
-
-let server: RunningServer;
-const run = (...args: string[]) => ipam(server.url, args);
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const { url, run } = cliSession();
 
 describe('ipam pool', { timeout: SLOW }, () => {
   it('creates, lists, shows, previews, carves and deletes; JSON is the API body', async () => {
@@ -42,16 +31,14 @@ describe('ipam pool', { timeout: SLOW }, () => {
       run('pool', 'show', 'vpcs', '-o', 'json'),
       run('pool', 'next', '10.64.0.0/16', '--prefix-length', '20', '-o', 'json'),
     ]);
-    expect(list.json()).toEqual((await api(server.url, 'GET', '/subnet-pools')).body);
-    expect(show.json()).toEqual((await api(server.url, 'GET', `/subnet-pools/${pool.id}`)).body);
+    expect(list.json()).toEqual((await api(url(), 'GET', '/subnet-pools')).body);
+    expect(show.json()).toEqual((await api(url(), 'GET', `/subnet-pools/${pool.id}`)).body);
     expect(next.json()).toEqual({ cidr: '10.64.0.0/20' });
 
     const carved = await run('pool', 'carve', 'vpcs', '--name', 'vpc-a', '-o', 'json');
     expect(carved.code).toBe(0);
     expect(carved.json()).toMatchObject({ cidr: '10.64.0.0/24', name: 'vpc-a', space: 'vpcs' });
-    expect(carved.json()).toEqual(
-      (await api(server.url, 'GET', `/subnets/${carved.json().id}`)).body,
-    );
+    expect(carved.json()).toEqual((await api(url(), 'GET', `/subnets/${carved.json().id}`)).body);
     const table = await run('pool', 'show', pool.id);
     expect(table.stdout).toMatch(/carved:\s+256 of 65536 addresses/);
     expect(table.stdout).toMatch(/utilisation:\s+\[#-{19}\]\s+0\.4%/);
@@ -93,8 +80,8 @@ describe('ipam audit', { timeout: SLOW }, () => {
       run('audit', 'show', 'latest'),
       run('audit', 'show', 'aud_AAAAAAAAAAAAAAAAAAAAAA'),
     ]);
-    expect(latest.json()).toEqual((await api(server.url, 'GET', '/audits/latest')).body);
-    expect(byId.json()).toEqual((await api(server.url, 'GET', `/audits/${report.id}`)).body);
+    expect(latest.json()).toEqual((await api(url(), 'GET', '/audits/latest')).body);
+    expect(byId.json()).toEqual((await api(url(), 'GET', `/audits/${report.id}`)).body);
     expect(table.stdout).toMatch(/^audit:\s+aud_/);
     expect(table.stdout).toMatch(/status:\s+complete/);
     expect(missing.code).toBe(3);

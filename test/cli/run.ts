@@ -1,6 +1,8 @@
 /** Runs the real `ipam` executable as a child process: real argv, real exit codes. */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { type RunningServer, startServer } from '../support/server.js';
 
 const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
 
@@ -45,4 +47,26 @@ export function ipam(
       }),
     );
   });
+}
+
+/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
+export const SLOW = 180_000;
+
+/**
+ * The real local server for one test file: `url()` is where it listens, `run(...)`
+ * calls the CLI against it.
+ */
+export function cliSession() {
+  let server: RunningServer | undefined;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const url = () => {
+    if (server === undefined) throw new Error('The local server has not started.');
+    return server.url;
+  };
+  return { url, run: (...args: string[]) => ipam(url(), args) };
 }

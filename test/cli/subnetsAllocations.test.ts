@@ -1,19 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, type RunningServer, startServer } from '../support/server.js';
-import { ipam } from './run.js';
+import { describe, expect, it } from 'vitest';
+import { api } from '../support/server.js';
+import { cliSession, SLOW } from './run.js';
 
-/** Each test runs the CLI several times as a child process; a loaded CI machine is slow. */
-const SLOW = 180_000;
-
-let server: RunningServer;
-const run = (...args: string[]) => ipam(server.url, args);
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+const { url, run } = cliSession();
 
 describe('ipam subnet', { timeout: SLOW }, () => {
   it('creates a subnet; --output json is exactly the API body', async () => {
@@ -38,7 +27,7 @@ describe('ipam subnet', { timeout: SLOW }, () => {
       space: 'cli',
       tags: { team: 'net' },
     });
-    const direct = await api(server.url, 'GET', `/subnets/${body.id}`);
+    const direct = await api(url(), 'GET', `/subnets/${body.id}`);
     expect(body).toEqual(direct.body);
   });
 
@@ -52,7 +41,7 @@ describe('ipam subnet', { timeout: SLOW }, () => {
       /10\.1\.0\.0\/24\s+cli\s+10\.1\.0\.1\s+0\s+253\s+\[-{20}\]\s+0\.0%/,
     );
     const json = await run('subnet', 'list', '--space', 'cli', '-o', 'json');
-    expect(json.json()).toEqual((await api(server.url, 'GET', '/subnets?space=cli')).body);
+    expect(json.json()).toEqual((await api(url(), 'GET', '/subnets?space=cli')).body);
     const quiet = await run('subnet', 'list', '--space', 'cli', '-q');
     expect(quiet.stdout.trim().split('\n')).toEqual(
       json.json().items.map((s: { id: string }) => s.id),
@@ -110,7 +99,7 @@ describe('ipam subnet', { timeout: SLOW }, () => {
     const id = temp.stdout.trim();
     const deleted = await run('subnet', 'delete', '10.2.0.0/24', '--space', 'cli', '-q');
     expect(deleted).toMatchObject({ code: 0, stdout: `${id}\n` });
-    expect((await api(server.url, 'GET', `/subnets/${id}`)).status).toBe(404);
+    expect((await api(url(), 'GET', `/subnets/${id}`)).status).toBe(404);
   });
 });
 
@@ -134,7 +123,7 @@ describe('ipam alloc and release', { timeout: SLOW }, () => {
     const body = alloc.json();
     expect(body.allocations).toHaveLength(1);
     const direct = await api(
-      server.url,
+      url(),
       'GET',
       `/subnets/${body.allocations[0].subnetId}/allocations/10.1.0.50`,
     );
@@ -164,9 +153,9 @@ describe('ipam alloc and release', { timeout: SLOW }, () => {
     expect(many.stdout).toBe('10.1.0.10\n10.1.0.11\n10.1.0.12\n');
     const id = (await run('subnet', 'show', 'web2', '--space', 'cli', '-q')).stdout.trim();
     const list = await run('alloc', 'list', 'web2', '--space', 'cli', '-o', 'json');
-    expect(list.json()).toEqual((await api(server.url, 'GET', `/subnets/${id}/allocations`)).body);
+    expect(list.json()).toEqual((await api(url(), 'GET', `/subnets/${id}/allocations`)).body);
     const byOwner = await run('alloc', 'list', '--owner', 'ci', '-o', 'json');
-    expect(byOwner.json()).toEqual((await api(server.url, 'GET', '/allocations?owner=ci')).body);
+    expect(byOwner.json()).toEqual((await api(url(), 'GET', '/allocations?owner=ci')).body);
     const table = await run('alloc', 'list', 'web2', '--space', 'cli');
     expect(table.stdout).toMatch(/^IP\s+SUBNET\s+OWNER/);
     expect(table.stdout).toMatch(/10\.1\.0\.50\s+sub_\S+\s+lb-1\s+-\s+role=lb/);
