@@ -1,52 +1,14 @@
 /** The error table and middleware, through the real middy pipeline with synthetic events. */
-import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { groupHandler } from '../../functions/http/dispatch.js';
 import {
   AllocationContentionError,
   IdempotencyInProgressError,
   IdempotencyKeyReusedError,
   SubnetExhaustedError,
 } from '../../shared/errors.js';
+import { answerTo } from '../support/failingHandler.js';
 
-const logger = new Logger({ logLevel: 'SILENT' });
-
-function event(): APIGatewayProxyEvent {
-  return {
-    resource: '/subnets/{subnetId}',
-    path: '/subnets/sub_x',
-    httpMethod: 'GET',
-    headers: {},
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: { subnetId: 'sub_x' },
-    stageVariables: null,
-    requestContext: { requestId: 'req-1' } as APIGatewayProxyEvent['requestContext'],
-    body: null,
-    isBase64Encoded: false,
-  };
-}
-
-async function respond(error: unknown) {
-  const fail = async (): Promise<never> => {
-    throw error;
-  };
-  const handler = groupHandler(
-    'subnets',
-    {
-      createSubnet: fail,
-      listSubnets: fail,
-      getSubnet: fail,
-      updateSubnet: fail,
-      deleteSubnet: fail,
-    },
-    logger,
-  );
-  const response = await handler(event(), {} as Context);
-  return { ...response, json: JSON.parse(response.body) };
-}
+const respond = answerTo;
 
 describe('HTTP error mapping', () => {
   it('answers contention with 503 ALLOCATION_CONTENTION and Retry-After', async () => {

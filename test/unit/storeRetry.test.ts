@@ -3,17 +3,15 @@
  * HTTP layer answers what the store throws, and the client's request time-out.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { groupHandler } from '../../functions/http/dispatch.js';
 import { createDynamoClient } from '../../shared/store/client.js';
 import {
   isRetryableAwsError,
   isRetryableCancellation,
   TransactionThrottledError,
 } from '../../shared/store/retry.js';
+import { answerTo } from '../support/failingHandler.js';
 
 const error = (fields: Record<string, unknown>, message = 'failed'): Error =>
   Object.assign(new Error(message), fields);
@@ -99,39 +97,7 @@ describe('isRetryableCancellation', () => {
 });
 
 describe('HTTP answers to what the store throws', () => {
-  const logger = new Logger({ logLevel: 'SILENT' });
-  async function respond(failure: unknown) {
-    const fail = async (): Promise<never> => {
-      throw failure;
-    };
-    const handler = groupHandler(
-      'subnets',
-      {
-        createSubnet: fail,
-        listSubnets: fail,
-        getSubnet: fail,
-        updateSubnet: fail,
-        deleteSubnet: fail,
-      },
-      logger,
-    );
-    const event = {
-      resource: '/subnets/{subnetId}',
-      path: '/subnets/sub_x',
-      httpMethod: 'GET',
-      headers: {},
-      multiValueHeaders: {},
-      queryStringParameters: null,
-      multiValueQueryStringParameters: null,
-      pathParameters: { subnetId: 'sub_x' },
-      stageVariables: null,
-      requestContext: { requestId: 'req-1' } as APIGatewayProxyEvent['requestContext'],
-      body: null,
-      isBase64Encoded: false,
-    } satisfies APIGatewayProxyEvent;
-    const response = await handler(event, {} as Context);
-    return { ...response, json: JSON.parse(response.body) };
-  }
+  const respond = answerTo;
 
   it('answers a transaction cancelled for capacity through every retry with 503 and Retry-After', async () => {
     const response = await respond(
