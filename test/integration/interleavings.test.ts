@@ -131,7 +131,7 @@ describe('Subnets under a pools PATCH loop', () => {
     [{ start: '10.8.0.10', end: '10.8.0.100' }],
     [{ start: '10.8.0.20', end: '10.8.0.200' }],
   ];
-  async function patchLoop(subnetId: string) {
+  function patchLoop(subnetId: string) {
     let turn = 0;
     return async () => {
       turn++;
@@ -141,13 +141,13 @@ describe('Subnets under a pools PATCH loop', () => {
 
   it('reads a subnet whose pools change between every read of its counters', async () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.8.0.0/24', space: 'patchloop1' });
-    const ctx = interrupted(await patchLoop(subnet.id), 'BatchGetItemCommand', 4);
+    const ctx = interrupted(patchLoop(subnet.id), 'BatchGetItemCommand', 4);
     expect((await getSubnet(ctx, subnet.id)).id).toBe(subnet.id);
   });
 
   it('deletes a subnet whose pools change between its reads', async () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.8.0.0/24', space: 'patchloop2' });
-    const ctx = interrupted(await patchLoop(subnet.id), 'BatchGetItemCommand', 4);
+    const ctx = interrupted(patchLoop(subnet.id), 'BatchGetItemCommand', 4);
     await deleteSubnet(ctx, subnet.id, async () => undefined);
     await expect(getSubnet(db.ctx, subnet.id)).rejects.toBeInstanceOf(SubnetNotFoundError);
   });
