@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes N [--faults 0.1] [--stale 0.1] [--seed 1]`: N minutes
+ * `npm run soak -- --minutes N [--faults 0.1] [--stale 0.1] [--seed 1] [--clients 16] [--http 4]`: N minutes
  * of mixed concurrent operations — in-process allocators with the DynamoDB-realism
  * layer (stale reads, transaction conflicts, capacity cancellations, faults) and
  * HTTP clients against a local server — then the history checker, an audit that
@@ -81,6 +81,8 @@ async function main(): Promise<number> {
   const faults = option('faults', 0.1);
   const stale = option('stale', 0.1);
   const seed = option('seed', 1);
+  const inProcessClients = option('clients', 16);
+  const httpClients = option('http', 4);
   const dynamo = await startLocalDynamoDb();
   const tableName = `ipam-soak-${randomBytes(4).toString('hex')}`;
   const raw = createDynamoClient({ endpoint: dynamo.endpoint, region: 'local' });
@@ -108,11 +110,11 @@ async function main(): Promise<number> {
     const recorder = new HistoryRecorder(ctx.now);
     for (const subnet of subnets) recorder.track(subnet);
     const clients: RecordingClient[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < inProcessClients; i++) {
       const layeredCtx = layered();
       clients.push(inProcessClient(recorder, `p${i}`, new Allocator(layeredCtx), layeredCtx));
     }
-    for (let i = 0; i < 2; i++) clients.push(httpClient(recorder, `h${i}`, server.url));
+    for (let i = 0; i < httpClients; i++) clients.push(httpClient(recorder, `h${i}`, server.url));
     const deadline = Date.now() + minutes * 60_000;
     const churn = subnets[1];
     const { operations } = await runWorkload({
@@ -138,7 +140,9 @@ async function main(): Promise<number> {
     const audit = await runAudit(ctx, { repair: false, gracePeriodMs: 0 });
     const findings = audit.findings.filter((finding) => !INFORMATIONAL.has(finding.type));
     const duplicates = await duplicateHeldAddresses(ctx);
-    console.log(`soak: ${minutes} min, faults ${faults}, stale ${stale}, seed ${seed}`);
+    console.log(
+      `soak: ${minutes} min, faults ${faults}, stale ${stale}, seed ${seed}, ${inProcessClients} in-process + ${httpClients} HTTP clients`,
+    );
     console.log(
       `operations: ${operations} (+ final reads: ${report.operations - operations} recorded in all)`,
     );
