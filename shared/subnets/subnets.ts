@@ -25,6 +25,7 @@ import {
 } from '../net/address.js';
 import { isId, newId } from '../net/ids.js';
 import type { IpamContext } from '../store/context.js';
+import { subnetsScope } from '../store/cursorScopes.js';
 import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { queryPages } from '../store/query.js';
@@ -293,7 +294,8 @@ export async function listSubnets(
   query: ListSubnetsQuery,
 ): Promise<Page<SubnetView>> {
   if (query.space !== undefined) assertSpace(query.space);
-  const startKey: Cursor | undefined = decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+  const scope = subnetsScope(query.space);
+  const startKey: Cursor | undefined = decodeCursor(scope, query.cursor);
   const result = await ctx.doc.send(
     new QueryCommand({
       TableName: ctx.tableName,
@@ -322,7 +324,7 @@ export async function listSubnets(
   );
   return {
     items: items.filter((item): item is SubnetView => item !== undefined),
-    nextCursor: encodeCursor(result.LastEvaluatedKey),
+    nextCursor: encodeCursor(scope, result.LastEvaluatedKey),
   };
 }
 
