@@ -41,7 +41,11 @@ const limit = z
   .transform(Number)
   .pipe(z.number().max(LIMITS.pageSize.max, 'limit must be a whole number from 1 to 1000'))
   .describe('Page size, 1-1000 (default 100)');
-const cursor = z.string().min(1).max(2000).describe('nextCursor of the previous page');
+const cursor = z
+  .string()
+  .min(1)
+  .max(2000)
+  .describe('nextCursor of the previous page of this same list (same path and filters)');
 
 export const createSubnetBody = z.strictObject({
   cidr,

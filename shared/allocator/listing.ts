@@ -4,11 +4,12 @@
  * (expired leases are filtered out), so they keep their own loops.
  */
 import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
-import { ValidationError } from '../errors.js';
+import { bitLength } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
+import { ownerAllocationsScope, subnetAllocationsScope } from '../store/cursorScopes.js';
 import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
-import { geometryOf } from '../subnets/geometry.js';
+import { type Geometry, geometryOf, positionOf } from '../subnets/geometry.js';
 import { loadSubnet } from '../subnets/subnets.js';
 import { type AllocationItem, type AllocationView, viewFromItem } from './items.js';
 import { nowSeconds } from './reads.js';
@@ -22,11 +23,14 @@ export async function listSubnetAllocations(
   const subnet = await loadSubnet(ctx, subnetId);
   if (query.owner !== undefined) return listByOwner(ctx, query.owner, query, `${subnet.id}#`);
   const g = geometryOf(subnet.cidr);
-  const cursor = decodeCursor(query.cursor, ['shard', 'sk']);
+  const scope = subnetAllocationsScope(
+    subnet.id,
+    g.shardCount,
+    bitLength(subnet.cidr.version) / 4,
+    (value) => shardOf(g, value),
+  );
+  const cursor = decodeCursor(scope, query.cursor);
   let shard = cursor === undefined ? 0 : Number(cursor.shard);
-  if (!Number.isInteger(shard) || shard < 0 || shard > g.shardCount) {
-    throw new ValidationError('The cursor does not belong to this subnet.', { field: 'cursor' });
-  }
   let startKey: Cursor | undefined = cursor?.sk
     ? { pk: keys.shardPartition(subnet.id, shard), sk: cursor.sk }
     : undefined;
@@ -57,11 +61,17 @@ export async function listSubnetAllocations(
             : shard + 1 < g.shardCount
               ? { shard: String(shard + 1), sk: '' }
               : undefined;
-        return { items, nextCursor: encodeCursor(next) };
+        return { items, nextCursor: encodeCursor(scope, next) };
       }
     } while (startKey !== undefined);
   }
   return { items, nextCursor: null };
+}
+
+/** The shard of an address inside the subnet, undefined outside it. */
+function shardOf(g: Geometry, value: bigint): number | undefined {
+  if (value < g.network || value >= g.network + g.size) return undefined;
+  return positionOf(g, value).shard;
 }
 
 /** Lists one owner's live allocations (across subnets, or within those whose id starts the sort key). */
@@ -71,7 +81,8 @@ export async function listByOwner(
   query: { limit: number; cursor?: string },
   sortPrefix = '',
 ): Promise<Page<AllocationView>> {
-  let startKey: Cursor | undefined = decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+  const scope = ownerAllocationsScope(owner, sortPrefix);
+  let startKey: Cursor | undefined = decodeCursor(scope, query.cursor);
   const items: AllocationView[] = [];
   do {
     const page: QueryCommandOutput = await ctx.doc.send(
@@ -94,5 +105,5 @@ export async function listByOwner(
     items.push(...(page.Items ?? []).map((item) => viewFromItem(item as AllocationItem)));
     startKey = page.LastEvaluatedKey as Cursor | undefined;
   } while (startKey !== undefined && items.length < query.limit);
-  return { items, nextCursor: encodeCursor(startKey) };
+  return { items, nextCursor: encodeCursor(scope, startKey) };
 }

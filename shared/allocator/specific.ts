@@ -3,11 +3,13 @@
  * an IPv6 /64. Whether it is taken is decided only by what this request's own
  * writes saw, never by a cached view.
  */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { IpAlreadyAllocatedError, MacNotApplicableError } from '../errors.js';
 import { eui64InterfaceId, formatCidr, formatIp, type IpAddress } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
-import { type BlockState, offsetState } from '../subnets/blocks.js';
-import { type Geometry, positionOf } from '../subnets/geometry.js';
+import { keys } from '../store/keys.js';
+import { type BlockState, blockFromItem, offsetState } from '../subnets/blocks.js';
+import { type Geometry, type Position, positionOf } from '../subnets/geometry.js';
 import { assertAllocatable } from '../subnets/rules.js';
 import { address, type Subnet } from '../subnets/subnet.js';
 import type { Candidate } from './candidate.js';
@@ -39,7 +41,9 @@ export function specificAddress(subnet: Subnet, input: SpecificRequest): IpAddre
 
 /**
  * The candidate for a specific address, or IpAlreadyAllocated when this request's
- * own failed writes showed it held.
+ * own failed writes showed it held — naming the holder read after that write. A
+ * holder gone by then (released meanwhile) never answers "allocated to nobody":
+ * the block is read again and the address tried again if it is free.
  */
 export async function specificCandidate(
   ctx: IpamContext,
@@ -49,12 +53,32 @@ export async function specificCandidate(
   learned: Map<bigint, BlockState>,
 ): Promise<Candidate> {
   const pos = positionOf(g, ip.value);
-  // Only what this request saw decides "taken": a cached view may be stale.
-  const block = learned.get(pos.block);
-  const state = block === undefined ? 'free' : offsetState(block, pos.offset, nowSeconds(ctx));
-  if (state === 'held') {
+  for (let look = 1; ; look++) {
+    // Only what this request saw decides "taken": a cached view may be stale.
+    const block = learned.get(pos.block);
+    const state = block === undefined ? 'free' : offsetState(block, pos.offset, nowSeconds(ctx));
+    if (state !== 'held') return { value: ip.value, pos, reclaim: state === 'expired' };
     const holder = await readAllocation(ctx, subnet, ip);
-    throw new IpAlreadyAllocatedError(formatIp(ip), holder?.owner ?? null);
+    if (holder !== undefined) throw new IpAlreadyAllocatedError(formatIp(ip), holder.owner);
+    // No live holder: it was released (or its lease ran out) after our write failed,
+    // so the block as it is now decides — the address is likely free again. Still
+    // held with no allocation item twice over: a multi-step request is writing it.
+    if (look === HOLDER_LOOKS) throw new IpAlreadyAllocatedError(formatIp(ip), null);
+    learned.set(pos.block, await readBlockNow(ctx, subnet, pos));
   }
-  return { value: ip.value, pos, reclaim: state === 'expired' };
+}
+
+/** Reads of the holder before "held by a request still being written" (owner unknown). */
+const HOLDER_LOOKS = 2;
+
+/** One block as stored now (a consistent read: it decides a specific address). */
+async function readBlockNow(ctx: IpamContext, subnet: Subnet, pos: Position): Promise<BlockState> {
+  const result = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.block(subnet.id, pos.shard, pos.block),
+      ConsistentRead: true,
+    }),
+  );
+  return blockFromItem(pos.block, result.Item);
 }

@@ -6,6 +6,7 @@ import { bitLength, type Cidr, cidrLast, formatCidr, parseCidr } from '../net/ad
 import { newId } from '../net/ids.js';
 import { batchWrite } from '../store/batch.js';
 import type { IpamContext } from '../store/context.js';
+import { poolsScope } from '../store/cursorScopes.js';
 import { PoolBlockKind as Kind, keys, poolKeys } from '../store/keys.js';
 import { decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { backoffMs, isConditionalCheckFailed, sleep } from '../store/retry.js';
@@ -204,7 +205,8 @@ export async function getPool(ctx: IpamContext, poolId: string): Promise<PoolVie
 
 /** Pools in id order (from the index: usage may lag a carve by a moment). */
 export async function listPools(ctx: IpamContext, query: ListPoolsQuery): Promise<Page<PoolView>> {
-  const startKey = decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+  const scope = poolsScope();
+  const startKey = decodeCursor(scope, query.cursor);
   const result = await ctx.doc.send(
     new QueryCommand({
       TableName: ctx.tableName,
@@ -217,7 +219,7 @@ export async function listPools(ctx: IpamContext, query: ListPoolsQuery): Promis
   );
   return {
     items: (result.Items ?? []).map((item) => poolView(fromPoolItem(item))),
-    nextCursor: encodeCursor(result.LastEvaluatedKey),
+    nextCursor: encodeCursor(scope, result.LastEvaluatedKey),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The store: DynamoDB clients, the one table and its keys, transactions that survive
- * lost answers, paged queries, list cursors, and when to retry.
+ * lost answers, paged queries, list cursors (each bound to its list's scope), and
+ * when to retry.
  */
 export {
   createDocumentClient,
@@ -9,6 +10,12 @@ export {
   type DynamoSettings,
 } from './client.js';
 export { createContext, type IpamContext } from './context.js';
+export {
+  ownerAllocationsScope,
+  poolsScope,
+  subnetAllocationsScope,
+  subnetsScope,
+} from './cursorScopes.js';
 export {
   auditKeys,
   keys,
@@ -21,7 +28,7 @@ export {
   poolKeys,
   SORT,
 } from './keys.js';
-export { type Cursor, decodeCursor, encodeCursor, type Page } from './paging.js';
+export { type Cursor, decodeCursor, encodeCursor, type ListScope, type Page } from './paging.js';
 export { queryPages } from './query.js';
 export {
   backoffMs,

@@ -10,6 +10,7 @@
  * | `geometry.ts` | 256-address blocks and ≤ 64 shards: where an address lives                       |
  * | `blocks.ts`   | a block item's taken offsets and leases                                         |
  * | `counters.ts` | per-shard usage counters, their recount after a configuration change           |
+ * | `leases.ts`   | expired, not yet swept leases: left out of usage, freed by a subnet delete      |
  */
 
 export { type Subnet, type SubnetView, subnetView, type Usage } from './subnet.js';

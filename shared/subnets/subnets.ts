@@ -25,19 +25,15 @@ import {
 } from '../net/address.js';
 import { isId, newId } from '../net/ids.js';
 import type { IpamContext } from '../store/context.js';
+import { subnetsScope } from '../store/cursorScopes.js';
 import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { queryPages } from '../store/query.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
 import { writeTransaction } from '../store/transactions.js';
-import {
-  newCounterItem,
-  readCounters,
-  recountShard,
-  StaleSubnetError,
-  sumCounters,
-} from './counters.js';
+import { newCounterItem, readCounters, recountShard, StaleSubnetError } from './counters.js';
 import { geometryOf, positionOf } from './geometry.js';
+import { expiredLeases, liveCounts, liveUsage, sweepExpiredLeases } from './leases.js';
 import {
   assertGatewayOutsidePools,
   assertSubnetPrefix,
@@ -253,7 +249,7 @@ export async function loadSubnet(ctx: IpamContext, subnetId: string): Promise<Su
 /** Loads the subnet with its usage, retrying once if a pool change lands in between. */
 export async function getSubnet(ctx: IpamContext, subnetId: string): Promise<SubnetView> {
   return onFreshSubnet(ctx, subnetId, async (subnet) =>
-    subnetView(subnet, sumCounters(await readCounters(ctx, subnet))),
+    subnetView(subnet, await liveUsage(ctx, subnet, await readCounters(ctx, subnet))),
   );
 }
 
@@ -293,7 +289,8 @@ export async function listSubnets(
   query: ListSubnetsQuery,
 ): Promise<Page<SubnetView>> {
   if (query.space !== undefined) assertSpace(query.space);
-  const startKey: Cursor | undefined = decodeCursor(query.cursor, ['pk', 'sk', 'gsi1pk', 'gsi1sk']);
+  const scope = subnetsScope(query.space);
+  const startKey: Cursor | undefined = decodeCursor(scope, query.cursor);
   const result = await ctx.doc.send(
     new QueryCommand({
       TableName: ctx.tableName,
@@ -322,13 +319,13 @@ export async function listSubnets(
   );
   return {
     items: items.filter((item): item is SubnetView => item !== undefined),
-    nextCursor: encodeCursor(result.LastEvaluatedKey),
+    nextCursor: encodeCursor(scope, result.LastEvaluatedKey),
   };
 }
 
 async function getSubnetView(ctx: IpamContext, subnet: Subnet): Promise<SubnetView> {
   try {
-    return subnetView(subnet, sumCounters(await readCounters(ctx, subnet)));
+    return subnetView(subnet, await liveUsage(ctx, subnet, await readCounters(ctx, subnet)));
   } catch (error) {
     if (error instanceof StaleSubnetError) return getSubnet(ctx, subnet.id);
     throw error;
@@ -414,51 +411,56 @@ export type OnSubnetDeleted = (ctx: IpamContext, subnet: Subnet) => Promise<void
 
 /**
  * Deletes a subnet that holds no allocations, then runs `onDeleted` with the deleted
- * subnet. The counters are deleted in the same transaction on condition that they
- * are zero, so an allocation racing the delete either lands first (and the delete
- * answers SUBNET_IN_USE) or finds its counter gone (and answers SUBNET_NOT_FOUND).
+ * subnet. Expired leases not yet swept do not hold it: they are freed first, each
+ * on condition that its block still shows the expiry read (a reuse that wins makes
+ * the address live, and the delete answers SUBNET_IN_USE). The counters are deleted
+ * in the same transaction as the subnet on condition that they are zero, so an
+ * allocation racing the delete either lands first (and the delete answers
+ * SUBNET_IN_USE) or finds its counter gone (and answers SUBNET_NOT_FOUND).
  */
 export async function deleteSubnet(
   ctx: IpamContext,
   subnetId: string,
   onDeleted: OnSubnetDeleted,
 ): Promise<void> {
-  const { subnet, counts } = await onFreshSubnet(ctx, subnetId, async (subnet) => ({
-    subnet,
-    counts: sumCounters(await readCounters(ctx, subnet, true)),
-  }));
-  const inUse = () =>
-    new SubnetInUseError(
-      `Subnet ${subnetId} still holds ${counts.all} allocation(s); release them before deleting it.`,
-      { allocations: Number(counts.all) },
-    );
-  if (counts.all > 0n) throw inUse();
-  const { shardCount } = geometryOf(subnet.cidr);
-  const outcome = await writeTransaction(ctx, [
-    {
-      Delete: {
-        TableName: ctx.tableName,
-        Key: keys.subnet(subnetId),
-        ConditionExpression: 'version = :version',
-        ExpressionAttributeValues: { ':version': subnet.version },
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+    const { subnet, expired, live } = await onFreshSubnet(ctx, subnetId, async (subnet) => {
+      const counters = await readCounters(ctx, subnet, true);
+      const expired = await expiredLeases(ctx, subnet, counters, true);
+      return { subnet, expired, live: liveCounts(counters, expired).all };
+    });
+    if (live > 0n) throw subnetInUse(subnetId, live);
+    if (expired.length > 0) {
+      // Freed, or one changed meanwhile (reused, renewed, swept): decide again on a fresh read.
+      await sweepExpiredLeases(ctx, subnet, expired);
+      continue;
+    }
+    const { shardCount } = geometryOf(subnet.cidr);
+    const outcome = await writeTransaction(ctx, [
+      {
+        Delete: {
+          TableName: ctx.tableName,
+          Key: keys.subnet(subnetId),
+          ConditionExpression: 'version = :version',
+          ExpressionAttributeValues: { ':version': subnet.version },
+        },
       },
-    },
-    {
-      Delete: {
-        TableName: ctx.tableName,
-        Key: keys.spaceEntry(subnet.space, address(subnet.cidr.version, subnet.cidr.network)),
+      {
+        Delete: {
+          TableName: ctx.tableName,
+          Key: keys.spaceEntry(subnet.space, address(subnet.cidr.version, subnet.cidr.network)),
+        },
       },
-    },
-    ...Array.from({ length: shardCount }, (_, shard) => ({
-      Delete: {
-        TableName: ctx.tableName,
-        Key: keys.counter(subnetId, shard),
-        ConditionExpression: 'n = :zero',
-        ExpressionAttributeValues: { ':zero': 0 },
-      },
-    })),
-  ]);
-  if (outcome.canceled !== undefined) {
+      ...Array.from({ length: shardCount }, (_, shard) => ({
+        Delete: {
+          TableName: ctx.tableName,
+          Key: keys.counter(subnetId, shard),
+          ConditionExpression: 'n = :zero',
+          ExpressionAttributeValues: { ':zero': 0 },
+        },
+      })),
+    ]);
+    if (outcome.canceled === undefined) return afterDelete(ctx, subnet, shardCount, onDeleted);
     const gone = await ctx.doc.send(
       new GetCommand({
         TableName: ctx.tableName,
@@ -470,13 +472,20 @@ export async function deleteSubnet(
     if (outcome.ambiguous && gone.Item === undefined) {
       return afterDelete(ctx, subnet, shardCount, onDeleted);
     }
-    const reasons = outcome.canceled.CancellationReasons ?? [];
-    // The subnet changed meanwhile (a PATCH): decide again on the new version.
-    if (reasons[0]?.Code === 'ConditionalCheckFailed')
-      return deleteSubnet(ctx, subnetId, onDeleted);
-    throw inUse();
+    // The subnet changed (a PATCH), or an allocation landed first: decide again on a
+    // fresh read, which answers SUBNET_IN_USE while that allocation is live.
+    await sleep(backoffMs(attempt));
   }
-  await afterDelete(ctx, subnet, shardCount, onDeleted);
+  throw new AllocationContentionError(
+    `Subnet ${subnetId} kept changing while it was being deleted; retry.`,
+  );
+}
+
+function subnetInUse(subnetId: string, live: bigint): SubnetInUseError {
+  return new SubnetInUseError(
+    `Subnet ${subnetId} still holds ${live} allocation(s); release them before deleting it.`,
+    { allocations: Number(live) },
+  );
 }
 
 /** After a committed delete: `onDeleted` (a carved subnet's block goes back); empty blocks go. */
