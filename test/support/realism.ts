@@ -12,10 +12,11 @@
  *     image before it (a consistent GetItem on a raw client that bypasses the
  *     middleware), and every write (Put/Update/Delete, TransactWriteItems,
  *     BatchWriteItem) is followed by a consistent read of each key it wrote,
- *     stamped with the write's response time. A GetItem, Query (base table or GSI)
+ *     stamped with the moment the writer gets its answer (after those reads, so the
+ *     layer's own reads never eat the window). A GetItem, Query (base table or GSI)
  *     or BatchGetItem without `ConsistentRead: true` is, with probability
  *     `staleReads.probability`, answered as of a moment up to `staleReads.maxAgeMs`
- *     ago: each returned item is replaced by its image then (dropped if it did not
+ *     before it was sent: each returned item is replaced by its image then (dropped if it did not
  *     exist yet), and — for single-page queries without a FilterExpression whose key
  *     condition is `a = :v [AND begins_with(b, :w) | b <op> :w | b BETWEEN …]` —
  *     items deleted since are put back. Only writes made through clients of this
