@@ -40,6 +40,19 @@ function interrupted(between: () => Promise<void>, command: string, times: numbe
   return { ...db.ctx, doc: createDocumentClient(client) };
 }
 
+/** A context that appends the name of every command it sends to `sent`. */
+function recording(sent: string[]): IpamContext {
+  const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name: 'record' },
+  );
+  return { ...db.ctx, doc: createDocumentClient(client) };
+}
+
 /** A context with `nextAnswer()`: a promise of its next transaction's answer (either way). */
 function watched(): { ctx: IpamContext; nextAnswer: () => Promise<void> } {
   const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
@@ -113,6 +126,33 @@ describe('a pools PATCH recounting a shard that allocations keep changing', () =
       allocated: 1 + racedIn,
       outsidePools: RETRY.attempts,
     });
+    const report = await runAudit(db.ctx, { repair: false });
+    expect(
+      report.findings.filter(
+        (finding) => finding.subnetId === subnet.id && finding.type === FindingType.USAGE_DRIFT,
+      ),
+    ).toEqual([]);
+  });
+
+  it('recounts only the shards whose pools changed; a gateway move recounts none', async () => {
+    const subnet = await createSubnet(db.ctx, { cidr: '10.71.0.0/16', space: 'recount' });
+    const allocator = new TextAllocator(db.ctx);
+    // Shard 0 holds 10.71.0.0–10.71.3.255, shard 10 holds 10.71.40.0–10.71.43.255.
+    for (const ip of ['10.71.0.50', '10.71.0.150', '10.71.40.7']) {
+      await allocator.allocate(subnet.id, { ip });
+    }
+    const sent: string[] = [];
+    const counting = recording(sent);
+    const patched = await updateSubnet(counting, subnet.id, {
+      allocationPools: [{ start: '10.71.0.100', end: '10.71.255.254' }],
+    });
+    expect(sent.filter((command) => command === 'UpdateItemCommand')).toHaveLength(1);
+    expect(patched.usage).toMatchObject({ allocated: 2, outsidePools: 1 });
+    sent.length = 0;
+    const moved = await updateSubnet(counting, subnet.id, { gatewayIp: '10.71.0.60' });
+    expect(moved.gatewayIp).toBe('10.71.0.60');
+    expect(sent.filter((command) => command === 'UpdateItemCommand')).toEqual([]);
+    expect(moved.usage).toEqual(patched.usage);
     const report = await runAudit(db.ctx, { repair: false });
     expect(
       report.findings.filter(
