@@ -2,8 +2,10 @@
  * Usage counters, one item per shard: `n` live allocations, `p` of them inside the
  * pools, `l` of them leases, `ver` bumped by every change, and `pv` the subnet
  * configVersion they were counted under. Allocation and release change a counter
- * in the same transaction as the block, so the counters are exact; after a pool
- * change a shard is recounted from its blocks before it is used again.
+ * in the same transaction as the block, so the counters are exact. A change of
+ * pools or gateway moves every shard's `pv` in the transaction that changes the
+ * subnet (configFence): to the new configVersion where nothing it counts changes,
+ * else to a fenced value that no write can match until the shard is recounted.
  */
 import {
   BatchGetCommand,
@@ -16,9 +18,10 @@ import type { IpamContext } from '../store/context.js';
 import { keys, PREFIX, parseBlockSort, parseShardPartition } from '../store/keys.js';
 import { queryPages } from '../store/query.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
+import type { TransactItem } from '../store/transactions.js';
 import { blockFromItem } from './blocks.js';
-import { addressAt, geometryOf } from './geometry.js';
-import { inPools } from './rules.js';
+import { addressAt, geometryOf, shardRange } from './geometry.js';
+import { type AddressRange, clipPools, inPools } from './rules.js';
 import type { Subnet, UsageCounts } from './subnet.js';
 
 export interface ShardCounter {
@@ -51,8 +54,23 @@ function counterFromItem(shard: number, item: Record<string, unknown>): ShardCou
 }
 
 /**
+ * The `pv` of a shard fenced for a recount under `configVersion`. configVersions are
+ * integers, so no allocation, release or audit repair (all conditional on
+ * `pv = :configVersion`) can change the shard meanwhile — its blocks hold still for
+ * the recount. It reads as older than `configVersion` (a reader of the new subnet
+ * recounts the shard) and newer than the one before (a reader of the old subnet
+ * reloads it: StaleSubnetError).
+ */
+export function fencedVersion(configVersion: number): number {
+  return configVersion - 0.5;
+}
+
+/**
  * Reads every shard counter of a subnet (one BatchGet per 100 shards), recounting
- * any shard still counted under an older configVersion.
+ * any shard still counted under an older configVersion (or fenced for a recount).
+ * A counter an eventually consistent read does not find is read again consistently
+ * before the subnet is called gone: right after a create, such a read may not see
+ * the counters yet.
  */
 export async function readCounters(
   ctx: IpamContext,
@@ -61,13 +79,39 @@ export async function readCounters(
 ): Promise<ShardCounter[]> {
   const { shardCount } = geometryOf(subnet.cidr);
   const wanted = Array.from({ length: shardCount }, (_, shard) => shard);
+  const found = await storedCounters(ctx, subnet.id, wanted, consistent);
+  const missing = wanted.filter((shard) => !found.has(shard));
+  if (missing.length > 0 && !consistent) {
+    for (const [shard, counter] of await storedCounters(ctx, subnet.id, missing, true)) {
+      found.set(shard, counter);
+    }
+  }
+  const counters: ShardCounter[] = [];
+  for (const shard of wanted) {
+    const counter = found.get(shard);
+    if (counter === undefined) throw new SubnetNotFoundError(subnet.id);
+    if (counter.pv > subnet.configVersion) throw new StaleSubnetError(subnet.id);
+    counters.push(
+      counter.pv < subnet.configVersion ? await recountShard(ctx, subnet, shard) : counter,
+    );
+  }
+  return counters;
+}
+
+/** The counters of `shards` as stored (no recount), by shard; a missing counter is absent. */
+export async function storedCounters(
+  ctx: IpamContext,
+  subnetId: string,
+  shards: readonly number[],
+  consistent: boolean,
+): Promise<Map<number, ShardCounter>> {
   const found = new Map<number, ShardCounter>();
-  for (let i = 0; i < wanted.length; i += 100) {
+  for (let i = 0; i < shards.length; i += 100) {
     let request:
       | Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }>
       | undefined = {
       [ctx.tableName]: {
-        Keys: wanted.slice(i, i + 100).map((shard) => keys.counter(subnet.id, shard)),
+        Keys: shards.slice(i, i + 100).map((shard) => keys.counter(subnetId, shard)),
         ConsistentRead: consistent,
       },
     };
@@ -86,16 +130,76 @@ export async function readCounters(
       if (request !== undefined) await sleep(backoffMs(attempt));
     }
   }
-  const counters: ShardCounter[] = [];
-  for (const shard of wanted) {
-    const counter = found.get(shard);
-    if (counter === undefined) throw new SubnetNotFoundError(subnet.id);
-    if (counter.pv > subnet.configVersion) throw new StaleSubnetError(subnet.id);
-    counters.push(
-      counter.pv < subnet.configVersion ? await recountShard(ctx, subnet, shard) : counter,
-    );
+  return found;
+}
+
+/** The counter writes that fence a configuration change, and the shards left to recount. */
+export interface ConfigFence {
+  readonly writes: TransactItem[];
+  readonly recount: number[];
+}
+
+/**
+ * The counter writes that go in the transaction changing a subnet's pools or
+ * gateway from `current` to `next`, so that from its commit on nothing is counted
+ * or allocated under the superseded configuration (an allocator that read it fails
+ * its `pv` condition and reloads):
+ *
+ * - a shard whose pools are unchanged, and whose counter is exact under `current`
+ *   (`stored` read `pv = current.configVersion`), moves straight to the new
+ *   configVersion on condition it still is: it counts the same under both (the
+ *   gateway lies outside the pools in both, so it counts in no `p`);
+ * - any other shard is fenced (fencedVersion) and recounted after the commit.
+ */
+export function configFence(
+  ctx: IpamContext,
+  current: Subnet,
+  next: Subnet,
+  stored: ReadonlyMap<number, ShardCounter>,
+): ConfigFence {
+  const g = geometryOf(next.cidr);
+  const writes: TransactItem[] = [];
+  const recount: number[] = [];
+  for (let shard = 0; shard < g.shardCount; shard++) {
+    const key = keys.counter(next.id, shard);
+    const { start, end } = shardRange(g, shard);
+    const same =
+      stored.get(shard)?.pv === current.configVersion &&
+      sameRanges(clipPools(current.pools, start, end), clipPools(next.pools, start, end));
+    if (same) {
+      writes.push({
+        Update: {
+          TableName: ctx.tableName,
+          Key: key,
+          UpdateExpression: 'SET pv = :next',
+          ConditionExpression: 'pv = :current',
+          ExpressionAttributeValues: {
+            ':next': next.configVersion,
+            ':current': current.configVersion,
+          },
+        },
+      });
+    } else {
+      recount.push(shard);
+      // Unconditional: whatever the shard held, its recount starts from its blocks.
+      writes.push({
+        Update: {
+          TableName: ctx.tableName,
+          Key: key,
+          UpdateExpression: 'SET pv = :fenced, ver = if_not_exists(ver, :zero)',
+          ExpressionAttributeValues: { ':fenced': fencedVersion(next.configVersion), ':zero': 0 },
+        },
+      });
+    }
   }
-  return counters;
+  return { writes, recount };
+}
+
+function sameRanges(a: readonly AddressRange[], b: readonly AddressRange[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((range, i) => range.start === b[i]?.start && range.end === b[i]?.end)
+  );
 }
 
 export function sumCounters(counters: readonly ShardCounter[]): UsageCounts {
@@ -110,7 +214,11 @@ export function sumCounters(counters: readonly ShardCounter[]): UsageCounts {
 
 /**
  * Recounts one shard from its blocks under the subnet's current pools. The write
- * is conditional on `ver`, so an allocation that lands meanwhile makes it retry.
+ * is conditional on the counter as read (`pv`, `ver`). A shard fenced for this
+ * recount (fencedVersion) cannot change meanwhile, so the recount lands at its
+ * first try however busy the shard is; any other shard counted under an older
+ * configuration (left by a change made before configFence existed) retries when
+ * an allocation lands between its read and its write.
  */
 export async function recountShard(
   ctx: IpamContext,
@@ -150,12 +258,13 @@ export async function recountShard(
           TableName: ctx.tableName,
           Key: key,
           UpdateExpression: 'SET n = :n, p = :p, l = :l, pv = :pv, ver = :next',
-          ConditionExpression: 'ver = :ver',
+          ConditionExpression: 'pv = :read AND ver = :ver',
           ExpressionAttributeValues: {
             ':n': n,
             ':p': p,
             ':l': l,
             ':pv': subnet.configVersion,
+            ':read': counter.pv,
             ':ver': counter.ver,
             ':next': counter.ver + 1,
           },

@@ -5,7 +5,8 @@
  * two racing overlapping creates exactly one commits, and the other re-checks and
  * sees the overlap.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   AllocationContentionError,
   IpAlreadyAllocatedError,
@@ -30,8 +31,16 @@ import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { queryPages } from '../store/query.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
-import { writeTransaction } from '../store/transactions.js';
-import { newCounterItem, readCounters, recountShard, StaleSubnetError } from './counters.js';
+import { TTL_ATTRIBUTE } from '../store/table.js';
+import { type TransactItem, writeTransaction } from '../store/transactions.js';
+import {
+  configFence,
+  newCounterItem,
+  readCounters,
+  recountShard,
+  StaleSubnetError,
+  storedCounters,
+} from './counters.js';
 import { geometryOf, positionOf } from './geometry.js';
 import { expiredLeases, liveCounts, liveUsage, sweepExpiredLeases } from './leases.js';
 import {
@@ -333,9 +342,14 @@ async function getSubnetView(ctx: IpamContext, subnet: Subnet): Promise<SubnetVi
 }
 
 /**
- * PATCH: name and tags freely; gateway and pools with the create rules. A changed
- * gateway or pools bump configVersion and recount the usage shards, so allocations
- * racing with the change retry against the new configuration.
+ * PATCH: name and tags freely; gateway and pools with the create rules. A change of
+ * gateway or pools bumps configVersion and is fenced in its own transaction: the
+ * subnet, a check that no live allocation holds a new gateway, and every shard
+ * counter's `pv` (configFence) commit together. So an allocation of the new gateway
+ * either committed first (the PATCH answers IP_ALREADY_ALLOCATED) or fails its
+ * counter condition and reloads the moved subnet; nothing lands under the old
+ * configuration afterwards, and the shards whose counts change are recounted while
+ * fenced, which no allocation can disturb.
  */
 export async function updateSubnet(
   ctx: IpamContext,
@@ -364,36 +378,80 @@ export async function updateSubnet(
       version: current.version + 1,
       configVersion: current.configVersion + (configChanged ? 1 : 0),
     };
-    if (gateway !== null && gateway !== current.gateway)
-      await assertAddressFree(ctx, next, gateway);
-    try {
-      await ctx.doc.send(
-        new PutCommand({
+    const movedGateway = gateway !== null && gateway !== current.gateway ? gateway : undefined;
+    const fence = configChanged
+      ? configFence(ctx, current, next, await storedCounters(ctx, subnetId, shards(next), true))
+      : { writes: [], recount: [] };
+    const gatewayCheck = movedGateway === undefined ? [] : [gatewayFree(ctx, next, movedGateway)];
+    const outcome = await writeTransaction(ctx, [
+      {
+        Put: {
           TableName: ctx.tableName,
           Item: toSubnetItem(next),
           ConditionExpression: 'version = :version',
           ExpressionAttributeValues: { ':version': current.version },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
+        },
+      },
+      ...gatewayCheck,
+      ...fence.writes,
+    ]);
+    if (outcome.canceled !== undefined && !(outcome.ambiguous && (await landed(ctx, next)))) {
+      const holder = outcome.canceled.CancellationReasons?.[1];
+      if (movedGateway !== undefined && holder?.Code === 'ConditionalCheckFailed') {
+        const item = (holder.Item === undefined ? {} : unmarshall(holder.Item as never)) as {
+          owner?: string | null;
+        };
+        throw new IpAlreadyAllocatedError(
+          formatIp(address(next.cidr.version, movedGateway)),
+          item.owner ?? null,
+        );
+      }
+      // The subnet (another PATCH) or a counter (a recount finished) moved: decide again.
       await sleep(backoffMs(attempt));
       continue;
     }
-    if (configChanged) {
-      const { shardCount } = geometryOf(next.cidr);
-      await Promise.all(
-        Array.from({ length: shardCount }, (_, shard) =>
-          recountShard(ctx, next, shard).catch((error: unknown) => {
-            // A later PATCH superseded this one; its own recount brings the shard up to date.
-            if (!(error instanceof StaleSubnetError)) throw error;
-          }),
-        ),
-      );
-    }
+    await Promise.all(
+      fence.recount.map((shard) =>
+        recountShard(ctx, next, shard).catch((error: unknown) => {
+          // A later PATCH superseded this one; its own recount brings the shard up to date.
+          if (!(error instanceof StaleSubnetError)) throw error;
+        }),
+      ),
+    );
     return getSubnet(ctx, subnetId);
   }
   throw new AllocationContentionError(`Subnet ${subnetId} kept changing during the update; retry.`);
+}
+
+/** Every shard of a subnet, in order. */
+function shards(subnet: Subnet): number[] {
+  return Array.from({ length: geometryOf(subnet.cidr).shardCount }, (_, shard) => shard);
+}
+
+/** Whether the subnet as stored is `next`: an earlier attempt landed before its answer was lost. */
+async function landed(ctx: IpamContext, next: Subnet): Promise<boolean> {
+  const stored = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: keys.subnet(next.id), ConsistentRead: true }),
+  );
+  return stored.Item?.version === next.version && stored.Item?.updatedAt === next.updatedAt;
+}
+
+/**
+ * The transaction's check that no live allocation holds `value` (the new gateway):
+ * no allocation item, or an expired lease's. Its cancellation carries the holder.
+ */
+function gatewayFree(ctx: IpamContext, subnet: Subnet, value: bigint): TransactItem {
+  const pos = positionOf(geometryOf(subnet.cidr), value);
+  return {
+    ConditionCheck: {
+      TableName: ctx.tableName,
+      Key: keys.allocation(subnet.id, pos.shard, address(subnet.cidr.version, value)),
+      ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
+      ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+      ExpressionAttributeValues: { ':now': Math.floor(ctx.now() / 1000) },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
 }
 
 /**
@@ -530,25 +588,5 @@ async function deleteEmptyBlocks(
         ),
       );
     }
-  }
-}
-
-/** Refuses an address that holds a live allocation (a new gateway must be free). */
-/** Throws IpAlreadyAllocated when a live allocation holds `value` (e.g. before it becomes the gateway). */
-async function assertAddressFree(ctx: IpamContext, subnet: Subnet, value: bigint): Promise<void> {
-  const g = geometryOf(subnet.cidr);
-  const ip = address(subnet.cidr.version, value);
-  const pos = positionOf(g, value);
-  const result = await ctx.doc.send(
-    new GetCommand({
-      TableName: ctx.tableName,
-      Key: keys.allocation(subnet.id, pos.shard, ip),
-      ConsistentRead: true,
-    }),
-  );
-  // The allocation item as the allocator writes it (shared/allocator/).
-  const item = result.Item as { owner: string | null; ttl?: number } | undefined;
-  if (item !== undefined && (item.ttl === undefined || item.ttl > Math.floor(ctx.now() / 1000))) {
-    throw new IpAlreadyAllocatedError(formatIp(ip), item.owner);
   }
 }

@@ -12,10 +12,11 @@
  *     image before it (a consistent GetItem on a raw client that bypasses the
  *     middleware), and every write (Put/Update/Delete, TransactWriteItems,
  *     BatchWriteItem) is followed by a consistent read of each key it wrote,
- *     stamped with the write's response time. A GetItem, Query (base table or GSI)
+ *     stamped with the moment the writer gets its answer (after those reads, so the
+ *     layer's own reads never eat the window). A GetItem, Query (base table or GSI)
  *     or BatchGetItem without `ConsistentRead: true` is, with probability
  *     `staleReads.probability`, answered as of a moment up to `staleReads.maxAgeMs`
- *     ago: each returned item is replaced by its image then (dropped if it did not
+ *     before it was sent: each returned item is replaced by its image then (dropped if it did not
  *     exist yet), and — for single-page queries without a FilterExpression whose key
  *     condition is `a = :v [AND begins_with(b, :w) | b <op> :w | b BETWEEN …]` —
  *     items deleted since are put back. Only writes made through clients of this
@@ -177,10 +178,15 @@ export class Realism {
               ? next(args)
               : ({ output: stale, response: {} } as unknown as Answer);
           }
-          case 'QueryCommand':
-            return rewrite((output) => this.staleQuery(input, output));
-          case 'BatchGetItemCommand':
-            return rewrite((output) => this.staleBatchGet(input, output));
+          case 'QueryCommand': {
+            // The moment is drawn when the read is sent: its own round trip does not eat the window.
+            const at = this.staleMoment(input);
+            return rewrite((output) => this.staleQuery(input, output, at));
+          }
+          case 'BatchGetItemCommand': {
+            const moments = this.batchMoments(input);
+            return rewrite((output) => this.staleBatchGet(input, output, moments));
+          }
           case 'TransactWriteItemsCommand':
           case 'PutItemCommand':
           case 'UpdateItemCommand':
@@ -267,12 +273,16 @@ export class Realism {
       const done = this.now();
       for (const entry of entries) entry.until = done + (conflicts?.windowMs ?? 0);
       if (this.options.staleReads !== undefined) {
-        await Promise.all(
-          targets.map(async (t, i) => {
-            const image = await this.readImage(t.table, t.key).catch(() => undefined);
-            this.remember(keys[i] as string, done, image);
-          }),
+        const images = await Promise.all(
+          targets.map((t) => this.readImage(t.table, t.key).catch(() => undefined)),
         );
+        // Stamped when the writer gets its answer, after the image reads: on a slow
+        // machine those take longer than a short window, and stamped at `done` a
+        // read sent after the answer would never be older than the write. Any
+        // moment in between is a committed state, so either stamp is true.
+        const answered = this.now();
+        for (const [i, image] of images.entries())
+          this.remember(keys[i] as string, answered, image);
       }
     }
   }
@@ -329,7 +339,7 @@ export class Realism {
       at,
     );
     const latest = this.latest(this.keyOf(String(input.TableName), input.Key as Item));
-    if (!known || JSON.stringify(image) === JSON.stringify(latest)) return undefined;
+    if (!known || fingerprint(image) === fingerprint(latest)) return undefined;
     this.counters.staleGets++;
     const projected = image === undefined ? undefined : project(image, input);
     return { $metadata: {}, ...(projected === undefined ? {} : { Item: projected }) };
@@ -340,8 +350,7 @@ export class Realism {
     return versions?.[versions.length - 1]?.image;
   }
 
-  private staleQuery(input: Item, output: Item): Item {
-    const at = this.staleMoment(input);
+  private staleQuery(input: Item, output: Item, at: number | undefined): Item {
     if (at === undefined) return output;
     const table = String(input.TableName);
     const items = (output.Items as Item[] | undefined) ?? [];
@@ -377,20 +386,26 @@ export class Realism {
     return { ...output, Items: merged, Count: merged.length };
   }
 
-  private staleBatchGet(input: Item, output: Item): Item {
-    const requests = (input.RequestItems ?? {}) as Record<
-      string,
-      {
-        Keys: Item[];
-        ConsistentRead?: boolean;
-        ProjectionExpression?: string;
-        ExpressionAttributeNames?: Record<string, string>;
-      }
-    >;
+  /** The moment each table of a BatchGetItem is read as of (undefined: now), drawn when it is sent. */
+  private batchMoments(input: Item): Map<string, number | undefined> {
+    return new Map(
+      Object.entries(batchRequests(input)).map(([table, request]) => [
+        table,
+        this.staleMoment(request),
+      ]),
+    );
+  }
+
+  private staleBatchGet(
+    input: Item,
+    output: Item,
+    moments: ReadonlyMap<string, number | undefined>,
+  ): Item {
+    const requests = batchRequests(input);
     const responses = { ...((output.Responses ?? {}) as Record<string, Item[]>) };
     let changed = false;
     for (const [table, request] of Object.entries(requests)) {
-      const at = this.staleMoment(request);
+      const at = moments.get(table);
       if (at === undefined) continue;
       const unprocessed = new Set(
         (
@@ -409,7 +424,7 @@ export class Realism {
           if (current !== undefined) rewound.push(current);
           continue;
         }
-        if (JSON.stringify(image) !== JSON.stringify(this.latest(id))) changed = true;
+        if (fingerprint(image) !== fingerprint(this.latest(id))) changed = true;
         if (image !== undefined) rewound.push(project(image, request));
       }
       responses[table] = rewound;
@@ -431,7 +446,7 @@ export class Realism {
     for (const item of items) {
       const key = this.keyOf(table, item);
       const { known, image } = this.imageAt(key, at);
-      if (!known || JSON.stringify(image) === JSON.stringify(this.latest(key))) {
+      if (!known || fingerprint(image) === fingerprint(this.latest(key))) {
         result.push(item);
         continue;
       }
@@ -444,6 +459,28 @@ export class Realism {
   private keyOf(table: string, item: Item): string {
     return `${table}\u0000${JSON.stringify(this.keyAttributes.map((name) => item[name] ?? null))}`;
   }
+}
+
+type BatchRequest = {
+  Keys: Item[];
+  ConsistentRead?: boolean;
+  ProjectionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+};
+
+function batchRequests(input: Item): Record<string, BatchRequest> {
+  return (input.RequestItems ?? {}) as Record<string, BatchRequest>;
+}
+
+/**
+ * An image as text for comparing versions. JSON.stringify writes every Set as `{}`,
+ * so two blocks that differ only in their offsets would compare equal: sets are
+ * written as their sorted members.
+ */
+function fingerprint(image: Item | undefined): string | undefined {
+  return JSON.stringify(image, (_, value: unknown) =>
+    value instanceof Set ? { set: [...value].map(String).sort() } : value,
+  );
 }
 
 /** A layer on `client`, with image reads through `raw` (a document client on a client without the layer). */

@@ -1,4 +1,6 @@
 /** The DynamoDB-realism layer (test/support/realism.ts) against DynamoDB Local. */
+
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -116,6 +118,78 @@ describe('eventually consistent reads', () => {
       }),
     );
     expect((consistent.Items ?? []).map((x) => x.sk).join('')).toBe('AC');
+  });
+  it('still answers "not there yet" right after a write when its own image reads and the read are slow', async () => {
+    // A loaded machine, on the layer's clock: every request takes 300 ms, longer
+    // than the 250 ms window. What counts is the age the caller sees: from the
+    // write's answer to the read's send.
+    let now = 0;
+    const slow = (client: DynamoDBClient) =>
+      client.middlewareStack.add(
+        (next) => async (args) => {
+          const result = await next(args);
+          now += 300;
+          return result;
+        },
+        { step: 'build', name: 'slowMachine' },
+      );
+    const rawClient = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+    slow(rawClient);
+    const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+    const realism = applyRealism(client, createDocumentClient(rawClient), {
+      seed: 9,
+      staleReads: { probability: 1, maxAgeMs: 250 },
+      clock: () => now,
+    });
+    slow(client);
+    const doc = createDocumentClient(client);
+    const table = db.ctx.tableName;
+    const written = async (sk: string) => {
+      const Key = { pk: 'stale#slow', sk };
+      await doc.send(new PutCommand({ TableName: table, Item: Key }));
+      return Key;
+    };
+    const get = await doc.send(new GetCommand({ TableName: table, Key: await written('G') }));
+    expect(get.Item).toBeUndefined();
+    const queried = await written('Q');
+    const query = await doc.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': queried.pk, ':sk': queried.sk },
+      }),
+    );
+    expect(query.Items).toEqual([]);
+    const batch = await doc.send(
+      new BatchGetCommand({ RequestItems: { [table]: { Keys: [await written('B')] } } }),
+    );
+    expect(batch.Responses?.[table]).toEqual([]);
+    expect(realism.counters).toMatchObject({ staleGets: 1, staleQueries: 1, staleBatchGets: 1 });
+  });
+
+  it('tells apart versions of an item that differ only in the members of a set', async () => {
+    let now = 1000;
+    const { doc, realism } = layered({
+      seed: 4,
+      staleReads: { probability: 1, maxAgeMs: 150 },
+      clock: () => now,
+    });
+    const Key = { pk: 'stale#set', sk: 'A' };
+    await doc.send(
+      new PutCommand({ TableName: db.ctx.tableName, Item: { ...Key, u: new Set([1]) } }),
+    );
+    now = 2000;
+    await doc.send(
+      new PutCommand({ TableName: db.ctx.tableName, Item: { ...Key, u: new Set([2]) } }),
+    );
+    now = 2100;
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const result = await doc.send(new GetCommand({ TableName: db.ctx.tableName, Key }));
+      seen.add([...((result.Item?.u as Set<number> | undefined) ?? [])].join(','));
+    }
+    expect([...seen].sort()).toEqual(['1', '2']);
+    expect(realism.counters.staleGets).toBeGreaterThan(0);
   });
 });
 
