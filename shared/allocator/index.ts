@@ -6,9 +6,12 @@
  * | `allocator.ts`       | `Allocator`, the entry point (one per Lambda container)           |
  * | `allocate.ts`        | one allocation request: checks, pick, reserve, learn, retry       |
  * | `specific.ts`        | the exact address asked for (`ip`, or a MAC's EUI-64 address)     |
- * | `pick.ts`            | free pool addresses by strategy (random, sequential)              |
- * | `views.ts`           | the per-container cache of subnets, counters and blocks           |
- * | `reads.ts`           | reads of an allocation item, a block, a shard's blocks            |
+ * | `pick.ts`            | free pool addresses by strategy; "full" versus contention         |
+ * | `randomPick.ts`      | random: uniform over the free addresses, shard by free count      |
+ * | `sequentialPick.ts`  | sequential: the lowest free addresses, walked from a hint         |
+ * | `freeSpace.ts`       | uniform draws among a whole-shard view's free addresses           |
+ * | `views.ts`           | the per-container cache: subnets, counters, blocks, shards, hints |
+ * | `reads.ts`           | reads of an allocation item, a block, a shard's stored blocks     |
  * | `reservationPlan.ts` | the TransactWriteItems that reserve candidates                    |
  * | `writes.ts`          | counter, release and lease writes; the item-unchanged condition   |
  * | `transact.ts`        | sending planned writes; what a cancellation taught (`Lesson`)     |

@@ -16,15 +16,28 @@ import { counterWrite, type PlannedWrite, tokenAttribute } from './writes.js';
 /** DynamoDB's limit of items in one transaction. */
 export const MAX_TRANSACTION_ITEMS = 100;
 
+/**
+ * Block updates of one shard with the counter update that counts them. A group is
+ * never split across transactions, so a counter always changes together with
+ * exactly the blocks it counts. A shard whose blocks do not fit one transaction
+ * has several groups, each with its own counter delta.
+ */
+export interface ReservationGroup {
+  readonly shard: number;
+  readonly writes: PlannedWrite[];
+}
+
 export interface WritePlan {
-  /**
-   * The reservation itself, one group per shard: its block updates and its counter
-   * update. A group is never split across transactions, so a counter always
-   * changes together with exactly the blocks it counts.
-   */
-  readonly reservation: PlannedWrite[][];
+  /** The reservation itself: groups of block updates and their counter update. */
+  readonly reservation: ReservationGroup[];
   /** The allocation items. */
   readonly items: PlannedWrite[];
+}
+
+interface CounterDelta {
+  n: number;
+  p: number;
+  l: number;
 }
 
 /** Plans the reservation of `candidates` by request `token` at `nowMs`. */
@@ -41,8 +54,7 @@ export function planWrites(
   for (const candidate of candidates) {
     byBlock.set(candidate.pos.block, [...(byBlock.get(candidate.pos.block) ?? []), candidate]);
   }
-  const blocksByShard = new Map<number, PlannedWrite[]>();
-  const deltas = new Map<number, { n: number; p: number; l: number }>();
+  const blocksByShard = new Map<number, { write: PlannedWrite; delta: CounterDelta }[]>();
   const leased = details.expiry !== null;
   for (const [block, group] of byBlock) {
     const shard = group[0]!.pos.shard;
@@ -51,6 +63,7 @@ export function planWrites(
     const sets: string[] = [];
     const removes: string[] = [];
     const added: number[] = [];
+    const delta: CounterDelta = { n: 0, p: 0, l: 0 };
     for (const candidate of group) {
       const offset = candidate.pos.offset;
       const lease = leaseAttribute(offset);
@@ -65,14 +78,12 @@ export function planWrites(
       if (leased) sets.push(`${lease} = :expiry`);
       else if (candidate.reclaim) removes.push(lease);
       sets.push(`${tokenAttribute(offset)} = :token`);
-      const delta = deltas.get(shard) ?? { n: 0, p: 0, l: 0 };
       const wasLeased = candidate.reclaim ? 1 : 0;
       if (!candidate.reclaim) {
         delta.n += 1;
         delta.p += inPools(subnet.pools, candidate.value) ? 1 : 0;
       }
       delta.l += (leased ? 1 : 0) - wasLeased;
-      deltas.set(shard, delta);
     }
     if (leased) values[':expiry'] = details.expiry;
     if (added.length > 0) values[':added'] = new Set(added);
@@ -86,24 +97,45 @@ export function planWrites(
     const shardBlocksWrites = blocksByShard.get(shard) ?? [];
     blocksByShard.set(shard, shardBlocksWrites);
     shardBlocksWrites.push({
-      kind: 'block',
-      block,
-      item: {
-        Update: {
-          TableName: ctx.tableName,
-          Key: keys.block(subnet.id, shard, block),
-          UpdateExpression: update,
-          ConditionExpression: conditions.join(' AND '),
-          ExpressionAttributeValues: values,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      delta,
+      write: {
+        kind: 'block',
+        block,
+        item: {
+          Update: {
+            TableName: ctx.tableName,
+            Key: keys.block(subnet.id, shard, block),
+            UpdateExpression: update,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
         },
       },
     });
   }
-  const reservation = [...blocksByShard].map(([shard, blocks]) => {
-    const delta = deltas.get(shard)!;
-    return [...blocks, counterWrite(ctx, subnet, shard, delta.n, delta.p, delta.l)];
-  });
+  const reservation: ReservationGroup[] = [];
+  for (const [shard, blocks] of blocksByShard) {
+    // One transaction holds the counter and at most MAX_TRANSACTION_ITEMS - 1 blocks.
+    for (let i = 0; i < blocks.length; i += MAX_TRANSACTION_ITEMS - 1) {
+      const part = blocks.slice(i, i + MAX_TRANSACTION_ITEMS - 1);
+      const sum = part.reduce(
+        (total, { delta }) => ({
+          n: total.n + delta.n,
+          p: total.p + delta.p,
+          l: total.l + delta.l,
+        }),
+        { n: 0, p: 0, l: 0 },
+      );
+      reservation.push({
+        shard,
+        writes: [
+          ...part.map(({ write }) => write),
+          counterWrite(ctx, subnet, shard, sum.n, sum.p, sum.l),
+        ],
+      });
+    }
+  }
   const items: PlannedWrite[] = candidates.map((candidate) => ({
     kind: 'item',
     value: candidate.value,
@@ -121,18 +153,24 @@ export function planWrites(
   return { reservation, items };
 }
 
-/** Transactions of whole groups, each at most MAX_TRANSACTION_ITEMS items. */
-export function packGroups(groups: readonly PlannedWrite[][]): PlannedWrite[][] {
+/**
+ * Transactions of whole groups, each at most MAX_TRANSACTION_ITEMS items and at
+ * most one group per shard (a transaction may not name the counter twice).
+ */
+export function packGroups(groups: readonly ReservationGroup[]): PlannedWrite[][] {
   const chunks: PlannedWrite[][] = [];
   let current: PlannedWrite[] = [];
+  let shards = new Set<number>();
   for (const group of groups) {
-    if (group.length > MAX_TRANSACTION_ITEMS)
+    if (group.writes.length > MAX_TRANSACTION_ITEMS)
       throw new Error('a shard group exceeds one transaction');
-    if (current.length + group.length > MAX_TRANSACTION_ITEMS) {
+    if (current.length + group.writes.length > MAX_TRANSACTION_ITEMS || shards.has(group.shard)) {
       chunks.push(current);
       current = [];
+      shards = new Set();
     }
-    current.push(...group);
+    current.push(...group.writes);
+    shards.add(group.shard);
   }
   if (current.length > 0) chunks.push(current);
   return chunks;

@@ -26,7 +26,7 @@ export async function reserve(
   nowMs: number,
 ): Promise<Lesson | undefined> {
   const plan = planWrites(ctx, subnet, candidates, details, token, nowMs);
-  const reservation = plan.reservation.flat();
+  const reservation = plan.reservation.flatMap((group) => group.writes);
   if (reservation.length + plan.items.length <= MAX_TRANSACTION_ITEMS) {
     return transact(ctx, [...reservation, ...plan.items], () =>
       itemsCarry(ctx, subnet, candidates, token),

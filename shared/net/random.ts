@@ -24,3 +24,23 @@ export function sampleWithoutReplacement<T>(items: readonly T[], count: number):
   }
   return pool.slice(0, take);
 }
+
+/** One value drawn uniformly from the union of disjoint inclusive ranges (not empty). */
+export function randomInRanges(ranges: readonly { start: bigint; end: bigint }[]): bigint {
+  const total = ranges.reduce((sum, range) => sum + (range.end - range.start + 1n), 0n);
+  return nthInRanges(ranges, randomBelow(total));
+}
+
+/** The `index`-th value (from 0) of disjoint inclusive ranges taken in order. */
+export function nthInRanges(
+  ranges: readonly { start: bigint; end: bigint }[],
+  index: bigint,
+): bigint {
+  let rest = index;
+  for (const range of ranges) {
+    const size = range.end - range.start + 1n;
+    if (rest < size) return range.start + rest;
+    rest -= size;
+  }
+  throw new RangeError('index beyond the ranges');
+}
