@@ -124,9 +124,22 @@ async function main(): Promise<number> {
         : {
             churn: {
               subnetId: churn.id,
-              pools: [
-                [{ start: '10.60.1.2', end: '10.60.1.40' }],
-                [{ start: '10.60.1.10', end: '10.60.1.62' }],
+              patches: [
+                { allocationPools: [{ start: '10.60.1.2', end: '10.60.1.40' }] },
+                { allocationPools: [{ start: '10.60.1.10', end: '10.60.1.62' }] },
+                // Gateway moves onto addresses the workload allocates: the fence decides.
+                {
+                  gatewayIp: '10.60.1.5',
+                  allocationPools: [{ start: '10.60.1.10', end: '10.60.1.62' }],
+                },
+                {
+                  gatewayIp: '10.60.1.3',
+                  allocationPools: [{ start: '10.60.1.10', end: '10.60.1.62' }],
+                },
+                {
+                  gatewayIp: '10.60.1.1',
+                  allocationPools: [{ start: '10.60.1.2', end: '10.60.1.40' }],
+                },
               ],
             },
           }),

@@ -138,9 +138,13 @@ describe('mixed concurrent history with the realism layer on', () => {
       })),
       churn: {
         subnetId: churn.id,
-        pools: [
-          [{ start: '10.41.1.2', end: '10.41.1.40' }],
-          [{ start: '10.41.1.10', end: '10.41.1.62' }],
+        patches: [
+          { allocationPools: [{ start: '10.41.1.2', end: '10.41.1.40' }] },
+          { allocationPools: [{ start: '10.41.1.10', end: '10.41.1.62' }] },
+          // Gateway moves onto addresses the workload allocates (specific picks start at .2).
+          { gatewayIp: '10.41.1.5', allocationPools: [{ start: '10.41.1.10', end: '10.41.1.62' }] },
+          { gatewayIp: '10.41.1.3', allocationPools: [{ start: '10.41.1.10', end: '10.41.1.62' }] },
+          { gatewayIp: '10.41.1.1', allocationPools: [{ start: '10.41.1.2', end: '10.41.1.40' }] },
         ],
       },
       clients,

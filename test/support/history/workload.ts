@@ -13,12 +13,19 @@
 import { formatIp, parseIp } from '../../../shared/net/address.js';
 import { allocationViews } from './projection.js';
 import type { RecordingClient } from './recorder.js';
-import type { AllocationFields, PoolRange, SubnetStart } from './types.js';
+import type { AllocationFields, ApiInput, PoolRange, SubnetStart } from './types.js';
+
+/** A subnet PATCH of the churn subnet: pools, gateway, or both. */
+export type SubnetPatch = Extract<ApiInput, { kind: 'updateSubnet' }>['patch'];
 
 export interface WorkloadOptions {
   readonly subnets: readonly SubnetStart[];
-  /** Pools and gateway PATCHes go to this subnet (one of `subnets`), if any. */
-  readonly churn?: { readonly subnetId: string; readonly pools: readonly (readonly PoolRange[])[] };
+  /**
+   * Pools and gateway PATCHes go to this subnet (one of `subnets`), if any. A patch
+   * that moves the gateway onto an address the workload allocates races those
+   * allocations: the gateway fence must refuse the move or the allocation.
+   */
+  readonly churn?: { readonly subnetId: string; readonly patches: readonly SubnetPatch[] };
   readonly clients: readonly RecordingClient[];
   /** The fault-free client of the final reads. */
   readonly finalReader: RecordingClient;
@@ -107,9 +114,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<{ operation
           await client.get(target.subnetId, target.ip);
           continue;
         }
-        await client.updateSubnet(options.churn.subnetId, {
-          allocationPools: pick(options.churn.pools),
-        });
+        await client.updateSubnet(options.churn.subnetId, pick(options.churn.patches));
       }
     }),
   );
