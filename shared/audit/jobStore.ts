@@ -19,6 +19,8 @@
  * save), the state's chunks, and the lock's renewal. The segment item is small, so
  * reading a running job's progress costs a few reads whatever its state's size.
  */
+
+import { randomInt } from 'node:crypto';
 import {
   DeleteCommand,
   GetCommand,
@@ -29,7 +31,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
 import { auditKeys } from '../store/keys.js';
-import { isConditionalCheckFailed, isTransactionCanceled } from '../store/retry.js';
+import { isConditionalCheckFailed, isTransactionCanceled, sleep } from '../store/retry.js';
 import type { TransactItem } from '../store/transactions.js';
 import type { CapacityMeter } from './auditStore.js';
 import { newSegmentState, type SegmentState } from './checkpoint.js';
@@ -47,6 +49,8 @@ const CHUNK_CHARS = 350_000;
 /** TransactWriteItems carries at most 4 MB: state beyond this fails the job (more segments help). */
 const MAX_CHUNKS = 10;
 const STATE_LIFETIME_SECONDS = 7 * 24 * 3600;
+/** Tries of a checkpoint whose transaction conflicted with another segment's. */
+const CHECKPOINT_ATTEMPTS = 8;
 
 /** The job cannot go on (its lock was taken over, its state outgrew a checkpoint, …). */
 export class AuditJobError extends Error {
@@ -309,18 +313,28 @@ export async function writeSegment(
       },
     });
   }
-  try {
-    const result = await ctx.doc.send(
-      new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }),
-    );
-    meter.write(result.ConsumedCapacity);
-  } catch (error) {
-    if (!isTransactionCanceled(error)) throw error;
-    const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
-    if (reasons?.[1]?.Code === 'ConditionalCheckFailed') throw lostLock(auditId);
-    throw new SegmentConflictError(
-      `Audit ${auditId}: segment ${segment} was saved by another invocation meanwhile.`,
-    );
+  // Every segment renews the one lock item: concurrent checkpoints can conflict
+  // (TransactionConflict), which says nothing about this segment — try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await ctx.doc.send(
+        new TransactWriteCommand({ TransactItems: items, ReturnConsumedCapacity: 'TOTAL' }),
+      );
+      meter.write(result.ConsumedCapacity);
+      break;
+    } catch (error) {
+      if (!isTransactionCanceled(error)) throw error;
+      const reasons =
+        (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      if (reasons[1]?.Code === 'ConditionalCheckFailed') throw lostLock(auditId);
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') {
+        throw new SegmentConflictError(
+          `Audit ${auditId}: segment ${segment} was saved by another invocation meanwhile.`,
+        );
+      }
+      if (attempt >= CHECKPOINT_ATTEMPTS) throw error;
+      await sleep(randomInt(10, 50 * 2 ** attempt));
+    }
   }
   return next;
 }
