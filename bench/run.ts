@@ -7,6 +7,8 @@
  *          subnet sized from the allocation rate measured in this run (the /16 when
  *          it fits)
  * --json   the result as one JSON object on stdout (progress stays on stderr)
+ * --audit  only the audit bench (bench/audit.ts): a 100,000-item table audited clean
+ *          and with planted drift (bench/results/latest-audit.json)
  *
  * The result is also written to bench/results/latest.json and latest-<mode>.json
  * (git-ignored).
@@ -26,6 +28,7 @@ import {
   type SizeResult,
   warmUpAllocator,
 } from './allocatorPhases.js';
+import { auditText, runAuditBench } from './audit.js';
 import { measureCeiling } from './ceiling.js';
 import { measureColdStart } from './coldStart.js';
 import { BenchEnv, progress } from './env.js';
@@ -136,8 +139,12 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const args = new Set(process.argv.slice(2));
   for (const arg of args) {
-    if (arg !== '--quick' && arg !== '--json')
-      throw new Error(`Unknown option ${arg}; use --quick and/or --json.`);
+    if (arg !== '--quick' && arg !== '--json' && arg !== '--audit')
+      throw new Error(`Unknown option ${arg}; use --quick and/or --json, or --audit.`);
+  }
+  if (args.has('--audit')) {
+    await auditMain(args.has('--json'));
+    return;
   }
   const mode = args.has('--quick') ? 'quick' : 'full';
   const settings = SETTINGS[mode];
@@ -296,6 +303,23 @@ async function main(): Promise<void> {
       process.stdout.write(`\nJSON: ${join('bench', 'results', 'latest.json')}\n`);
     }
     progress(`done in ${round((Date.now() - started) / 1000, 1)} s`);
+  } finally {
+    await env.stop();
+  }
+}
+
+/** `--audit`: the audit bench alone (bench/audit.ts). */
+async function auditMain(asJson: boolean): Promise<void> {
+  progress('audit bench: starting DynamoDB Local');
+  const env = await BenchEnv.start();
+  try {
+    progress(`shapes: ${await checkShapes(env)}`);
+    const result = await runAuditBench(env);
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+    const resultsDir = join(root, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, 'latest-audit.json'), `${JSON.stringify(result, null, 2)}\n`);
+    process.stdout.write(`${asJson ? JSON.stringify(result, null, 2) : auditText(result)}\n`);
   } finally {
     await env.stop();
   }

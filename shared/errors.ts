@@ -164,6 +164,17 @@ export class AuditNotFoundError extends IpamError {
   }
 }
 
+/** One audit at a time: another is running (its lease not yet expired). */
+export class AuditRunningError extends IpamError {
+  readonly code = 'AUDIT_RUNNING';
+  constructor(auditId: string) {
+    super(
+      `Audit ${auditId} is still running; follow it with GET /audits/${auditId} and start another once it has finished.`,
+      { auditId },
+    );
+  }
+}
+
 export class IdempotencyKeyReusedError extends IpamError {
   readonly code = 'IDEMPOTENCY_KEY_REUSED';
 }

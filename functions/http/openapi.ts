@@ -67,6 +67,14 @@ function responses(route: Route): JsonObject {
         : { content: { 'application/json': { schema: jsonSchema(route.response, 'output') } } }),
     },
   };
+  for (const other of route.alsoAnswers ?? []) {
+    result[other.status] = {
+      description: other.description,
+      ...(route.response === undefined
+        ? {}
+        : { content: { 'application/json': { schema: jsonSchema(route.response, 'output') } } }),
+    };
+  }
   const byStatus = new Map<number, string[]>();
   for (const code of answerableErrors(route)) {
     const status = STATUS_BY_CODE[code];

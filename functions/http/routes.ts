@@ -298,12 +298,22 @@ const runAudit = defineRoute({
   method: 'POST',
   path: '/audits',
   group: 'audits',
-  summary: 'Run an audit now (report only, or repair); a partial report continues with resumeFrom',
+  summary:
+    'Start an audit (report only, or repair): 201 with the report if it finished within the ' +
+    'request, else 202 with the report so far (status running, progress); one at a time',
   body: s.auditBody,
   query: s.noQuery,
   status: 201,
+  alsoAnswers: [
+    {
+      status: 202,
+      description:
+        'Started and still running in the background: the report so far (status running, ' +
+        'progress); follow it with GET /audits/{auditId}',
+    },
+  ],
   response: s.auditResponse,
-  errors: ['AUDIT_NOT_FOUND'],
+  errors: ['AUDIT_NOT_FOUND', 'AUDIT_RUNNING'],
 });
 
 const latestAudit = defineRoute({
@@ -311,7 +321,7 @@ const latestAudit = defineRoute({
   method: 'GET',
   path: '/audits/latest',
   group: 'audits',
-  summary: 'The most recent complete audit',
+  summary: 'The audit started last (running, complete or failed)',
   query: s.noQuery,
   status: 200,
   response: s.auditResponse,
@@ -323,7 +333,7 @@ const getAudit = defineRoute({
   method: 'GET',
   path: '/audits/{auditId}',
   group: 'audits',
-  summary: 'One audit report',
+  summary: 'One audit: its progress while it runs, then the full report',
   query: s.noQuery,
   status: 200,
   response: s.auditResponse,

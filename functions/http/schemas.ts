@@ -152,7 +152,9 @@ export const auditBody = z.strictObject({
     .string()
     .max(100)
     .optional()
-    .describe('Continue this partial audit from its checkpoint'),
+    .describe(
+      'Continue this running audit from its checkpoints when its runner stopped (a local server restart)',
+    ),
 });
 
 export const listSubnetsQuery = z.strictObject({
@@ -238,7 +240,17 @@ export const auditResponse = z.object({
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   repair: z.boolean(),
-  status: z.enum(['complete', 'partial']),
+  status: z.enum(['running', 'complete', 'failed']),
+  progress: z
+    .object({
+      scannedItems: z.number(),
+      estimatedItems: z.number(),
+      estimateNote: z.string().optional(),
+    })
+    .optional()
+    .describe('While running: items scanned so far, and the table size DescribeTable estimates'),
+  reason: z.string().optional().describe('Why a failed audit could not finish'),
+  segments: z.number().optional().describe('Parallel Scan segments of the job'),
   scanned: z.object({ subnets: z.number(), allocations: z.number(), items: z.number() }),
   findings: z.array(finding),
   findingCounts: z.record(z.string(), z.object({ found: z.number(), repaired: z.number() })),

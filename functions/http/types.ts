@@ -32,6 +32,8 @@ export interface RouteDefinition<
   readonly query: Query;
   readonly status: number;
   readonly response?: z.ZodType;
+  /** Other success statuses, with the same response schema (e.g. `202` for a job still running). */
+  readonly alsoAnswers?: readonly { readonly status: number; readonly description: string }[];
   /** What the operation itself can raise; openapi.ts adds what the edge answers. */
   readonly errors: readonly ErrorCode[];
   /** Accepts an Idempotency-Key header. */

@@ -119,7 +119,7 @@ export async function blockWithoutAllocation(
   const sighting = await sight(
     ctx,
     scope.meter,
-    scope.report.id,
+    scope.auditId,
     sh.subnet.id,
     what,
     `${seen.token ?? '-'}|${seen.expiry ?? '-'}|${item?.reqToken ?? '-'}`,

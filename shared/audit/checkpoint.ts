@@ -1,70 +1,83 @@
 /**
- * Where a partial audit stopped, stored with its report so that `resumeFrom`
- * continues it, and the gate that decides when a run stops at its deadline.
+ * What a scan segment keeps between its invocations (its checkpoint), and the gate
+ * that decides when an invocation stops at its deadline.
  *
- * Every segment records the key of the last item it finished and, inside a
- * subnet, the next shard; the overlap pass records its page and the subnet that
- * reaches furthest. The smallest unit of work is one shard.
+ * A segment finishes a partition (all items of one partition key) before it counts
+ * it: the checkpoint's `startKey` is the key of the last item of the last finished
+ * partition, so a resumed segment reads the unfinished partition again from its
+ * first item and nothing is counted twice. What the finished partitions found is in
+ * `part` (findings, counts) and `subnets` (each subnet's shard counters, for
+ * utilisation at the merge).
  */
 import type { AuditSettings } from './options.js';
+import type { AuditFinding, FindingCount, FindingType } from './report.js';
 
 /** A DynamoDB key (Scan's or Query's ExclusiveStartKey). */
 export type Key = Record<string, unknown>;
 
-/** Where a subnet's audit stopped: the next shard, and what its finished shards added up to. */
-export interface SubnetProgress {
-  subnetId: string;
-  nextShard: number;
-  /** Sums of the shards' effective counters (decimal strings). */
-  all: string;
-  inPools: string;
+/**
+ * What a subnet's shards added up to, in one segment: per shard its counter's
+ * counts after the audit `[n, p]` (a shard seen twice keeps one value, never a
+ * sum), and live allocations outside the pools with a few examples.
+ */
+export interface SubnetTally extends OutsidePools {
+  shards: Record<string, [number, number]>;
+}
+
+/** Live allocations outside the pools: how many, and a few of their addresses. */
+export interface OutsidePools {
   outside: number;
   outsideSample: string[];
 }
 
+/** The part of the report one segment produced. */
+export interface PartialReport {
+  scanned: { allocations: number; items: number };
+  findings: AuditFinding[];
+  findingCounts: Partial<Record<FindingType, FindingCount>>;
+  findingsTruncated: boolean;
+  unstableShards: number;
+  consumedReadCapacity: number;
+  consumedWriteCapacity: number;
+}
+
 export interface SegmentState {
   done: boolean;
-  /** The key of the last item finished (Scan's ExclusiveStartKey on resume). */
+  /** The key of the last item of the last finished partition (Scan's ExclusiveStartKey on resume). */
   startKey?: Key;
-  /** Subnets begun but not finished, by id (rarely more than one). */
-  subnets?: Record<string, SubnetProgress>;
+  /** Invocations of this segment so far. */
+  invocations: number;
+  part: PartialReport;
+  subnets: Record<string, SubnetTally>;
 }
 
-export interface OverlapState {
-  done: boolean;
-  startKey?: Key;
-  /** `<space>#<ip version>` of the subnet reaching furthest so far. */
-  group?: string;
-  maxLast?: string;
-  holderId?: string;
-  holderCidr?: string;
-}
-
-export interface Checkpoint {
-  format: 1;
+/** The settings of a job and how it is cut, stored with its report. */
+export interface JobPlan {
+  format: 2;
   options: AuditSettings;
-  segments: SegmentState[];
-  overlap: OverlapState;
+  /** DescribeTable's item count when the job started (approximate; may be 0 or stale). */
+  estimatedItems: number;
 }
 
-/** The checkpoint of an audit that has not started. */
-export function newCheckpoint(settings: AuditSettings): Checkpoint {
+export function newPartialReport(): PartialReport {
   return {
-    format: 1,
-    options: settings,
-    segments: Array.from({ length: settings.segments }, () => ({ done: false })),
-    overlap: { done: false },
+    scanned: { allocations: 0, items: 0 },
+    findings: [],
+    findingCounts: {},
+    findingsTruncated: false,
+    unstableShards: 0,
+    consumedReadCapacity: 0,
+    consumedWriteCapacity: 0,
   };
 }
 
-/** A subnet's progress before its first shard. */
-export function newSubnetProgress(subnetId: string): SubnetProgress {
-  return { subnetId, nextShard: 0, all: '0', inPools: '0', outside: 0, outsideSample: [] };
+export function newSegmentState(): SegmentState {
+  return { done: false, invocations: 0, part: newPartialReport(), subnets: {} };
 }
 
 /**
- * Decides when a run stops: sticky once it said stop, and never before this run
- * has done something (a page or a shard), so every resume progresses.
+ * Decides when an invocation stops: sticky once it said stop, and never before this
+ * invocation has done something (finished a partition), so every resume progresses.
  */
 export class DeadlineGate {
   private stopped = false;
@@ -78,7 +91,7 @@ export class DeadlineGate {
     return this.stopped;
   }
 
-  /** A unit of work (a page, a shard) is finished and recorded in the checkpoint. */
+  /** A unit of work (a partition, a page of the subnet list) is finished and recorded. */
   progress(): void {
     this.progressed = true;
   }

@@ -65,7 +65,7 @@ async function auditBlock(
   blockItem: Item,
   here: Map<number, AllocationItem>,
 ): Promise<void> {
-  scope.report.scanned.allocations += here.size;
+  scope.part.scanned.allocations += here.size;
   const state = blockFromItem(block, blockItem);
   for (const offset of [...state.used].sort((a, b) => a - b)) {
     const value = addressAt(sh.g, block, offset);

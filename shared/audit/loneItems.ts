@@ -46,7 +46,7 @@ export async function loneItem(
   count = true,
 ): Promise<void> {
   const { ctx, io, settings } = scope;
-  if (count) scope.report.scanned.allocations += 1;
+  if (count) scope.part.scanned.allocations += 1;
   const value = itemValue(item as unknown as Record<string, unknown>);
   const ip = ipText(sh, value);
   if (!isLive(item, sh.nowSeconds)) {

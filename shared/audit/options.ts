@@ -1,6 +1,7 @@
 /**
  * What a caller may ask of an audit, and its checked form: the settings a new
- * audit stores in its checkpoint, so that a resumed audit runs exactly as it began.
+ * audit stores with its report, so that every segment and the merge run exactly
+ * as the job began.
  */
 import { ValidationError } from '../errors.js';
 
@@ -10,14 +11,16 @@ export interface AuditOptions {
   gracePeriodMs?: number;
   /** Default 90. */
   highUtilizationPercent?: number;
-  /** Parallel Scan segments, default 1 (more for large tables). */
+  /** Parallel Scan segments; default one per {@link ITEMS_PER_SEGMENT} items of the table's estimate. */
   segments?: number;
   /** Items per Scan/Query page (bounded memory), default 500. */
   pageSize?: number;
-  /** True when the caller must stop: the audit saves a checkpoint and returns a partial report. */
+  /** True when the caller must stop: each segment saves its checkpoint and the report stays `running`. */
   deadline?: () => boolean;
-  /** Continue this partial audit from its checkpoint (its own options apply, not these). */
+  /** Continue this running audit from its segments' checkpoints (its own options apply, not these). */
   resumeFrom?: string;
+  /** How often a segment saves its checkpoint while it runs, default 10 s (also at the deadline and the end). */
+  checkpointEveryMs?: number;
   /** Findings kept in the stored report, default 500 (counts are always complete). */
   maxStoredFindings?: number;
 }
@@ -25,10 +28,23 @@ export interface AuditOptions {
 export const AUDIT_DEFAULTS = {
   gracePeriodMs: 15 * 60 * 1000,
   highUtilizationPercent: 90,
-  segments: 1,
   pageSize: 500,
   maxStoredFindings: 500,
+  checkpointEveryMs: 10_000,
 } as const;
+
+/**
+ * A segment's share of the table when the caller names no segment count: small
+ * enough that one Lambda reads it in well under a minute, large enough that a
+ * 10 M-item table needs a few hundred invocations, not thousands.
+ */
+export const ITEMS_PER_SEGMENT = 25_000;
+const MAX_SEGMENTS = 1000;
+
+/** The segment count for a table of about `estimatedItems` items. */
+export function segmentsFor(estimatedItems: number): number {
+  return Math.min(MAX_SEGMENTS, Math.max(1, Math.ceil(estimatedItems / ITEMS_PER_SEGMENT)));
+}
 
 /** The options of one audit, checked and defaulted; stored in its checkpoint. */
 export interface AuditSettings {
@@ -40,12 +56,26 @@ export interface AuditSettings {
 }
 
 /** The page size of this run (not stored: a resume may choose its own). */
-export function parsePageSize(options: AuditOptions): number {
+export function parsePageSize(options: Pick<AuditOptions, 'pageSize'>): number {
   return integerOption(options.pageSize, AUDIT_DEFAULTS.pageSize, 1, 1000, 'pageSize');
 }
 
-/** Checks and defaults the options of a new audit; throws ValidationError naming the field. */
-export function parseSettings(options: AuditOptions): AuditSettings {
+/** How often this run's segments checkpoint (not stored). */
+export function parseCheckpointInterval(options: Pick<AuditOptions, 'checkpointEveryMs'>): number {
+  return integerOption(
+    options.checkpointEveryMs,
+    AUDIT_DEFAULTS.checkpointEveryMs,
+    0,
+    3_600_000,
+    'checkpointEveryMs',
+  );
+}
+
+/**
+ * Checks and defaults the options of a new audit (the segment count from the
+ * table's estimated size); throws ValidationError naming the field.
+ */
+export function parseSettings(options: AuditOptions, estimatedItems = 0): AuditSettings {
   return {
     repair: options.repair,
     gracePeriodMs: integerOption(
@@ -62,7 +92,13 @@ export function parseSettings(options: AuditOptions): AuditSettings {
       100,
       'highUtilizationPercent',
     ),
-    segments: integerOption(options.segments, AUDIT_DEFAULTS.segments, 1, 1000, 'segments'),
+    segments: integerOption(
+      options.segments,
+      segmentsFor(estimatedItems),
+      1,
+      MAX_SEGMENTS,
+      'segments',
+    ),
     maxStoredFindings: integerOption(
       options.maxStoredFindings,
       AUDIT_DEFAULTS.maxStoredFindings,

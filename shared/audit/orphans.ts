@@ -11,19 +11,20 @@ import type { Item } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
 import { type AuditScope, seenLongEnough } from './scope.js';
 
-const MAX_EXISTENCE_CACHE = 50_000;
-
 interface DeleteCondition {
   ConditionExpression: string;
   ExpressionAttributeValues?: Record<string, unknown>;
 }
 
-/** One run's orphan handling; remembers which subnets exist and when their absence was first seen. */
+/** One run's orphan handling; remembers when each subnet's absence was first seen. */
 export class Orphans {
-  private readonly existence = new Map<string, boolean>();
   private readonly sightings = new Map<string, Sighting>();
 
-  constructor(private readonly scope: AuditScope) {}
+  /** `subnetExists`: a consistent answer, cached by the caller for the run. */
+  constructor(
+    private readonly scope: AuditScope,
+    private readonly subnetExists: (subnetId: string) => Promise<boolean>,
+  ) {}
 
   /**
    * An item of a shard partition (`SUBNET#<id>#S#<k>`) as the scan meets it: nothing
@@ -37,7 +38,7 @@ export class Orphans {
   ): Promise<void> {
     if (await this.subnetExists(subnetId)) return; // audited with its subnet
     if (what === 'allocation') {
-      this.scope.report.scanned.allocations += 1;
+      this.scope.part.scanned.allocations += 1;
       const ip = typeof item.ip === 'string' ? item.ip : undefined;
       await this.orphan(subnetId, item, `allocation ${ip ?? sk}`, ip);
     } else if (what === 'block') {
@@ -102,24 +103,15 @@ export class Orphans {
    * reservation checks its counter, deleted with the subnet), so this is safe.
    */
   private async repairOrphan(subnetId: string, repair: () => Promise<boolean>): Promise<Outcome> {
-    const { ctx, meter, report, settings } = this.scope;
+    const { ctx, meter, auditId, settings } = this.scope;
     let sighting = this.sightings.get(subnetId);
     if (sighting === undefined) {
-      sighting = await sight(ctx, meter, report.id, subnetId, 'ORPHAN', 'subnet-missing');
+      sighting = await sight(ctx, meter, auditId, subnetId, 'ORPHAN', 'subnet-missing');
       this.sightings.set(subnetId, sighting);
     }
     if (!settings.repair) return NotRepaired.REPORT_ONLY;
     if (!seenLongEnough(this.scope, sighting)) return NotRepaired.GRACE_PERIOD;
     return (await repair()) ? true : NotRepaired.CHANGED;
-  }
-
-  private async subnetExists(subnetId: string): Promise<boolean> {
-    const known = this.existence.get(subnetId);
-    if (known !== undefined) return known;
-    const item = await this.scope.io.get(keys.subnet(subnetId));
-    if (this.existence.size >= MAX_EXISTENCE_CACHE) this.existence.clear();
-    this.existence.set(subnetId, item !== undefined);
-    return item !== undefined;
   }
 }
 

@@ -1,16 +1,27 @@
 /**
- * The overlap pass (SUBNET_OVERLAP), after every segment finished: gsi1 lists
- * every subnet by space, IP version and network, so one pass keeping the subnet
- * that reaches furthest finds every overlap with O(1) state. Reported, never
- * repaired.
+ * The subnet pass of the merge (after every segment finished): gsi1 lists every
+ * subnet by space, IP version and network, so one pass keeping the subnet that
+ * reaches furthest finds every overlap (SUBNET_OVERLAP) with O(1) state, and hands
+ * each subnet to the utilisation step. Overlaps are reported, never repaired.
  */
 import { cidrFirst, cidrLast, formatCidr } from '../net/address.js';
 import { keys } from '../store/keys.js';
 import type { Subnet } from '../subnets/subnet.js';
-import type { DeadlineGate, OverlapState } from './checkpoint.js';
+import type { DeadlineGate, Key } from './checkpoint.js';
 import type { Page } from './reader.js';
 import { FindingType, NotRepaired } from './report.js';
 import { type AuditScope, parseSubnet } from './scope.js';
+
+/** Where the pass stands: its page, and the subnet reaching furthest so far. */
+export interface OverlapState {
+  done: boolean;
+  startKey?: Key;
+  /** `<space>#<ip version>` of the subnet reaching furthest so far. */
+  group?: string;
+  maxLast?: string;
+  holderId?: string;
+  holderCidr?: string;
+}
 
 /**
  * Runs the pass from its checkpoint `state` over `pages` (the subnet list from
@@ -22,12 +33,14 @@ export async function findOverlaps(
   gate: DeadlineGate,
   state: OverlapState,
   pages: (startKey: OverlapState['startKey']) => AsyncIterable<Page>,
+  onSubnet: (subnet: Subnet) => Promise<void> = async () => undefined,
 ): Promise<void> {
   if (state.done || gate.shouldStop()) return;
   for await (const page of pages(state.startKey)) {
     for (const item of page.items) {
       const subnet = parseSubnet(item);
       if (subnet === undefined) continue;
+      await onSubnet(subnet);
       const group = `${subnet.space}#${subnet.cidr.version}`;
       const first = cidrFirst(subnet.cidr);
       const last = cidrLast(subnet.cidr);

@@ -78,7 +78,8 @@ export interface SubnetUtilization {
   percent: number;
 }
 
-export type AuditStatus = 'complete' | 'partial';
+/** `running`: the job has not finished; `failed`: it cannot (see `reason`). */
+export type AuditStatus = 'running' | 'complete' | 'failed';
 
 export interface FindingCount {
   found: number;
@@ -88,11 +89,14 @@ export interface FindingCount {
 export interface AuditReport {
   id: string;
   startedAt: string;
-  /** null while the audit is partial. */
+  /** null while the audit runs. */
   finishedAt: string | null;
   repair: boolean;
-  /** `partial`: stopped at a deadline; `runAudit({resumeFrom: id})` continues it. */
   status: AuditStatus;
+  /** While running: items the segments finished, and DescribeTable's estimate of the table. */
+  progress?: { scannedItems: number; estimatedItems: number; estimateNote?: string };
+  /** Why a `failed` audit could not finish. */
+  reason?: string;
   /** Subnets audited, allocation items examined, and every item the Scan visited. */
   scanned: { subnets: number; allocations: number; items: number };
   /** At most `maxStoredFindings` of them; `findingCounts` counts them all. */
@@ -110,22 +114,24 @@ export interface AuditReport {
   /** Capacity units of the audit's own reads and writes (all runs of a resumed audit). */
   consumedReadCapacity: number;
   consumedWriteCapacity: number;
-  /** How many runs (1 + resumes) this report took. */
+  /** Invocations of the longest segment (1 when no segment had to continue past a deadline). */
   invocations: number;
+  /** Parallel Scan segments of the job. */
+  segments?: number;
 }
 
 /** The stored report stays well below DynamoDB's 400 KB item limit. */
 const MAX_REPORT_BYTES = 300_000;
 const MAX_DETAIL_LENGTH = 400;
 
-/** A fresh, partial report for an audit with these settings. */
+/** A fresh, running report for an audit with these settings. */
 export function newReport(ctx: IpamContext, settings: AuditSettings): AuditReport {
   return {
     id: newId('aud'),
     startedAt: new Date(ctx.now()).toISOString(),
     finishedAt: null,
     repair: settings.repair,
-    status: 'partial',
+    status: 'running',
     scanned: { subnets: 0, allocations: 0, items: 0 },
     findings: [],
     findingCounts: {},
@@ -138,13 +144,17 @@ export function newReport(ctx: IpamContext, settings: AuditSettings): AuditRepor
     consumedReadCapacity: 0,
     consumedWriteCapacity: 0,
     invocations: 1,
+    segments: settings.segments,
   };
 }
+
+/** Where findings are recorded: a report, or the part of it one segment produced. */
+export type FindingSink = Pick<AuditReport, 'findings' | 'findingCounts' | 'findingsTruncated'>;
 
 /** Records findings in a report: every one counted, at most `maxStoredFindings` listed. */
 export class Findings {
   constructor(
-    private readonly report: AuditReport,
+    private readonly report: FindingSink,
     private readonly settings: Pick<AuditSettings, 'repair' | 'maxStoredFindings'>,
   ) {}
 

@@ -1,8 +1,10 @@
 /**
- * The scheduled audit: one audit may need more than one Lambda run. A run that
- * reaches its deadline leaves a resume pointer; the next scheduled run continues
- * that audit from its checkpoint instead of starting over, so a large table is
- * still audited completely, one slice per run.
+ * The scheduled audit without Step Functions (one Lambda, the job run in process):
+ * one audit may need more than one run. A run that reaches its deadline leaves a
+ * resume pointer; the next scheduled run continues that job from its segments'
+ * checkpoints instead of starting over, so a large table is still audited
+ * completely, one slice per run. (With Step Functions the schedule starts the job's
+ * state machine instead: functions/auditSchedule.ts.)
  */
 import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
@@ -23,7 +25,7 @@ export async function runScheduledAudit(
     ...options,
     ...(resumeFrom === undefined ? {} : { resumeFrom }),
   });
-  if (report.status === 'partial') {
+  if (report.status === 'running') {
     await ctx.doc.send(
       new PutCommand({
         TableName: ctx.tableName,

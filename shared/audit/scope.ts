@@ -5,16 +5,19 @@
 import type { IpamContext } from '../store/context.js';
 import { fromSubnetItem, type Subnet } from '../subnets/subnet.js';
 import type { CapacityMeter, Sighting } from './auditStore.js';
+import type { PartialReport } from './checkpoint.js';
 import type { AuditIo, Item } from './io.js';
 import type { AuditSettings } from './options.js';
-import type { AuditReport, Findings } from './report.js';
+import type { Findings } from './report.js';
 
 export interface AuditScope {
   readonly ctx: IpamContext;
   readonly meter: CapacityMeter;
   readonly io: AuditIo;
   readonly settings: AuditSettings;
-  readonly report: AuditReport;
+  readonly auditId: string;
+  /** Where this segment (or the merge) counts what it examined. */
+  readonly part: PartialReport;
   readonly findings: Findings;
 }
 

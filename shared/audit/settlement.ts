@@ -123,7 +123,7 @@ export async function settleCounter(
     return expected;
   }
   if (before === undefined || after === undefined) {
-    scope.report.unstableShards += 1;
+    scope.part.unstableShards += 1;
     return after ?? expected;
   }
   if (after.pv < configVersion && before.pv === after.pv) {
@@ -150,7 +150,7 @@ export async function settleCounter(
     return counted;
   }
   if (after.pv !== configVersion || after.ver !== before.ver + sh.writes) {
-    scope.report.unstableShards += 1;
+    scope.part.unstableShards += 1;
     return after;
   }
   if (after.n === expected.n && after.p === expected.p && after.l === expected.l) return after;

@@ -8,7 +8,7 @@ import { keys, parseAllocationSort } from '../store/keys.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import { type Geometry, positionOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
-import type { SubnetProgress } from './checkpoint.js';
+import type { OutsidePools } from './checkpoint.js';
 import type { Item, Tally } from './io.js';
 
 /** One shard's audit in progress. */
@@ -17,7 +17,8 @@ export interface ShardScan {
   readonly g: Geometry;
   readonly shard: number;
   readonly pending: Set<string>;
-  readonly progress: SubnetProgress;
+  /** Where the join counts live allocations outside the pools (the subnet's tally). */
+  readonly progress: OutsidePools;
   /** The counter exists under the subnet's configVersion: repairs may move it. */
   readonly current: boolean;
   readonly nowSeconds: number;

@@ -1,11 +1,12 @@
 /**
- * Utilisation: once a subnet's shards are settled, its usage from their counters
- * goes into the report (highest first, capped), with the informational findings
- * ALLOCATION_OUTSIDE_POOL and HIGH_UTILIZATION.
+ * Utilisation: at the merge, once every shard of a subnet is settled (in whichever
+ * segment), its usage from their counters goes into the report (highest first,
+ * capped), with the informational findings ALLOCATION_OUTSIDE_POOL and
+ * HIGH_UTILIZATION.
  */
 import { formatCidr } from '../net/address.js';
 import { type Subnet, usageOf } from '../subnets/subnet.js';
-import type { SubnetProgress } from './checkpoint.js';
+import type { OutsidePools } from './checkpoint.js';
 import { type AuditReport, FindingType, NotRepaired } from './report.js';
 import type { AuditScope } from './scope.js';
 
@@ -13,14 +14,25 @@ const MAX_UTILIZATION_ENTRIES = 1000;
 const OUTSIDE_POOL_SAMPLES = 5;
 
 /** Counts a live allocation outside the pools, keeping a few addresses as examples. */
-export function noteOutsidePool(progress: SubnetProgress, ip: string): void {
+export function noteOutsidePool(progress: OutsidePools, ip: string): void {
   progress.outside += 1;
   if (progress.outsideSample.length < OUTSIDE_POOL_SAMPLES) progress.outsideSample.push(ip);
 }
 
+/** What a subnet's shards add up to: live allocations, those in the pools, outside the pools. */
+export interface SubnetTotals extends OutsidePools {
+  all: bigint;
+  inPools: bigint;
+}
+
 /** Reports a subnet whose every shard is audited: its utilisation and the findings on it. */
-export function finishSubnet(scope: AuditScope, subnet: Subnet, progress: SubnetProgress): void {
-  const { report, findings } = scope;
+export function finishSubnet(
+  scope: AuditScope,
+  report: AuditReport,
+  subnet: Subnet,
+  progress: SubnetTotals,
+): void {
+  const { findings } = scope;
   if (progress.outside > 0) {
     findings.add(
       {
@@ -35,7 +47,7 @@ export function finishSubnet(scope: AuditScope, subnet: Subnet, progress: Subnet
       NotRepaired.INFORMATIONAL,
     );
   }
-  const usage = usageOf(subnet, { all: BigInt(progress.all), inPools: BigInt(progress.inPools) });
+  const usage = usageOf(subnet, { all: progress.all, inPools: progress.inPools });
   const total = BigInt(usage.total);
   const allocated = BigInt(usage.allocated);
   const percent = total > 0n ? Number((allocated * 10_000n) / total) / 100 : 0;

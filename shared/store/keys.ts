@@ -93,6 +93,21 @@ export const auditKeys = {
   latest: { pk: `${PREFIX.audit}LATEST`, sk: 'POINTER' },
   /** The scheduled audit that stopped at its deadline and continues on the next run. */
   resume: { pk: `${PREFIX.audit}RESUME`, sk: 'POINTER' },
+  /** The latest audit started (GET /audits/latest). */
+  latestStarted: { pk: `${PREFIX.audit}LATEST`, sk: 'STARTED' },
+  /** One audit at a time: the running job's lock, with a lease. */
+  lock: { pk: `${PREFIX.audit}LOCK`, sk: 'LOCK' },
+  /** A scan segment's progress (small; read with the report while the job runs). */
+  segment: (auditId: string, segment: number) => ({
+    pk: `${PREFIX.audit}${auditId}`,
+    sk: `SEG#${segment.toString().padStart(4, '0')}`,
+  }),
+  /** A segment's checkpoint state, in chunks below the item size limit. */
+  segmentStatePartition: (auditId: string) => `${PREFIX.audit}${auditId}#STATE`,
+  segmentStateChunk: (auditId: string, segment: number, chunk: number) => ({
+    pk: `${PREFIX.audit}${auditId}#STATE`,
+    sk: `SEG#${segment.toString().padStart(4, '0')}#${chunk.toString().padStart(2, '0')}`,
+  }),
   sighting: (subnetId: string, what: string) => ({
     pk: `${PREFIX.audit}SIGHTING#${subnetId}`,
     sk: what,
