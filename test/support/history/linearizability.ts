@@ -8,9 +8,11 @@
  * - `step` may answer several successor states (a nondeterministic model): an
  *   ambiguous write either happened or not, a lease near its expiry either is live or
  *   not. Backtracking tries the remaining successors before moving on.
- * - an operation whose outcome is unknown has `return: Infinity`, so it may be
- *   linearized anywhere after its call — including after everything else, which,
- *   with a model that lets it leave the state unchanged, means "never happened".
+ * - an operation whose outcome is unknown may be linearized anywhere in its window
+ *   (the recorder closes it a while after the answer, see
+ *   AMBIGUOUS_EFFECT_WINDOW_MS; an operation still running when the history ends
+ *   has `return: Infinity`); with a model that lets it leave the state unchanged,
+ *   it may also never have happened.
  *
  * The caller partitions the history first (P-compositionality: each address is an
  * independent object), so each search here is small.

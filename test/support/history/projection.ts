@@ -125,12 +125,12 @@ export function partitionHistory(
         ip,
         window: {
           lo: op.wallCall,
-          hi: output.status === 'ambiguous' ? Number.POSITIVE_INFINITY : op.wallReturn,
+          hi: op.wallReturn,
         },
       } as AddressInput,
       output,
       call: op.call,
-      return: output.status === 'ambiguous' ? Number.POSITIVE_INFINITY : op.return,
+      return: op.return,
       source: op,
     });
   };

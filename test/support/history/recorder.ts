@@ -19,14 +19,33 @@ import { deleteSubnet, updateSubnet } from '../../../shared/subnets/subnets.js';
 import { type CheckOptions, checkHistory, type HistoryReport } from './check.js';
 import type { ApiInput, ApiOperation, Outcome, PoolRange, SubnetStart } from './types.js';
 
+/**
+ * How long after its answer an ambiguous operation may still take effect, in ms.
+ * An in-process call that threw, or a server that answered 5xx, sends nothing
+ * more; what may still land is a request the SDK gave up on (a lost answer, a
+ * time-out) that DynamoDB has not finished yet, and, over HTTP, the server's own
+ * work for a request the client stopped waiting for. Both end within seconds on
+ * this machine; 10 s leaves a wide margin. Bounding the window is what keeps the
+ * search small: an operation open forever (Porcupine's and Knossos' reading of an
+ * unknown outcome) can be placed after everything, so each one doubles the
+ * orders a long soak must consider.
+ */
+export const AMBIGUOUS_EFFECT_WINDOW_MS = 10_000;
+
 type Body<K extends ApiInput['kind']> = Omit<Extract<ApiInput, { kind: K }>, 'kind' | 'subnetId'>;
 
 export class HistoryRecorder {
   readonly operations: ApiOperation[] = [];
   readonly subnets: SubnetStart[] = [];
 
-  /** @param clock the service's clock (ms since the epoch), for lease expiry. */
-  constructor(readonly clock: () => number = Date.now) {}
+  /**
+   * @param clock the service's clock (ms since the epoch), for lease expiry.
+   * @param effectWindowMs see AMBIGUOUS_EFFECT_WINDOW_MS.
+   */
+  constructor(
+    readonly clock: () => number = Date.now,
+    readonly effectWindowMs = AMBIGUOUS_EFFECT_WINDOW_MS,
+  ) {}
 
   /** Checks the history of this subnet from here on; `view` is its create (or GET) answer. */
   track(view: {
@@ -57,15 +76,17 @@ export class HistoryRecorder {
       };
     }
     const end = performance.now();
+    const ambiguous = output.status === 'ambiguous';
     this.operations.push({
       id: this.operations.length,
       client,
       input,
       output,
       call: start,
-      return: output.status === 'ambiguous' ? Number.POSITIVE_INFINITY : end,
+      // An ambiguous outcome may take effect up to the window after its answer.
+      return: ambiguous ? end + this.effectWindowMs : end,
       wallCall,
-      wallReturn: this.clock(),
+      wallReturn: this.clock() + (ambiguous ? this.effectWindowMs : 0),
     });
     return output;
   }

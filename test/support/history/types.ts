@@ -74,7 +74,7 @@ export interface ApiOperation {
   readonly output: Outcome;
   /** `performance.now()` at invocation. */
   readonly call: number;
-  /** `performance.now()` at response; `Infinity` for an ambiguous outcome. */
+  /** `performance.now()` at response; for an ambiguous outcome, the end of the window in which it may still take effect. */
   readonly return: number;
   /** The service clock (ms since the epoch) at invocation and response. */
   readonly wallCall: number;
