@@ -63,6 +63,7 @@ export class StreamPoller {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private last: Promise<unknown> = Promise.resolve();
   /** Records handed to the processor so far (for tests and the lag script). */
   recordsSeen = 0;
   /** Write capacity the processor spent so far. */
@@ -88,6 +89,7 @@ export class StreamPoller {
     const tick = () => {
       if (this.stopped) return;
       this.running = this.pollOnce()
+        .then(() => undefined)
         .catch((error: unknown) => this.log('stream poll failed; polling on', error))
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
@@ -105,8 +107,17 @@ export class StreamPoller {
     this.streams.destroy();
   }
 
-  /** One pass over every readable shard; returns how many records it processed. */
-  async pollOnce(): Promise<number> {
+  /**
+   * One pass over every readable shard; returns how many records it processed.
+   * Passes never overlap (a test may call this while the timer polls).
+   */
+  pollOnce(): Promise<number> {
+    const pass = this.last.then(() => this.pass());
+    this.last = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async pass(): Promise<number> {
     await this.discoverShards();
     let processed = 0;
     for (const state of this.shards.values()) {

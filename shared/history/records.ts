@@ -20,8 +20,14 @@ export interface StreamRecordInput {
         readonly SequenceNumber?: string | undefined;
       }
     | undefined;
+  /** Lambda spells its fields in camelCase, the Streams API in PascalCase. */
   readonly userIdentity?:
-    | { readonly principalId?: string | undefined; readonly type?: string | undefined }
+    | {
+        readonly principalId?: string | undefined;
+        readonly type?: string | undefined;
+        readonly PrincipalId?: string | undefined;
+        readonly Type?: string | undefined;
+      }
     | undefined;
 }
 
@@ -78,11 +84,15 @@ export function toChangeRecord(record: StreamRecordInput): ChangeRecord {
     sk,
     newImage: image(data.NewImage),
     oldImage: image(data.OldImage),
-    byTtl:
-      kind === 'REMOVE' &&
-      record.userIdentity?.type === 'Service' &&
-      record.userIdentity.principalId === TTL_PRINCIPAL,
+    byTtl: kind === 'REMOVE' && deletedByTtl(record.userIdentity),
   };
+}
+
+function deletedByTtl(identity: StreamRecordInput['userIdentity']): boolean {
+  if (identity === undefined) return false;
+  const type = identity.type ?? identity.Type;
+  const principal = identity.principalId ?? identity.PrincipalId;
+  return type === 'Service' && principal === TTL_PRINCIPAL;
 }
 
 function image(value: Record<string, unknown> | undefined): Item | undefined {
