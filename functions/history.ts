@@ -1,5 +1,6 @@
 /** Lambda for the history routes: parse → shared/history → respond (never a 404). */
-import { addressHistory, subnetHistory } from '../shared/history/index.js';
+// Not the folder's index: that would bundle the stream processor's writes too.
+import { addressHistory, subnetHistory } from '../shared/history/history.js';
 import { LIMITS } from '../shared/limits.js';
 import { parseIp } from '../shared/net/address.js';
 import { groupHandler, type Operations } from './http/index.js';

@@ -1,10 +1,11 @@
 /** The reads behind the history routes: never a 404, newest first. */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../errors.js';
 import type { IpAddress } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
-import type { Page } from '../store/paging.js';
-import type { HistoryEntryView } from './entry.js';
+import { decodeCursor, encodeCursor, type Page } from '../store/paging.js';
+import { entryView, type HistoryEntryView, type HistoryItem } from './entry.js';
 import { historyKeys } from './keys.js';
-import { readHistoryPage } from './store.js';
 
 export interface HistoryQuery {
   readonly limit: number;
@@ -28,4 +29,40 @@ export function subnetHistory(
   query: HistoryQuery,
 ): Promise<Page<HistoryEntryView>> {
   return readHistoryPage(ctx, historyKeys.subnetPartition(subnetId), query);
+}
+
+/** One page of a history partition, newest first. */
+async function readHistoryPage(
+  ctx: IpamContext,
+  partition: string,
+  query: { limit: number; cursor?: string },
+): Promise<Page<HistoryEntryView>> {
+  const start = decodeCursor(query.cursor, ['pk', 'sk']);
+  if (start !== undefined && start.pk !== partition) {
+    throw new ValidationError(
+      'The cursor belongs to another history; pass nextCursor of this list exactly as received.',
+      { field: 'cursor' },
+    );
+  }
+  // One item more than asked: a full last page then ends with a null cursor.
+  const output = await ctx.doc.send(
+    new QueryCommand({
+      TableName: ctx.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': partition },
+      ScanIndexForward: false,
+      Limit: query.limit + 1,
+      ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+    }),
+  );
+  const items = (output.Items ?? []) as HistoryItem[];
+  const page = items.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(entryView),
+    nextCursor:
+      items.length > query.limit && last !== undefined
+        ? encodeCursor({ pk: last.pk, sk: last.sk })
+        : null,
+  };
 }

@@ -1,13 +1,11 @@
 /**
- * History entries in the table: the idempotent write (a redelivered record finds
- * its entry and writes nothing), the published mark, and the newest-first pages
- * the routes read.
+ * The processor's writes of history entries: the idempotent put (a redelivered
+ * record finds its entry and writes nothing) and the published mark. The routes'
+ * reads are in ./history.ts (so their Lambda bundles no write).
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { ValidationError } from '../errors.js';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
-import { decodeCursor, encodeCursor, type Page } from '../store/paging.js';
-import { entryView, type HistoryEntryView, type HistoryItem } from './entry.js';
+import type { HistoryItem } from './entry.js';
 
 /** Capacity the processor spent, for the report and the measurements. */
 export interface CapacityTally {
@@ -104,40 +102,4 @@ function unmarshalled(old: Record<string, unknown>): HistoryItem {
   const published = (raw.published as { BOOL?: boolean } | undefined)?.BOOL === true;
   const sk = (raw.sk as { S?: string } | undefined)?.S ?? '';
   return { pk: pk.S ?? '', sk, published } as HistoryItem;
-}
-
-/** One page of a history partition, newest first. */
-export async function readHistoryPage(
-  ctx: IpamContext,
-  partition: string,
-  query: { limit: number; cursor?: string },
-): Promise<Page<HistoryEntryView>> {
-  const start = decodeCursor(query.cursor, ['pk', 'sk']);
-  if (start !== undefined && start.pk !== partition) {
-    throw new ValidationError(
-      'The cursor belongs to another history; pass nextCursor of this list exactly as received.',
-      { field: 'cursor' },
-    );
-  }
-  // One item more than asked: a full last page then ends with a null cursor.
-  const output = await ctx.doc.send(
-    new QueryCommand({
-      TableName: ctx.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': partition },
-      ScanIndexForward: false,
-      Limit: query.limit + 1,
-      ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-    }),
-  );
-  const items = (output.Items ?? []) as HistoryItem[];
-  const page = items.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(entryView),
-    nextCursor:
-      items.length > query.limit && last !== undefined
-        ? encodeCursor({ pk: last.pk, sk: last.sk })
-        : null,
-  };
 }
