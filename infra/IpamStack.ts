@@ -102,20 +102,11 @@ export class IpamStack extends Stack {
         ...optional('IPAM_AUDIT_GRACE_MS', config.auditGraceMs?.toString()),
       }),
     );
-    functions.set(
-      STREAM_FUNCTION,
-      makeFunction(
-        STREAM_FUNCTION,
-        'IPAM stream processor: history entries and change events',
-        { IPAM_HISTORY_RETENTION_DAYS: String(config.historyRetentionDays) },
-        join(PROJECT_ROOT, 'functions', 'stream', 'handler.ts'),
-      ),
-    );
     this.functions = functions;
     for (const name of Object.keys(config.reservedConcurrency.byFunction)) {
-      if (!functions.has(name) && name !== PROVIDER_FUNCTION) {
+      if (!functions.has(name) && name !== PROVIDER_FUNCTION && name !== STREAM_FUNCTION) {
         throw new Error(
-          `reservedConcurrency names '${name}', which is not a function: ${[...functions.keys(), PROVIDER_FUNCTION].join(', ')}.`,
+          `reservedConcurrency names '${name}', which is not a function: ${[...functions.keys(), PROVIDER_FUNCTION, STREAM_FUNCTION].join(', ')}.`,
         );
       }
     }
@@ -153,9 +144,16 @@ export class IpamStack extends Stack {
       ...optional('alarmEmail', config.alarmEmail),
     });
 
+    // Not in `functions` either (no route, no audit): IpamHistory alarms on it.
+    const processor = makeFunction(
+      STREAM_FUNCTION,
+      'IPAM stream processor: history entries and change events',
+      { IPAM_HISTORY_RETENTION_DAYS: String(config.historyRetentionDays) },
+      join(PROJECT_ROOT, 'functions', 'stream', 'handler.ts'),
+    );
     this.history = new IpamHistory(this, 'History', {
       tables: this.tables,
-      processor: functions.get(STREAM_FUNCTION)!,
+      processor,
       ...optional(
         'alarmAction',
         this.alarms.topic === undefined ? undefined : new SnsAction(this.alarms.topic),

@@ -42,6 +42,7 @@ export const ITERATOR_AGE_ALARM_MS = 60_000;
 
 export class IpamHistory extends Construct {
   readonly bus: EventBus;
+  readonly processor: IpamFunction;
   readonly deadLetterQueue: Queue;
   readonly mapping: EventSourceMapping;
   readonly alarms: Alarm[] = [];
@@ -51,6 +52,7 @@ export class IpamHistory extends Construct {
     const table = props.tables.table;
     const streamArn = table.tableStreamArn;
     if (streamArn === undefined) throw new Error('The IPAM table needs its stream enabled.');
+    this.processor = props.processor;
     const fn: IFunction = props.processor.function;
 
     this.bus = new EventBus(this, 'Bus', { description: 'IPAM change events (source "ipam")' });
@@ -71,32 +73,19 @@ export class IpamHistory extends Construct {
       },
     ]);
 
-    // Read of this stream only (not grantStreamRead, whose ListStreams is on "*").
+    // What the event source mapping reads, on this stream's ARN only (not
+    // grantStreamRead, whose ListStreams is on "*").
     props.processor.role.addToPolicy(
       new PolicyStatement({
         sid: 'TableStream',
-        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        actions: [
+          'dynamodb:DescribeStream',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:ListStreams',
+        ],
         resources: [streamArn],
       }),
-    );
-    props.processor.role.addToPolicy(
-      new PolicyStatement({
-        sid: 'TableStreamList',
-        actions: ['dynamodb:ListStreams'],
-        resources: [`${table.tableArn}/stream/*`],
-      }),
-    );
-    NagSuppressions.addResourceSuppressions(
-      props.processor.role,
-      [
-        {
-          id: 'AwsSolutions-IAM5',
-          reason:
-            "dynamodb:ListStreams names the table's streams (<table arn>/stream/*): a new stream label appears whenever the stream is re-enabled.",
-          appliesTo: [{ regex: '/^Resource::<.*\\.Arn>\\/stream\\/\\*$/g' }],
-        },
-      ],
-      true,
     );
     if (props.tables.key !== undefined) props.tables.key.grantDecrypt(props.processor.role);
 
@@ -115,6 +104,11 @@ export class IpamHistory extends Construct {
       onFailure: new SqsDlq(this.deadLetterQueue),
     });
 
+    this.alarm('StreamProcessorErrors', {
+      metric: fn.metricErrors({ period: Duration.minutes(5), statistic: Stats.SUM }),
+      threshold: 1,
+      description: 'The stream processor failed (crash or timeout): history and events wait.',
+    });
     this.alarm('StreamDeadLetters', {
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),

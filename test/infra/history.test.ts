@@ -9,7 +9,6 @@ import {
   ITERATOR_AGE_ALARM_MS,
   STREAM_RETRY_ATTEMPTS,
 } from '../../infra/constructs/IpamHistory.js';
-import { STREAM_FUNCTION } from '../../infra/IpamStack.js';
 import {
   actionsOf,
   logicalIdOf,
@@ -26,7 +25,7 @@ beforeAll(() => {
 afterAll(() => synth?.cleanUp());
 
 const template = () => synth.template;
-const processor = () => synth.stack.functions.get(STREAM_FUNCTION)!;
+const processor = () => synth.stack.history.processor;
 
 describe('history and events infrastructure', () => {
   it('streams the table with old and new images', () => {
