@@ -83,7 +83,12 @@ try {
   // The processor's write cost: replay the stream into a scratch table.
   const client = createDynamoClient({ endpoint: dynamo.endpoint, region: 'local' });
   const records = await readStream(dynamo.endpoint, client, tableName);
-  const allocationRecords = records.filter((r) => r.dynamodb?.Keys?.sk?.S?.startsWith('IP#'));
+  // The allocations and their subnet's creation (which gives the processor the
+  // subnet's cidr/space, as in the table it would otherwise read them from).
+  const allocationRecords = records.filter((r) => {
+    const sk = r.dynamodb?.Keys?.sk?.S ?? '';
+    return sk.startsWith('IP#') || sk === 'META';
+  });
   for (const [label, publisher] of [
     ['events on (put + published mark)', memoryPublisher()],
     ['events off (put only)', noopPublisher],
@@ -97,7 +102,7 @@ try {
       publisher,
     );
     console.log(
-      `processor, ${label}: ${(result.capacity.write / count).toFixed(2)} WCU and ${(result.capacity.read / count).toFixed(3)} RCU per allocation (${result.entriesWritten} entries)`,
+      `processor, ${label}: ${(result.capacity.write / count).toFixed(2)} WCU and ${(result.capacity.read / count).toFixed(3)} RCU per allocation (${result.entriesWritten} entries, one of them the subnet's)`,
     );
   }
   client.destroy();
