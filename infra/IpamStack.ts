@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { ROUTES, type Route } from '../functions/http/routes.js';
@@ -12,6 +13,7 @@ import { AuditSchedule } from './constructs/AuditSchedule.js';
 import { IpamAlarms } from './constructs/IpamAlarms.js';
 import { IpamApi } from './constructs/IpamApi.js';
 import { IpamFunction } from './constructs/IpamFunction.js';
+import { IpamHistory } from './constructs/IpamHistory.js';
 import { IpamProvider, PROVIDER_FUNCTION } from './constructs/IpamProvider.js';
 import { IpamTables } from './constructs/IpamTables.js';
 import {
@@ -32,6 +34,8 @@ export interface IpamStackProps extends StackProps {
 
 /** The audit function's name in context options and `reservedConcurrency`. */
 export const AUDIT_FUNCTION = 'auditSchedule';
+/** The stream processor's name (functions/stream/handler.ts) in options and tableAccess. */
+export const STREAM_FUNCTION = 'stream';
 /** The group whose function also answers unknown routes (functions/meta.ts). */
 export const FALLBACK_GROUP = 'meta';
 export const STAGE_NAME = 'v1';
@@ -46,6 +50,8 @@ export class IpamStack extends Stack {
   readonly alarms: IpamAlarms;
   /** The custom-resource provider other CDK apps carve subnets and allocate with. */
   readonly provider: IpamProvider;
+  /** The stream processor, its mapping and DLQ, and the event bus. */
+  readonly history: IpamHistory;
 
   constructor(scope: Construct, id: string, props: IpamStackProps) {
     super(scope, id, props);
@@ -63,10 +69,15 @@ export class IpamStack extends Stack {
       IPAM_TABLE_NAME: this.tables.table.tableName,
       IPAM_IDEMPOTENCY_TABLE_NAME: this.tables.idempotencyTable.tableName,
     };
-    const makeFunction = (name: string, description: string, extra: Record<string, string>) =>
+    const makeFunction = (
+      name: string,
+      description: string,
+      extra: Record<string, string>,
+      entry = join(PROJECT_ROOT, 'functions', `${name}.ts`),
+    ) =>
       new IpamFunction(this, `${pascal(name)}Function`, {
         name,
-        entry: join(PROJECT_ROOT, 'functions', `${name}.ts`),
+        entry,
         description,
         shared,
         timeout: name === AUDIT_FUNCTION ? AUDIT_FUNCTION_TIMEOUT : API_FUNCTION_TIMEOUT,
@@ -93,9 +104,9 @@ export class IpamStack extends Stack {
     );
     this.functions = functions;
     for (const name of Object.keys(config.reservedConcurrency.byFunction)) {
-      if (!functions.has(name) && name !== PROVIDER_FUNCTION) {
+      if (!functions.has(name) && name !== PROVIDER_FUNCTION && name !== STREAM_FUNCTION) {
         throw new Error(
-          `reservedConcurrency names '${name}', which is not a function: ${[...functions.keys(), PROVIDER_FUNCTION].join(', ')}.`,
+          `reservedConcurrency names '${name}', which is not a function: ${[...functions.keys(), PROVIDER_FUNCTION, STREAM_FUNCTION].join(', ')}.`,
         );
       }
     }
@@ -133,6 +144,22 @@ export class IpamStack extends Stack {
       ...optional('alarmEmail', config.alarmEmail),
     });
 
+    // Not in `functions` either (no route, no audit): IpamHistory alarms on it.
+    const processor = makeFunction(
+      STREAM_FUNCTION,
+      'IPAM stream processor: history entries and change events',
+      { IPAM_HISTORY_RETENTION_DAYS: String(config.historyRetentionDays) },
+      join(PROJECT_ROOT, 'functions', 'stream', 'handler.ts'),
+    );
+    this.history = new IpamHistory(this, 'History', {
+      tables: this.tables,
+      processor,
+      ...optional(
+        'alarmAction',
+        this.alarms.topic === undefined ? undefined : new SnsAction(this.alarms.topic),
+      ),
+    });
+
     // Not in `functions` (the API and audit functions): it has its own alarms.
     this.provider = new IpamProvider(this, 'CustomResourceProvider', {
       entry: join(PROJECT_ROOT, 'functions', `${PROVIDER_FUNCTION}.ts`),
@@ -158,6 +185,13 @@ export class IpamStack extends Stack {
     });
     new CfnOutput(this, 'AuditDeadLetterQueueUrl', {
       value: this.auditSchedule.deadLetterQueue.queueUrl,
+    });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.history.bus.eventBusName,
+      description: 'EventBridge bus of the change events (source "ipam")',
+    });
+    new CfnOutput(this, 'StreamDeadLetterQueueUrl', {
+      value: this.history.deadLetterQueue.queueUrl,
     });
     new CfnOutput(this, 'CustomResourceProviderArn', {
       value: this.provider.serviceToken,

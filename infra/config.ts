@@ -29,6 +29,8 @@ export interface IpamConfig {
   readonly apiCloudWatchRole: boolean;
   readonly auditSchedule: string;
   readonly auditGraceMs?: number;
+  /** How long history entries are kept (their TTL), in days. */
+  readonly historyRetentionDays: number;
   readonly alarmEmail?: string;
 }
 
@@ -45,6 +47,7 @@ export const DEFAULTS = {
   throttleRateLimit: 100,
   throttleBurstLimit: 200,
   auditSchedule: 'rate(1 hour)',
+  historyRetentionDays: 90,
 } as const;
 
 /** The context keys this app reads; anything else set on the command line is a typo. */
@@ -65,6 +68,7 @@ export const CONTEXT_KEYS = [
   'auditSchedule',
   'auditGraceMs',
   'alarmEmail',
+  'historyRetentionDays',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -111,6 +115,13 @@ export function parseConfig(values: ContextValues): IpamConfig {
   }
   const auditSchedule = optionalString(values, 'auditSchedule', /^(rate|cron)\(.+\)$/);
   const auditGraceMs = optionalInteger(values, 'auditGraceMs', 0, 7 * 24 * 3600 * 1000);
+  const historyRetentionDays = integer(
+    values,
+    'historyRetentionDays',
+    DEFAULTS.historyRetentionDays,
+    1,
+    3650,
+  );
   const logRetentionDays = integer(values, 'logRetentionDays', DEFAULTS.logRetentionDays, 1, 3653);
   if (!RETENTION_DAYS.includes(logRetentionDays)) {
     throw new ConfigError(`logRetentionDays must be one of ${RETENTION_DAYS.join(', ')}.`);
@@ -153,6 +164,7 @@ export function parseConfig(values: ContextValues): IpamConfig {
     apiCloudWatchRole: bool(values, 'apiCloudWatchRole', true),
     auditSchedule: auditSchedule ?? DEFAULTS.auditSchedule,
     ...(auditGraceMs === undefined ? {} : { auditGraceMs }),
+    historyRetentionDays,
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
   };
 }

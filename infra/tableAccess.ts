@@ -89,6 +89,14 @@ const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
   subnetPools: ITEM_READ_WRITE,
   audits: AUDIT_READ_WRITE,
   auditSchedule: AUDIT_READ_WRITE,
+  /** The history routes read one history partition. */
+  history: ['Query'],
+  /**
+   * The stream processor (functions/stream/handler.ts): writes entries
+   * conditionally, marks them published, reads a subnet's cidr/space and its
+   * deletion note (GetItem), or its first history entry (Query).
+   */
+  stream: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
   /** Carves, deletes and updates subnets, allocates and releases: what those groups do. */
   customResource: ITEM_READ_WRITE,
 };

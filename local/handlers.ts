@@ -1,6 +1,7 @@
 /** The deployed Lambdas, wired to local routes exactly as API Gateway wires them. */
 import { handler as allocations } from '../functions/allocations.js';
 import { handler as audits } from '../functions/audits.js';
+import { handler as history } from '../functions/history.js';
 import { type Group, matchRoute } from '../functions/http/index.js';
 import { handler as meta } from '../functions/meta.js';
 import { client, idempotencyTableName, tableName } from '../functions/runtime.js';
@@ -9,7 +10,14 @@ import { handler as subnets } from '../functions/subnets.js';
 import type { LambdaHandler, RouteResolver } from './server.js';
 import { ensureTables } from './tables.js';
 
-const HANDLERS: Record<Group, LambdaHandler> = { subnets, allocations, subnetPools, audits, meta };
+const HANDLERS: Record<Group, LambdaHandler> = {
+  subnets,
+  allocations,
+  subnetPools,
+  audits,
+  history,
+  meta,
+};
 
 export const routeResolver: RouteResolver = {
   resolve(method, segments) {

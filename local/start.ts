@@ -1,6 +1,7 @@
 /**
  * `npm start`: DynamoDB Local (in memory, or on disk under IPAM_DATA_DIR), the
- * tables, and the API on http://127.0.0.1:PORT (default 3000).
+ * tables, the stream poller (history and events; IPAM_EVENTS=log prints each
+ * event on stderr), and the API on http://127.0.0.1:PORT (default 3000).
  *
  * IPAM_DYNAMODB_ENDPOINT=http://host:port uses that DynamoDB instead (tables are
  * created if missing); IPAM_TABLE_NAME without an endpoint uses real AWS with the
@@ -10,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamoDbLocal.js';
+import type { StreamPoller } from './streamPoller.js';
 
 async function main(): Promise<void> {
   // The SDK warns that releases after January 2027 need Node 22; the lock file pins ours.
@@ -31,7 +33,13 @@ async function main(): Promise<void> {
   }
   // Import after the environment is final: the handlers read it at module scope.
   const { prepareTables, routeResolver } = await import('./handlers.js');
-  if (process.env.IPAM_DYNAMODB_ENDPOINT !== undefined) await prepareTables();
+  const endpoint = process.env.IPAM_DYNAMODB_ENDPOINT;
+  let poller: StreamPoller | undefined;
+  if (endpoint !== undefined) {
+    await prepareTables();
+    // Against AWS (no endpoint) the deployed stream processor writes history instead.
+    poller = await startPoller(endpoint);
+  }
   const { createLocalServer } = await import('./server.js');
   const server = createLocalServer(routeResolver);
   await new Promise<void>((resolveListen, reject) => {
@@ -45,10 +53,27 @@ async function main(): Promise<void> {
   console.log(
     `try: curl -s -X POST ${url}/subnets -H 'Content-Type: application/json' -d '{"cidr":"10.0.0.0/24"}'`,
   );
-  installShutdown(server, dynamo);
+  installShutdown(server, dynamo, poller);
 }
 
-function installShutdown(server: Server, dynamo: LocalDynamoDb | undefined): void {
+async function startPoller(endpoint: string): Promise<StreamPoller> {
+  const { ctx, client } = await import('../functions/runtime.js');
+  const { publisherFromEnvironment } = await import('../shared/events/index.js');
+  const { StreamPoller } = await import('./streamPoller.js');
+  return new StreamPoller({
+    ctx,
+    client,
+    endpoint,
+    region: await client.config.region(),
+    publisher: publisherFromEnvironment(),
+  }).start();
+}
+
+function installShutdown(
+  server: Server,
+  dynamo: LocalDynamoDb | undefined,
+  poller: StreamPoller | undefined,
+): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -56,6 +81,7 @@ function installShutdown(server: Server, dynamo: LocalDynamoDb | undefined): voi
     console.error(`${signal}: stopping`);
     server.closeAllConnections();
     await new Promise<void>((done) => server.close(() => done()));
+    await poller?.stop();
     await dynamo?.stop();
     process.exit(0);
   };

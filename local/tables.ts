@@ -8,6 +8,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { IDEMPOTENCY_TABLE, KEY, LIST_INDEX, TTL_ATTRIBUTE } from '../shared/store/table.js';
@@ -37,6 +38,8 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
       { AttributeName: KEY.sort, KeyType: 'RANGE' },
     ],
     GlobalSecondaryIndexes: [index(LIST_INDEX)],
+    // The change stream is history's outbox (shared/history); infra/ enables the same.
+    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
   };
 }
 
@@ -56,7 +59,18 @@ export async function ensureTable(
   ttlAttribute: string,
 ): Promise<void> {
   try {
-    await client.send(new DescribeTableCommand({ TableName: definition.TableName }));
+    const { Table } = await client.send(
+      new DescribeTableCommand({ TableName: definition.TableName }),
+    );
+    // A table kept in IPAM_DATA_DIR from before the stream existed gets it now.
+    if (definition.StreamSpecification !== undefined && Table?.StreamSpecification === undefined) {
+      await client.send(
+        new UpdateTableCommand({
+          TableName: definition.TableName,
+          StreamSpecification: definition.StreamSpecification,
+        }),
+      );
+    }
     return;
   } catch (error) {
     if (!(error instanceof ResourceNotFoundException)) throw error;

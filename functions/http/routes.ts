@@ -340,6 +340,31 @@ const getAudit = defineRoute({
   errors: ['AUDIT_NOT_FOUND'],
 });
 
+const addressHistory = defineRoute({
+  id: 'addressHistory',
+  method: 'GET',
+  path: '/subnets/{subnetId}/allocations/{ip}/history',
+  group: 'history',
+  summary:
+    "An address's history in the subnet, newest first (paged; kept after release and subnet deletion; never 404)",
+  query: s.pageQuery,
+  status: 200,
+  response: s.page(s.historyEntryResponse),
+  errors: ['VALIDATION_ERROR', 'INVALID_IP'],
+});
+
+const subnetHistory = defineRoute({
+  id: 'subnetHistory',
+  method: 'GET',
+  path: '/subnets/{subnetId}/history',
+  group: 'history',
+  summary: "A subnet's own history (created, updated, deleted), newest first (paged; never 404)",
+  query: s.pageQuery,
+  status: 200,
+  response: s.page(s.historyEntryResponse),
+  errors: ['VALIDATION_ERROR'],
+});
+
 export const ROUTES = [
   health,
   openapi,
@@ -363,6 +388,8 @@ export const ROUTES = [
   runAudit,
   latestAudit,
   getAudit,
+  addressHistory,
+  subnetHistory,
 ] as const satisfies readonly Route[];
 
 type RoutesOf<G extends Group> = Extract<(typeof ROUTES)[number], { readonly group: G }>;

@@ -272,6 +272,32 @@ export const auditResponse = z.object({
   consumedWriteCapacity: z.number(),
   invocations: z.number(),
 });
+const historyView = z
+  .record(z.string(), z.unknown())
+  .nullable()
+  .describe('The allocation (or subnet) view before/after the change; null where there is none');
+export const historyEntryResponse = z.object({
+  at: z.string(),
+  action: z.enum([
+    'ALLOCATED',
+    'UPDATED',
+    'RENEWED',
+    'RELEASED',
+    'EXPIRED',
+    'REPAIRED',
+    'SUBNET_CREATED',
+    'SUBNET_UPDATED',
+    'SUBNET_DELETED',
+  ]),
+  actor: z.string(),
+  requestId: z.string().nullable(),
+  owner: z
+    .string()
+    .nullable()
+    .describe('The holder after the change (RELEASED/EXPIRED: the one that lost it)'),
+  before: historyView,
+  after: historyView,
+});
 export const errorResponse = z.object({
   error: z.object({
     code: z.string(),

@@ -7,7 +7,7 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 
-export type Group = 'subnets' | 'allocations' | 'subnetPools' | 'audits' | 'meta';
+export type Group = 'subnets' | 'allocations' | 'subnetPools' | 'audits' | 'history' | 'meta';
 export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 /**

@@ -9,6 +9,7 @@ import {
   AttributeType,
   BillingMode,
   ProjectionType,
+  StreamViewType,
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
@@ -64,6 +65,8 @@ export class IpamTables extends Construct {
       partitionKey: { name: KEY.partition, type: AttributeType.STRING },
       sortKey: { name: KEY.sort, type: AttributeType.STRING },
       timeToLiveAttribute: TTL_ATTRIBUTE,
+      // History's outbox (shared/history): every committed change, old and new image.
+      stream: StreamViewType.NEW_AND_OLD_IMAGES,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: LIST_INDEX.name,

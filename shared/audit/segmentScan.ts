@@ -127,7 +127,8 @@ export class SegmentScan {
 
   /** Audits the items of one partition key, and counts them. */
   private async finishPartition(pk: string, items: readonly Item[], state: SegmentState) {
-    if (pk.startsWith(PREFIX.audit)) return; // the audit's own items
+    // The audit's own items, and history entries (derived from the stream, not audited).
+    if (pk.startsWith(PREFIX.audit) || pk.startsWith(PREFIX.history)) return;
     state.part.scanned.items += items.length;
     const first = items[0];
     if (first === undefined) return;

@@ -26,6 +26,8 @@ export const PREFIX = {
   spaceEntry: 'NET#',
   pool: 'POOL#',
   audit: 'AUDIT#',
+  /** History entries (shared/history/keys.ts builds them): never read as a subnet's items. */
+  history: 'HISTORY#',
   owner: 'OWNER#',
 } as const;
 

@@ -36,7 +36,13 @@ describe('context parsing', () => {
       privateApi: false,
       apiCloudWatchRole: true,
       auditSchedule: 'rate(1 hour)',
+      historyRetentionDays: 90,
     });
+  });
+
+  it('reads historyRetentionDays and refuses nonsense', () => {
+    expect(parseConfig({ historyRetentionDays: '30' }).historyRetentionDays).toBe(30);
+    expect(() => parseConfig({ historyRetentionDays: 0 })).toThrow(/historyRetentionDays/);
   });
 
   it('reads command-line strings and cdk.json values alike', () => {

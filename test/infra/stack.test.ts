@@ -41,9 +41,9 @@ const roleId = (name: string) => logicalIdOf(synth.stack.functions.get(name)!.ro
 const groups = [...new Set(ROUTES.map((route) => route.group))];
 
 describe('functions', () => {
-  it('one per route group plus the audit, and the custom-resource provider', () => {
+  it('one per route group plus the audit, the custom-resource provider and the stream processor', () => {
     expect([...synth.stack.functions.keys()].sort()).toEqual([...groups, AUDIT_FUNCTION].sort());
-    template().resourceCountIs('AWS::Lambda::Function', groups.length + 2);
+    template().resourceCountIs('AWS::Lambda::Function', groups.length + 3);
   });
 
   it('every function is arm64 on Node 22 or 24, traced, with the Powertools environment', () => {

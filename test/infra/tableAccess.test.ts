@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/http/routes.js';
 import { PROVIDER_FUNCTION } from '../../infra/constructs/IpamProvider.js';
 import { PROJECT_ROOT } from '../../infra/functionSettings.js';
-import { AUDIT_FUNCTION } from '../../infra/IpamStack.js';
+import { AUDIT_FUNCTION, STREAM_FUNCTION } from '../../infra/IpamStack.js';
 import { type TableAction, tableAccessOf } from '../../infra/tableAccess.js';
 
 /** SDK command class (document client or low level) → the IAM action it needs. */
@@ -41,7 +41,10 @@ const COMMAND_ACTIONS: Record<string, TableAction | null> = {
   TransactWriteItems: null,
   // local/tables.ts ensureTables(): DynamoDB Local and tests only, never in Lambda.
   CreateTable: null,
+  UpdateTable: null,
   UpdateTimeToLive: null,
+  // Not DynamoDB: the stream processor's events (granted on its bus, infra/constructs/IpamHistory.ts).
+  PutEvents: null,
   ListTables: null,
 };
 
@@ -59,8 +62,14 @@ interface Usage {
   readonly files: string[];
 }
 
+/** The function's entry: functions/<name>.ts, the stream processor's own folder. */
+const entryOf = (name: string) =>
+  name === STREAM_FUNCTION
+    ? join(PROJECT_ROOT, 'functions', 'stream', 'handler.ts')
+    : join(PROJECT_ROOT, 'functions', `${name}.ts`);
+
 async function usageOf(name: string): Promise<Usage> {
-  const entry = join(PROJECT_ROOT, 'functions', `${name}.ts`);
+  const entry = entryOf(name);
   const result = await build({
     entryPoints: [entry],
     absWorkingDir: PROJECT_ROOT,
@@ -110,11 +119,16 @@ async function usageOf(name: string): Promise<Usage> {
   return { table, index, idempotency: /\bwithIdempotency\(/.test(handler), files };
 }
 
-const names = [...new Set(ROUTES.map((route) => route.group)), AUDIT_FUNCTION, PROVIDER_FUNCTION];
+const names = [
+  ...new Set(ROUTES.map((route) => route.group)),
+  AUDIT_FUNCTION,
+  PROVIDER_FUNCTION,
+  STREAM_FUNCTION,
+];
 
 describe('declared DynamoDB access matches the code', () => {
   it.each(names)('%s', async (name) => {
-    expect(existsSync(join(PROJECT_ROOT, 'functions', `${name}.ts`))).toBe(true);
+    expect(existsSync(entryOf(name))).toBe(true);
     const used = await usageOf(name);
     const access = tableAccessOf(name);
     const granted = new Set(access.table);

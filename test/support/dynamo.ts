@@ -1,9 +1,22 @@
-/** A fresh table on the shared DynamoDB Local for each test file (or test). */
+/**
+ * A fresh table on the shared DynamoDB Local for each test file (or test), with the
+ * change stream on (local/tables.ts), and a stream poller for history tests.
+ */
 import { randomBytes } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record as StreamRecord,
+} from '@aws-sdk/client-dynamodb-streams';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
+import { StreamPoller } from '../../local/streamPoller.js';
 import { ensureTable, tableDefinition } from '../../local/tables.js';
+import { type EventPublisher, noopPublisher } from '../../shared/events/index.js';
+import type { ProcessOptions } from '../../shared/history/index.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { TTL_ATTRIBUTE } from '../../shared/store/table.js';
@@ -65,4 +78,73 @@ export async function storedItems(
 /** The addresses a subnet's allocation items hold, sorted. */
 export async function storedIps(ctx: IpamContext, subnetId: string): Promise<string[]> {
   return (await storedItems(ctx, 'allocation', subnetId)).map((item) => String(item.ip)).sort();
+}
+
+/**
+ * A stream poller over the test table (the tables have NEW_AND_OLD_IMAGES streams),
+ * not started: tests call `drain()` to process everything committed so far.
+ */
+export function historyPoller(
+  db: TestDb,
+  publisher: EventPublisher = noopPublisher,
+  options: { processOptions?: ProcessOptions; log?: (message: string) => void } = {},
+): StreamPoller & { drain(): Promise<number> } {
+  const poller = new StreamPoller({
+    ctx: db.ctx,
+    client: db.client,
+    endpoint: db.endpoint,
+    region: 'local',
+    publisher,
+    ...(options.processOptions === undefined ? {} : { processOptions: options.processOptions }),
+    log: options.log ?? (() => undefined),
+  });
+  return Object.assign(poller, {
+    /** Polls until a pass finds nothing new (bounded: 50 passes). */
+    async drain(): Promise<number> {
+      let total = 0;
+      for (let pass = 0; pass < 50; pass++) {
+        const processed = await poller.pollOnce();
+        total += processed;
+        if (processed === 0) return total;
+      }
+      throw new Error('the stream kept yielding records for 50 passes');
+    },
+  });
+}
+
+/** Every record of the test table's stream so far, every shard from TRIM_HORIZON. */
+export async function streamRecords(db: TestDb): Promise<StreamRecord[]> {
+  const streams = new DynamoDBStreamsClient({
+    endpoint: db.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    const { Table } = await db.client.send(
+      new DescribeTableCommand({ TableName: db.ctx.tableName }),
+    );
+    const arn = Table?.LatestStreamArn;
+    const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: arn }));
+    const records: StreamRecord[] = [];
+    for (const shard of StreamDescription?.Shards ?? []) {
+      let iterator = (
+        await streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: arn,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        )
+      ).ShardIterator;
+      while (iterator !== undefined) {
+        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
+        records.push(...(page.Records ?? []));
+        if ((page.Records ?? []).length === 0) break; // an open shard: read to its end
+        iterator = page.NextShardIterator;
+      }
+    }
+    return records;
+  } finally {
+    streams.destroy();
+  }
 }

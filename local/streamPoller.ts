@@ -1,0 +1,246 @@
+/**
+ * The stream processor of `npm start` and the tests: polls DynamoDB Local's stream of
+ * the table (every shard of its latest stream, parents before children) and hands
+ * each batch to processStreamRecords, the same code the deployed Lambda runs.
+ *
+ * The checkpoint is in memory: a restarted poller begins again at TRIM_HORIZON, and
+ * the processor's idempotency makes that safe (entries are found, not rewritten;
+ * published events are not published again). A failed record is retried from
+ * itself on the next poll; after `maxAttempts` it is logged and skipped, as the
+ * Lambda's on-failure destination would take it.
+ */
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type Shard,
+  TrimmedDataAccessException,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { EventPublisher } from '../shared/events/index.js';
+import {
+  type ProcessOptions,
+  processStreamRecords,
+  type StreamRecordInput,
+} from '../shared/history/index.js';
+import type { IpamContext } from '../shared/store/context.js';
+
+export interface StreamPollerOptions {
+  readonly ctx: IpamContext;
+  /** The table's client (DescribeTable finds the stream). */
+  readonly client: DynamoDBClient;
+  /** DynamoDB Local's endpoint, for the streams client. */
+  readonly endpoint: string;
+  readonly region?: string;
+  readonly publisher: EventPublisher;
+  readonly intervalMs?: number;
+  readonly maxAttempts?: number;
+  readonly processOptions?: ProcessOptions;
+  /** Where problems go (default: stderr). */
+  readonly log?: (message: string, detail?: unknown) => void;
+}
+
+interface ShardState {
+  readonly shard: Shard;
+  iterator: string | undefined;
+  /** The last sequence number fully processed (the checkpoint). */
+  checkpoint: string | undefined;
+  /** Closed and read to its end. */
+  done: boolean;
+  /** Attempts at the record the shard is stuck on. */
+  attempts: number;
+}
+
+export class StreamPoller {
+  private readonly streams: DynamoDBStreamsClient;
+  private readonly shards = new Map<string, ShardState>();
+  private readonly intervalMs: number;
+  private readonly maxAttempts: number;
+  private readonly log: (message: string, detail?: unknown) => void;
+  private streamArn: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private last: Promise<unknown> = Promise.resolve();
+  /** Records handed to the processor so far (for tests and the lag script). */
+  recordsSeen = 0;
+  /** Write capacity the processor spent so far. */
+  writeCapacity = 0;
+
+  constructor(private readonly options: StreamPollerOptions) {
+    this.streams = new DynamoDBStreamsClient({
+      region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
+      endpoint: options.endpoint,
+      // DynamoDB Local accepts any credentials.
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    this.intervalMs = options.intervalMs ?? 250;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.log =
+      options.log ??
+      ((message, detail) =>
+        console.error(message, detail instanceof Error ? detail.message : (detail ?? '')));
+  }
+
+  /** Starts polling; each poll begins `intervalMs` after the previous one ended. */
+  start(): this {
+    const tick = () => {
+      if (this.stopped) return;
+      this.running = this.pollOnce()
+        .then(() => undefined)
+        .catch((error: unknown) => this.log('stream poll failed; polling on', error))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+        });
+    };
+    tick();
+    return this;
+  }
+
+  /** Stops after the poll under way (nothing is left half-processed). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running;
+    this.streams.destroy();
+  }
+
+  /**
+   * One pass over every readable shard; returns how many records it processed.
+   * Passes never overlap (a test may call this while the timer polls).
+   */
+  pollOnce(): Promise<number> {
+    const pass = this.last.then(() => this.pass());
+    this.last = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async pass(): Promise<number> {
+    await this.discoverShards();
+    let processed = 0;
+    for (const state of this.shards.values()) {
+      if (state.done || !this.parentDone(state)) continue;
+      processed += await this.readShard(state);
+    }
+    return processed;
+  }
+
+  private async discoverShards(): Promise<void> {
+    if (this.streamArn === undefined) {
+      const { Table } = await this.options.client.send(
+        new DescribeTableCommand({ TableName: this.options.ctx.tableName }),
+      );
+      this.streamArn = Table?.LatestStreamArn;
+      if (this.streamArn === undefined) {
+        throw new Error(`Table ${this.options.ctx.tableName} has no stream enabled.`);
+      }
+    }
+    let start: string | undefined;
+    do {
+      const { StreamDescription } = await this.streams.send(
+        new DescribeStreamCommand({ StreamArn: this.streamArn, ExclusiveStartShardId: start }),
+      );
+      for (const shard of StreamDescription?.Shards ?? []) {
+        const id = shard.ShardId;
+        if (id === undefined || this.shards.has(id)) continue;
+        this.shards.set(id, {
+          shard,
+          iterator: undefined,
+          checkpoint: undefined,
+          done: false,
+          attempts: 0,
+        });
+      }
+      start = StreamDescription?.LastEvaluatedShardId;
+    } while (start !== undefined);
+  }
+
+  /** A child shard waits until its parent is read to the end (per-item order). */
+  private parentDone(state: ShardState): boolean {
+    const parent = state.shard.ParentShardId;
+    if (parent === undefined) return true;
+    const known = this.shards.get(parent);
+    return known === undefined || known.done; // a parent trimmed away is done
+  }
+
+  private async readShard(state: ShardState): Promise<number> {
+    state.iterator ??= await this.iteratorFor(state);
+    if (state.iterator === undefined) {
+      state.done = true; // nothing left to read in it
+      return 0;
+    }
+    let output: Awaited<ReturnType<typeof this.getRecords>>;
+    try {
+      output = await this.getRecords(state.iterator);
+    } catch (error) {
+      if (
+        error instanceof ExpiredIteratorException ||
+        error instanceof TrimmedDataAccessException
+      ) {
+        state.iterator = undefined; // from the checkpoint again on the next poll
+        return 0;
+      }
+      throw error;
+    }
+    const records = (output.Records ?? []) as StreamRecordInput[];
+    if (records.length === 0) {
+      state.iterator = output.NextShardIterator;
+      if (state.iterator === undefined) state.done = true; // closed and read
+      return 0;
+    }
+    const result = await processStreamRecords(
+      this.options.ctx,
+      records,
+      this.options.publisher,
+      this.options.processOptions,
+    );
+    this.recordsSeen += records.length;
+    this.writeCapacity += result.capacity.write;
+    const first = result.firstFailure;
+    const firstIndex =
+      first === undefined
+        ? -1
+        : records.findIndex((record) => record.dynamodb?.SequenceNumber === first.sequenceNumber);
+    if (first === undefined || firstIndex < 0) {
+      state.checkpoint = records.at(-1)?.dynamodb?.SequenceNumber ?? state.checkpoint;
+      state.iterator = output.NextShardIterator;
+      state.attempts = 0;
+      if (state.iterator === undefined) state.done = true;
+      return records.length;
+    }
+    state.attempts += 1;
+    if (state.attempts >= this.maxAttempts) {
+      // What the Lambda's on-failure destination would receive: give up on it, go on.
+      this.log(
+        `stream record ${first.sequenceNumber} failed ${state.attempts} times; skipped`,
+        first.error,
+      );
+      state.checkpoint = first.sequenceNumber;
+      state.attempts = 0;
+    } else {
+      this.log(`stream record ${first.sequenceNumber} failed; retrying`, first.error);
+      state.checkpoint = records[firstIndex - 1]?.dynamodb?.SequenceNumber ?? state.checkpoint;
+    }
+    state.iterator = undefined; // re-read from the checkpoint
+    return firstIndex;
+  }
+
+  private getRecords(iterator: string) {
+    return this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+  }
+
+  private async iteratorFor(state: ShardState): Promise<string | undefined> {
+    const { ShardIterator } = await this.streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: this.streamArn,
+        ShardId: state.shard.ShardId,
+        ...(state.checkpoint === undefined
+          ? { ShardIteratorType: 'TRIM_HORIZON' }
+          : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: state.checkpoint }),
+      }),
+    );
+    return ShardIterator;
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The stream processor: one batch of stream records → history entries and their
+ * events. Shared by the Lambda (functions/stream/) and the local poller
+ * (local/streamPoller.ts).
+ *
+ * At-least-once in, once out: each entry's key comes from its record, so a
+ * redelivered record finds its entry (conditional put) and writes nothing; an entry
+ * is written `published: false`, its event published, then marked — a redelivered
+ * record whose entry is marked publishes nothing. Records of one item are handled
+ * in stream order; a record that fails holds back the later records of the same
+ * item (they come again with it), while other items' records go on.
+ */
+import { createHash } from 'node:crypto';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { eventOf } from '../events/event.js';
+import type { EventPublisher } from '../events/publisher.js';
+import type { IpamContext } from '../store/context.js';
+import { PREFIX } from '../store/keys.js';
+import { DELETION_NOTE_SORT, type DerivedEntry, deriveEntries } from './derive.js';
+import { type HistoryItem, UNKNOWN_ACTOR } from './entry.js';
+import { historyKeys } from './keys.js';
+import { type Place, SubnetPlaces } from './places.js';
+import { type ChangeRecord, type StreamRecordInput, toChangeRecord } from './records.js';
+import { historyRetentionDays } from './settings.js';
+import { type CapacityTally, markPublished, newTally, putEntry } from './store.js';
+
+export interface ProcessOptions {
+  readonly retentionDays?: number;
+  /** Kept across batches (module default): subnets' cidr and space. */
+  readonly places?: SubnetPlaces;
+  /** Items handled at once (records of one item always one after another). */
+  readonly concurrency?: number;
+}
+
+export interface RecordFailure {
+  readonly sequenceNumber: string | undefined;
+  readonly error: unknown;
+}
+
+export interface ProcessResult {
+  /** The earliest failed record of the batch (what Lambda checkpoints before). */
+  readonly firstFailure: RecordFailure | undefined;
+  /** Every failed record, held-back ones included, in batch order. */
+  readonly failures: readonly RecordFailure[];
+  readonly entriesWritten: number;
+  readonly eventsPublished: number;
+  readonly capacity: CapacityTally;
+}
+
+const defaultPlaces = new SubnetPlaces();
+const DEFAULT_CONCURRENCY = 8;
+
+/** Processes a batch; never throws for a record (failures are in the result). */
+export async function processStreamRecords(
+  ctx: IpamContext,
+  records: readonly StreamRecordInput[],
+  publisher: EventPublisher,
+  options: ProcessOptions = {},
+): Promise<ProcessResult> {
+  const run = {
+    ctx,
+    publisher,
+    retentionDays: options.retentionDays ?? historyRetentionDays(),
+    places: options.places ?? defaultPlaces,
+    tally: newTally(),
+    written: 0,
+    published: 0,
+  };
+  // Records by item, in stream order: one item's records run one after another.
+  const groups = new Map<string, number[]>();
+  records.forEach((record, index) => {
+    const keys = record.dynamodb?.Keys as Record<string, { S?: string } | undefined> | undefined;
+    const item = `${keys?.pk?.S ?? `?${index}`}\u0000${keys?.sk?.S ?? ''}`;
+    groups.set(item, [...(groups.get(item) ?? []), index]);
+  });
+  const failed = new Map<number, unknown>();
+  const queue = [...groups.values()];
+  const worker = async () => {
+    for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
+      for (const [position, index] of group.entries()) {
+        try {
+          await processRecord(run, toChangeRecord(records[index] as StreamRecordInput));
+        } catch (error) {
+          failed.set(index, error);
+          // The item's later records wait for this one (they are redelivered with it).
+          for (const later of group.slice(position + 1)) failed.set(later, error);
+          break;
+        }
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, queue.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  const failures = [...failed.keys()]
+    .sort((a, b) => a - b)
+    .map((index) => ({
+      sequenceNumber: records[index]?.dynamodb?.SequenceNumber,
+      error: failed.get(index),
+    }));
+  return {
+    firstFailure: failures[0],
+    failures,
+    entriesWritten: run.written,
+    eventsPublished: run.published,
+    capacity: run.tally,
+  };
+}
+
+interface Run {
+  readonly ctx: IpamContext;
+  readonly publisher: EventPublisher;
+  readonly retentionDays: number;
+  readonly places: SubnetPlaces;
+  readonly tally: CapacityTally;
+  written: number;
+  published: number;
+}
+
+async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
+  for (const derived of deriveEntries(record)) {
+    const entry = derived.fromDeletionNote ? await withDeletionNote(run, derived) : derived;
+    const item = await itemOf(run, record, entry);
+    const stored = await putEntry(run.ctx, item, run.tally);
+    if (stored === undefined) run.written += 1;
+    if (!run.publisher.publishes || stored?.published === true) continue;
+    await run.publisher.publish(eventOf(item));
+    run.published += 1;
+    await markPublished(run.ctx, { pk: item.pk, sk: item.sk }, run.tally);
+  }
+}
+
+async function itemOf(run: Run, record: ChangeRecord, entry: DerivedEntry): Promise<HistoryItem> {
+  const target = entry.target;
+  const place = await placeOf(run, entry);
+  const pk =
+    target.kind === 'address'
+      ? historyKeys.addressPartition(target.subnetId, target.addressHex)
+      : historyKeys.subnetPartition(target.subnetId);
+  const sk = historyKeys.entrySort(entry.at, record.sequenceNumber, entry.index);
+  return {
+    pk,
+    sk,
+    type: 'history',
+    at: entry.at,
+    action: entry.action,
+    actor: entry.actor,
+    requestId: entry.requestId,
+    owner: entry.owner,
+    before: entry.before,
+    after: entry.after,
+    subnetId: target.subnetId,
+    ip: target.kind === 'address' ? target.ip : null,
+    cidr: place.cidr,
+    space: place.space,
+    eventId: eventIdOf(pk, sk),
+    published: !run.publisher.publishes,
+    ttl: Math.floor(Date.parse(entry.at) / 1000) + run.retentionDays * 86_400,
+  };
+}
+
+async function placeOf(run: Run, entry: DerivedEntry): Promise<Place> {
+  if (entry.cidr !== undefined) {
+    const place = { cidr: entry.cidr, space: entry.space ?? null };
+    run.places.note(entry.target.subnetId, place);
+    return place;
+  }
+  return run.places.of(run.ctx, entry.target.subnetId, run.tally);
+}
+
+/**
+ * SUBNET_DELETED takes actor and request id from the note the delete
+ * transaction writes beside it (`SUBNET#<id>` / `DELETED`), when there is one.
+ */
+async function withDeletionNote(run: Run, entry: DerivedEntry): Promise<DerivedEntry> {
+  const output = await run.ctx.doc.send(
+    new GetCommand({
+      TableName: run.ctx.tableName,
+      Key: { pk: `${PREFIX.subnet}${entry.target.subnetId}`, sk: DELETION_NOTE_SORT },
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  run.tally.read += output.ConsumedCapacity?.CapacityUnits ?? 0;
+  const note = output.Item;
+  if (note === undefined) return entry;
+  // The time stays the record's: the entry's key must not depend on the note, which
+  // its TTL removes one day (a redelivery must still find the same key).
+  return {
+    ...entry,
+    actor: typeof note.deletedBy === 'string' ? note.deletedBy : UNKNOWN_ACTOR,
+    requestId: typeof note.requestId === 'string' ? note.requestId : null,
+  };
+}
+
+/** A stable event id: the same entry key, the same id, on every delivery. */
+function eventIdOf(pk: string, sk: string): string {
+  return `evt_${createHash('sha256').update(`${pk}\u0000${sk}`).digest('base64url').slice(0, 22)}`;
+}
