@@ -11,6 +11,7 @@
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  type _Record,
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   ExpiredIteratorException,
@@ -242,5 +243,48 @@ export class StreamPoller {
       }),
     );
     return ShardIterator;
+  }
+}
+
+/**
+ * Every record of a table's stream so far, every shard from TRIM_HORIZON (tests and
+ * scripts that look at what the stream holds; the poller itself reads on from a
+ * checkpoint).
+ */
+export async function readStreamFromStart(
+  endpoint: string,
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<_Record[]> {
+  const streams = new DynamoDBStreamsClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const arn = Table?.LatestStreamArn;
+    const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: arn }));
+    const records: _Record[] = [];
+    for (const shard of StreamDescription?.Shards ?? []) {
+      let iterator = (
+        await streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: arn,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
+        )
+      ).ShardIterator;
+      while (iterator !== undefined) {
+        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
+        records.push(...(page.Records ?? []));
+        if ((page.Records ?? []).length === 0) break; // an open shard: read to its end
+        iterator = page.NextShardIterator;
+      }
+    }
+    return records;
+  } finally {
+    streams.destroy();
   }
 }

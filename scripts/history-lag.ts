@@ -9,15 +9,8 @@
  * (ReturnConsumedCapacity) by the allocations.
  */
 import { spawn } from 'node:child_process';
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import {
-  type _Record,
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-} from '@aws-sdk/client-dynamodb-streams';
 import { startLocalDynamoDb } from '../local/dynamoDbLocal.js';
+import { readStreamFromStart } from '../local/streamPoller.js';
 import { ensureTable, tableDefinition } from '../local/tables.js';
 import { memoryPublisher, noopPublisher } from '../shared/events/index.js';
 import { processStreamRecords, type StreamRecordInput } from '../shared/history/index.js';
@@ -82,7 +75,7 @@ try {
 
   // The processor's write cost: replay the stream into a scratch table.
   const client = createDynamoClient({ endpoint: dynamo.endpoint, region: 'local' });
-  const records = await readStream(dynamo.endpoint, client, tableName);
+  const records = await readStreamFromStart(dynamo.endpoint, client, tableName);
   // The allocations and their subnet's creation (which gives the processor the
   // subnet's cidr/space, as in the table it would otherwise read them from).
   const allocationRecords = records.filter((r) => {
@@ -110,39 +103,4 @@ try {
   server.kill('SIGTERM');
   await new Promise((resolve) => server.once('exit', resolve));
   await dynamo.stop();
-}
-
-async function readStream(
-  endpoint: string,
-  client: ReturnType<typeof createDynamoClient>,
-  table: string,
-): Promise<_Record[]> {
-  const streams = new DynamoDBStreamsClient({
-    endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
-  const arn = Table?.LatestStreamArn;
-  const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: arn }));
-  const records: _Record[] = [];
-  for (const shard of StreamDescription?.Shards ?? []) {
-    let iterator = (
-      await streams.send(
-        new GetShardIteratorCommand({
-          StreamArn: arn,
-          ShardId: shard.ShardId,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      )
-    ).ShardIterator;
-    while (iterator !== undefined) {
-      const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-      if ((page.Records ?? []).length === 0) break;
-      records.push(...(page.Records ?? []));
-      iterator = page.NextShardIterator;
-    }
-  }
-  streams.destroy();
-  return records;
 }

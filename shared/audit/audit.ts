@@ -5,11 +5,12 @@
  * module runs one in this process from start to end (or to a deadline), and reads
  * stored reports.
  */
+
 import { AuditNotFoundError } from '../errors.js';
 import type { IpamContext } from '../store/context.js';
-import { CapacityMeter, readLatestId } from './auditStore.js';
+import { auditKeys } from '../store/keys.js';
+import { CapacityMeter, readAuditPointer } from './auditStore.js';
 import { readJob, readReport, startAuditJob } from './job.js';
-import { readLatestStartedId } from './jobStore.js';
 import { runJobInProcess } from './localRunner.js';
 import type { AuditOptions } from './options.js';
 import type { AuditReport } from './report.js';
@@ -49,14 +50,14 @@ export async function getAudit(ctx: IpamContext, auditId: string): Promise<Audit
 
 /** The complete audit that finished last. */
 export async function getLatestAudit(ctx: IpamContext): Promise<AuditReport> {
-  const id = await readLatestId(ctx, new CapacityMeter());
+  const id = await readAuditPointer(ctx, new CapacityMeter(), auditKeys.latest);
   if (id === undefined) throw new AuditNotFoundError('latest');
   return getAudit(ctx, id);
 }
 
 /** The audit started last, in whatever state (GET /audits/latest). */
 export async function getLatestStartedAudit(ctx: IpamContext): Promise<AuditReport> {
-  const id = await readLatestStartedId(ctx, new CapacityMeter());
+  const id = await readAuditPointer(ctx, new CapacityMeter(), auditKeys.latestStarted);
   if (id === undefined) throw new AuditNotFoundError('latest');
   return getAudit(ctx, id);
 }

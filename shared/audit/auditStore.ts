@@ -148,14 +148,16 @@ export async function markLatest(
   }
 }
 
-export async function readLatestId(
+/** The audit id a pointer item (`auditKeys.latest`, `auditKeys.latestStarted`) names, read consistently. */
+export async function readAuditPointer(
   ctx: IpamContext,
   meter: CapacityMeter,
+  key: Record<string, string>,
 ): Promise<string | undefined> {
   const result = await ctx.doc.send(
     new GetCommand({
       TableName: ctx.tableName,
-      Key: auditKeys.latest,
+      Key: key,
       ConsistentRead: true,
       ReturnConsumedCapacity: 'TOTAL',
     }),

@@ -174,23 +174,6 @@ export async function markStarted(
   meter.write(result.ConsumedCapacity);
 }
 
-export async function readLatestStartedId(
-  ctx: IpamContext,
-  meter: CapacityMeter,
-): Promise<string | undefined> {
-  const result = await ctx.doc.send(
-    new GetCommand({
-      TableName: ctx.tableName,
-      Key: auditKeys.latestStarted,
-      ConsistentRead: true,
-      ReturnConsumedCapacity: 'TOTAL',
-    }),
-  );
-  meter.read(result.ConsumedCapacity);
-  const id = result.Item?.auditId;
-  return typeof id === 'string' ? id : undefined;
-}
-
 /** A segment's state as stored, and the `ver` its next checkpoint must find. */
 export interface StoredSegment {
   readonly state: SegmentState;

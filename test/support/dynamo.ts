@@ -3,17 +3,11 @@
  * change stream on (local/tables.ts), and a stream poller for history tests.
  */
 import { randomBytes } from 'node:crypto';
-import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  DescribeStreamCommand,
-  DynamoDBStreamsClient,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type _Record as StreamRecord,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { StreamPoller } from '../../local/streamPoller.js';
+import { readStreamFromStart, StreamPoller } from '../../local/streamPoller.js';
 import { ensureTable, tableDefinition } from '../../local/tables.js';
 import { type EventPublisher, noopPublisher } from '../../shared/events/index.js';
 import type { ProcessOptions } from '../../shared/history/index.js';
@@ -113,38 +107,6 @@ export function historyPoller(
 }
 
 /** Every record of the test table's stream so far, every shard from TRIM_HORIZON. */
-export async function streamRecords(db: TestDb): Promise<StreamRecord[]> {
-  const streams = new DynamoDBStreamsClient({
-    endpoint: db.endpoint,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  try {
-    const { Table } = await db.client.send(
-      new DescribeTableCommand({ TableName: db.ctx.tableName }),
-    );
-    const arn = Table?.LatestStreamArn;
-    const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: arn }));
-    const records: StreamRecord[] = [];
-    for (const shard of StreamDescription?.Shards ?? []) {
-      let iterator = (
-        await streams.send(
-          new GetShardIteratorCommand({
-            StreamArn: arn,
-            ShardId: shard.ShardId,
-            ShardIteratorType: 'TRIM_HORIZON',
-          }),
-        )
-      ).ShardIterator;
-      while (iterator !== undefined) {
-        const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
-        records.push(...(page.Records ?? []));
-        if ((page.Records ?? []).length === 0) break; // an open shard: read to its end
-        iterator = page.NextShardIterator;
-      }
-    }
-    return records;
-  } finally {
-    streams.destroy();
-  }
+export function streamRecords(db: TestDb): Promise<StreamRecord[]> {
+  return readStreamFromStart(db.endpoint, db.client, db.ctx.tableName);
 }
