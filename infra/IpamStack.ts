@@ -1,6 +1,7 @@
 /**
  * The whole service in one stack: the tables, one function per route group of
- * ROUTES plus the scheduled audit, the REST API, the schedule and the alarms.
+ * ROUTES plus the scheduled audit and the audit job's steps, the job's state
+ * machine, the REST API, the schedule and the alarms.
  */
 import { join } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
@@ -46,7 +47,7 @@ const LONG_RUNNING = new Set<string>([
 
 export class IpamStack extends Stack {
   readonly tables: IpamTables;
-  /** Every function by name: the route groups and `auditSchedule`. */
+  /** Every function by name: the route groups, `auditSchedule` and the job's (AUDIT_JOB_FUNCTIONS). */
   readonly functions: ReadonlyMap<string, IpamFunction>;
   readonly api: IpamApi;
   readonly auditSchedule: AuditSchedule;
