@@ -1,6 +1,7 @@
 /**
  * The whole service in one stack: the tables, one function per route group of
- * ROUTES plus the scheduled audit, the REST API, the schedule and the alarms.
+ * ROUTES plus the scheduled audit and the audit job's steps, the job's state
+ * machine, the REST API, the schedule and the alarms.
  */
 import { join } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
@@ -9,6 +10,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import { ROUTES, type Route } from '../functions/http/routes.js';
 import { type IpamConfig, reservedConcurrencyOf } from './config.js';
+import { AUDIT_JOB_ENTRIES, AUDIT_JOB_FUNCTIONS, AuditJob } from './constructs/AuditJob.js';
 import { AuditSchedule } from './constructs/AuditSchedule.js';
 import { IpamAlarms } from './constructs/IpamAlarms.js';
 import { IpamApi } from './constructs/IpamApi.js';
@@ -40,13 +42,20 @@ export const STREAM_FUNCTION = 'stream';
 export const FALLBACK_GROUP = 'meta';
 export const STAGE_NAME = 'v1';
 export const UTILIZATION_ALARM_PERCENT = 90;
+/** Functions that run up to Lambda's 15 minutes: the scheduled audit and the job's scan and merge. */
+const LONG_RUNNING = new Set<string>([
+  AUDIT_FUNCTION,
+  AUDIT_JOB_FUNCTIONS.segment,
+  AUDIT_JOB_FUNCTIONS.merge,
+]);
 
 export class IpamStack extends Stack {
   readonly tables: IpamTables;
-  /** Every function by name: the route groups and `auditSchedule`. */
+  /** Every function by name: the route groups, `auditSchedule` and the job's (AUDIT_JOB_FUNCTIONS). */
   readonly functions: ReadonlyMap<string, IpamFunction>;
   readonly api: IpamApi;
   readonly auditSchedule: AuditSchedule;
+  readonly auditJob: AuditJob;
   readonly alarms: IpamAlarms;
   /** The custom-resource provider other CDK apps carve subnets and allocate with. */
   readonly provider: IpamProvider;
@@ -73,14 +82,14 @@ export class IpamStack extends Stack {
       name: string,
       description: string,
       extra: Record<string, string>,
-      entry = join(PROJECT_ROOT, 'functions', `${name}.ts`),
+      entry = join(PROJECT_ROOT, 'functions', `${AUDIT_JOB_ENTRIES[name] ?? name}.ts`),
     ) =>
       new IpamFunction(this, `${pascal(name)}Function`, {
         name,
         entry,
         description,
         shared,
-        timeout: name === AUDIT_FUNCTION ? AUDIT_FUNCTION_TIMEOUT : API_FUNCTION_TIMEOUT,
+        timeout: LONG_RUNNING.has(name) ? AUDIT_FUNCTION_TIMEOUT : API_FUNCTION_TIMEOUT,
         environment: { ...tableEnvironment, ...extra },
         tables: this.tables,
         access: tableAccessOf(name),
@@ -102,6 +111,15 @@ export class IpamStack extends Stack {
         ...optional('IPAM_AUDIT_GRACE_MS', config.auditGraceMs?.toString()),
       }),
     );
+    const job = AUDIT_JOB_FUNCTIONS;
+    functions.set(job.segment, makeFunction(job.segment, 'IPAM audit job: one Scan segment', {}));
+    functions.set(
+      job.merge,
+      makeFunction(job.merge, 'IPAM audit job: merge, report, metrics', {
+        IPAM_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      }),
+    );
+    functions.set(job.fail, makeFunction(job.fail, 'IPAM audit job: mark failed', {}));
     this.functions = functions;
     for (const name of Object.keys(config.reservedConcurrency.byFunction)) {
       if (!functions.has(name) && name !== PROVIDER_FUNCTION && name !== STREAM_FUNCTION) {
@@ -128,6 +146,23 @@ export class IpamStack extends Stack {
       ephemeral: config.ephemeral,
     });
 
+    this.auditJob = new AuditJob(this, 'AuditJob', {
+      segment: functions.get(job.segment)!.function,
+      merge: functions.get(job.merge)!.function,
+      fail: functions.get(job.fail)!.function,
+      logRetention: config.logRetentionDays,
+      ephemeral: config.ephemeral,
+    });
+    // POST /audits and the schedule start jobs on the state machine (functions/audit/launch.ts).
+    for (const [name, starter] of functions) {
+      if (!tableAccessOf(name).startsAuditJob) continue;
+      starter.function.addEnvironment(
+        'IPAM_AUDIT_STATE_MACHINE_ARN',
+        this.auditJob.stateMachine.stateMachineArn,
+      );
+      this.auditJob.stateMachine.grantStartExecution(starter.role);
+    }
+
     this.auditSchedule = new AuditSchedule(this, 'AuditSchedule', {
       function: functions.get(AUDIT_FUNCTION)!.function,
       expression: config.auditSchedule,
@@ -137,6 +172,7 @@ export class IpamStack extends Stack {
       api: this.api.api,
       functions: new Map([...functions].map(([name, f]) => [name, f.function])),
       deadLetterQueue: this.auditSchedule.deadLetterQueue,
+      auditJob: this.auditJob.stateMachine,
       metricsNamespace: METRICS_NAMESPACE,
       // Powertools Metrics adds `service` to every metric it publishes.
       metricsDimensions: { service: SERVICE_NAME },

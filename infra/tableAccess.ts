@@ -27,6 +27,8 @@ export interface TableAccess {
   readonly index: boolean;
   /** Powertools Idempotency's record table (get, put, update, delete of one record). */
   readonly idempotency: boolean;
+  /** `states:StartExecution` on the audit job's state machine (functions/audit/launch.ts). */
+  readonly startsAuditJob: boolean;
 }
 
 /** What Powertools' DynamoDBPersistenceLayer calls on the idempotency table. */
@@ -55,8 +57,8 @@ const ITEM_READ_WRITE: readonly TableAction[] = [
 ];
 
 /**
- * The allocator bundles subnets but not subnet pools: no BatchWriteItem, and its
- * transactions hold no ConditionCheck item.
+ * The allocator bundles subnets but not subnet pools: no BatchWriteItem. A subnet
+ * update's gateway check is a ConditionCheck item.
  */
 const ALLOCATOR_READ_WRITE: readonly TableAction[] = [
   'GetItem',
@@ -65,18 +67,29 @@ const ALLOCATOR_READ_WRITE: readonly TableAction[] = [
   'PutItem',
   'UpdateItem',
   'DeleteItem',
-];
-
-/** The audit bundles the allocator and subnets, not subnet pools, and walks the table with Scan. */
-const AUDIT_READ_WRITE: readonly TableAction[] = [
-  ...ALLOCATOR_READ_WRITE,
   'ConditionCheckItem',
-  'Scan',
 ];
 
 /**
+ * Starting an audit job (shared/audit/job.ts startAuditJob): the lock (put, get,
+ * delete on failure), DescribeTable's item count, the report, the latest-started
+ * pointer, and marking a job whose lease expired `failed`.
+ */
+const AUDIT_START: readonly TableAction[] = ['DescribeTable', 'GetItem', 'PutItem', 'DeleteItem'];
+
+/**
+ * A job's steps that read and repair (the segments and the merge): the allocator's
+ * and subnets' item actions. Only a segment Scans; only the merge lists subnets
+ * (the index, INDEX_USERS).
+ */
+const AUDIT_REPAIR: readonly TableAction[] = ALLOCATOR_READ_WRITE;
+
+/**
  * Main-table actions per function: an HTTP route group (functions/<group>.ts), the
- * scheduled audit or the CloudFormation custom-resource provider. A
+ * scheduled audit, the audit job's steps (functions/audit/, infra/constructs/AuditJob.ts)
+ * or the CloudFormation custom-resource provider. The audit functions get what they
+ * call with `IPAM_AUDIT_STATE_MACHINE_ARN` set, as the stack sets it: without it
+ * launch.ts would run the whole job in process, and Scan would be refused. A
  * TransactWriteItems call is authorised per item, so its Put/Update/Delete/
  * ConditionCheck items need PutItem/UpdateItem/DeleteItem/ConditionCheckItem; there
  * is no separate transaction action.
@@ -87,8 +100,14 @@ const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
   subnets: ITEM_READ_WRITE,
   allocations: ALLOCATOR_READ_WRITE,
   subnetPools: ITEM_READ_WRITE,
-  audits: AUDIT_READ_WRITE,
-  auditSchedule: AUDIT_READ_WRITE,
+  /** Starts jobs, reads reports and their segments' progress (a Query of the job's items). */
+  audits: [...AUDIT_START, 'Query'],
+  /** With the state machine set (the stack sets it) the schedule only starts jobs. */
+  auditSchedule: AUDIT_START,
+  auditSegment: [...AUDIT_REPAIR, 'Scan'],
+  auditMerge: AUDIT_REPAIR,
+  /** Reads the report, saves it `failed`, deletes the lock. */
+  auditFail: ['GetItem', 'PutItem', 'DeleteItem'],
   /** The history routes read one history partition. */
   history: ['Query'],
   /**
@@ -103,16 +122,19 @@ const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
 
 /**
  * Functions that list through the index (subnet lists, an owner's allocations, the
- * audit; the provider finds an earlier attempt's allocation among its owner's).
+ * audit merge's subnet list; the provider finds an earlier attempt's allocation
+ * among its owner's).
  */
 const INDEX_USERS = new Set([
   'subnets',
   'allocations',
   'subnetPools',
-  'audits',
-  'auditSchedule',
+  'auditMerge',
   'customResource',
 ]);
+
+/** Functions that start audit jobs: POST /audits and the schedule. */
+const AUDIT_JOB_STARTERS = new Set(['audits', 'auditSchedule']);
 
 export class UnknownFunctionAccessError extends Error {
   override readonly name = 'UnknownFunctionAccessError';
@@ -134,5 +156,6 @@ export function tableAccessOf(name: string): TableAccess {
     table,
     index: INDEX_USERS.has(name),
     idempotency: ROUTES.some((route) => route.group === name && route.idempotent === true),
+    startsAuditJob: AUDIT_JOB_STARTERS.has(name),
   };
 }

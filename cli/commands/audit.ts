@@ -1,10 +1,11 @@
-/** `ipam audit run [--repair] | show [id|latest]` */
+/** `ipam audit run [--repair] [--no-wait] | show [id|latest]` */
 import type { Command } from 'commander';
 import { action, integer } from '../args.js';
 import { expectJson } from '../client.js';
 import { type Ctx, pathOf } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
 import { dash, fields, formatPercent, json, table } from '../output.js';
+import { auditProgress } from '../progress.js';
 import type { AuditReport } from '../types.js';
 
 const MAX_STEPS = 10_000;
@@ -25,6 +26,14 @@ function printReport(ctx: Ctx, report: AuditReport): void {
       ['repair', String(report.repair)],
       ['started', report.startedAt],
       ['finished', dash(report.finishedAt)],
+      ...(report.progress === undefined
+        ? []
+        : [
+            [
+              'progress',
+              `scanned ${report.progress.scannedItems} of ~${report.progress.estimatedItems} items`,
+            ] as [string, string],
+          ]),
       [
         'scanned',
         report.scanned
@@ -90,7 +99,9 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('run')
-    .description('audit the table now; a partial audit is resumed until complete')
+    .description(
+      'audit the table now and wait for the report, with its progress on stderr (--no-wait: print the started audit and return)',
+    )
     .option('--repair', 'repair what is provably dead (default: report only)')
     .option(
       '--grace-period <ms>',
@@ -103,6 +114,7 @@ export function registerAudit(program: Command): void {
       integer(100, 60_000),
       1000,
     )
+    .option('--no-wait', 'return once the audit has started (the 202 report; -q: its id)')
     .action(
       action(async (ctx, opts) => {
         const body: Record<string, unknown> = { repair: opts.repair === true };
@@ -110,12 +122,17 @@ export function registerAudit(program: Command): void {
         let response = await ctx.client.request('POST', '/audits', { body });
         let report = expectJson(response) as AuditReport;
         const tty = process.stderr.isTTY && ctx.out.mode === 'table';
-        for (let step = 0; step < MAX_STEPS; step++) {
+        const progress = auditProgress(ctx.out.mode === 'table');
+        // --no-wait: the report as POST answered it (running, or a small table's complete one).
+        const steps = opts.wait === false ? 0 : MAX_STEPS;
+        for (let step = 0; step < steps; step++) {
           if (response.status === 202 || report.status === 'running') {
             // The server runs it in the background: poll until it is done.
-            if (tty && report.progress) {
-              process.stderr.write(
-                `\rscanned ${report.progress.scannedItems} of ~${report.progress.estimatedItems} items`,
+            if (report.progress) {
+              progress.update(
+                report.id,
+                report.progress.scannedItems,
+                report.progress.estimatedItems,
               );
             }
             await new Promise((resolve) => setTimeout(resolve, opts.pollInterval));
@@ -129,6 +146,7 @@ export function registerAudit(program: Command): void {
           } else break;
           report = expectJson(response) as AuditReport;
         }
+        progress.done();
         if (tty) process.stderr.write('\r\x1b[K');
         printReport(ctx, report);
         if (report.status === 'failed') {

@@ -1,6 +1,7 @@
 /**
  * The alarms an operator needs: the API answering 5xx, a function failing or being
- * throttled, the audit's dead-letter queue filling, and a subnet above 90 % full
+ * throttled, the audit's dead-letter queue filling, an audit job execution failing,
+ * and a subnet above 90 % full
  * (from the metric the scheduled audit publishes). With an e-mail address they
  * notify an SNS topic (KMS-encrypted, TLS-only).
  */
@@ -22,6 +23,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { AUDIT_METRICS } from '../../shared/audit/metrics.js';
 
@@ -30,6 +32,8 @@ export interface IpamAlarmsProps {
   /** Every function of the service, by name. */
   readonly functions: ReadonlyMap<string, IFunction>;
   readonly deadLetterQueue: IQueue;
+  /** The audit job's state machine (AuditJob.ts). */
+  readonly auditJob: IStateMachine;
   /** The audit's metrics: namespace and the dimensions Powertools adds to every metric. */
   readonly metricsNamespace: string;
   readonly metricsDimensions: Readonly<Record<string, string>>;
@@ -89,6 +93,13 @@ export class IpamAlarms extends Construct {
       }),
       threshold: 1,
       description: 'A scheduled audit could not be delivered or failed: see the dead-letter queue.',
+    });
+
+    this.add('AuditJobFailed', {
+      metric: props.auditJob.metricFailed({ period: fiveMinutes, statistic: Stats.SUM }),
+      threshold: 1,
+      description:
+        'An audit job execution failed: the audit is marked failed with the reason (GET /audits/{id}).',
     });
 
     this.add('SubnetUtilization', {

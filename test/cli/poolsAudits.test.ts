@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { api } from '../support/server.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, type RunningServer, startServer } from '../support/server.js';
 import { cliSession, ipam, SLOW } from './run.js';
 
 const { url, run } = cliSession();
@@ -86,6 +86,67 @@ describe('ipam audit', { timeout: SLOW }, () => {
     expect(table.stdout).toMatch(/status:\s+complete/);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain('AUDIT_NOT_FOUND');
+  });
+});
+
+describe('ipam audit run against a server that answers 202 at once', { timeout: SLOW }, () => {
+  // IPAM_AUDIT_WAIT_MS=0: POST /audits answers with the job still running, as in AWS.
+  let server: RunningServer | undefined;
+  beforeAll(async () => {
+    server = await startServer({ env: { IPAM_AUDIT_WAIT_MS: '0' } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const at = () => {
+    if (server === undefined) throw new Error('The local server has not started.');
+    return server.url;
+  };
+
+  /** Waits until the audit is no longer running (the next test may start one). */
+  async function settled(id: string): Promise<{ status: string }> {
+    for (let poll = 0; poll < 600; poll++) {
+      const { body } = await api(at(), 'GET', `/audits/${id}`);
+      const report = body as { status: string };
+      if (report.status !== 'running') return report;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`audit ${id} is still running`);
+  }
+
+  it('--no-wait prints the started audit (-q: its id) and exits 0', async () => {
+    const quiet = await ipam(at(), ['audit', 'run', '--no-wait', '-q']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toMatch(/^aud_[\w-]+\n$/);
+    const id = quiet.stdout.trim();
+    expect(await settled(id)).toMatchObject({ status: 'complete' });
+
+    const json = await ipam(at(), ['audit', 'run', '--no-wait', '-o', 'json']);
+    expect(json.code, json.stderr).toBe(0);
+    const started = json.json();
+    expect(started.id).toMatch(/^aud_/);
+    expect(['running', 'complete']).toContain(started.status);
+    expect(json.stderr).toBe('');
+    await settled(started.id);
+  });
+
+  it('waits for the finished report; progress goes to stderr, one line per poll when not a TTY', async () => {
+    const waited = await ipam(at(), ['audit', 'run', '-o', 'json', '--poll-interval', '100']);
+    expect(waited.code, waited.stderr).toBe(0);
+    const report = waited.json();
+    expect(report.status).toBe('complete');
+    expect(report).not.toHaveProperty('progress');
+    // JSON output: stdout is the report alone, and nothing else is written.
+    expect(waited.stderr).toBe('');
+    expect((await api(at(), 'GET', `/audits/${report.id}`)).body).toEqual(report);
+
+    const table = await ipam(at(), ['audit', 'run', '--poll-interval', '100']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^audit:\s+aud_/);
+    expect(table.stdout).toMatch(/status:\s+complete/);
+    for (const line of table.stderr.split('\n').filter((l) => l !== '')) {
+      expect(line).toMatch(/^audit aud_[\w-]+: scanned \d+ of ~\d+ items \(\d+ %\)$/);
+    }
   });
 });
 

@@ -9,6 +9,10 @@ import { Capture, Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../functions/http/routes.js';
 import { DEFAULTS } from '../../infra/config.js';
+import {
+  AUDIT_JOB_FUNCTIONS,
+  AUDIT_MAX_CONCURRENT_SEGMENTS,
+} from '../../infra/constructs/AuditJob.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../infra/functionSettings.js';
 import {
   AUDIT_FUNCTION,
@@ -41,9 +45,12 @@ const roleId = (name: string) => logicalIdOf(synth.stack.functions.get(name)!.ro
 const groups = [...new Set(ROUTES.map((route) => route.group))];
 
 describe('functions', () => {
-  it('one per route group plus the audit, the custom-resource provider and the stream processor', () => {
-    expect([...synth.stack.functions.keys()].sort()).toEqual([...groups, AUDIT_FUNCTION].sort());
-    template().resourceCountIs('AWS::Lambda::Function', groups.length + 3);
+  it('one per route group plus the audit and its job steps, the custom-resource provider and the stream processor', () => {
+    const job = Object.values(AUDIT_JOB_FUNCTIONS);
+    expect([...synth.stack.functions.keys()].sort()).toEqual(
+      [...groups, AUDIT_FUNCTION, ...job].sort(),
+    );
+    template().resourceCountIs('AWS::Lambda::Function', groups.length + 3 + job.length);
   });
 
   it('every function is arm64 on Node 22 or 24, traced, with the Powertools environment', () => {
@@ -389,6 +396,162 @@ describe('scheduled audit', () => {
           }),
         ]),
       },
+    });
+  });
+});
+
+describe('audit job', () => {
+  const stateMachineId = () => logicalIdOf(synth.stack.auditJob.stateMachine);
+
+  /** The state machine's definition, with each CloudFormation token as "<token>". */
+  function machineDefinition(): unknown {
+    const machine = resourcesOfType(template(), 'AWS::StepFunctions::StateMachine')[
+      stateMachineId()
+    ];
+    return machine?.Properties?.DefinitionString;
+  }
+
+  /** The state machine's definition, with each CloudFormation token as "<token>". */
+  function definition(): {
+    StartAt: string;
+    States: Record<string, Record<string, unknown>>;
+  } {
+    const joined = machineDefinition() as { 'Fn::Join': [string, unknown[]] };
+    const parts = joined['Fn::Join'][1];
+    return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join(''));
+  }
+
+  it('a standard state machine, traced, logging everything to its own log group', () => {
+    template().resourceCountIs('AWS::StepFunctions::StateMachine', 1);
+    template().hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: {
+        Level: 'ALL',
+        Destinations: [
+          {
+            CloudWatchLogsLogGroup: {
+              LogGroupArn: { 'Fn::GetAtt': [logicalIdOf(synth.stack.auditJob.logGroup), 'Arn'] },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('a distributed Map over the segments loops each segment until done, then merges; failures mark the audit failed', () => {
+    const { StartAt, States } = definition();
+    const map = States[StartAt] as {
+      Type: string;
+      ItemsPath: string;
+      MaxConcurrency: number;
+      Next: string;
+      Catch: { ErrorEquals: string[]; Next: string }[];
+      ItemProcessor: {
+        ProcessorConfig: { Mode: string; ExecutionType: string };
+        StartAt: string;
+        States: Record<string, Record<string, unknown>>;
+      };
+    };
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.segments',
+      MaxConcurrency: AUDIT_MAX_CONCURRENT_SEGMENTS,
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    const inner = map.ItemProcessor.States;
+    const segment = inner[map.ItemProcessor.StartAt] as {
+      Next: string;
+      Retry: { ErrorEquals: string[] }[];
+      Catch: { Next: string }[];
+    };
+    expect(segment).toMatchObject({
+      Type: 'Task',
+      Parameters: { Payload: { 'auditId.$': '$.auditId', 'segment.$': '$.segment' } },
+    });
+    expect(segment.Retry.flatMap((r) => r.ErrorEquals)).toEqual(
+      expect.arrayContaining(['Lambda.ServiceException', 'Lambda.TooManyRequestsException']),
+    );
+    // Not done: back to the same task.
+    expect(inner[segment.Next]).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.done', BooleanEquals: true }],
+      Default: map.ItemProcessor.StartAt,
+    });
+    const merge = States[map.Next] as { Catch: { Next: string }[] };
+    expect(merge).toMatchObject({
+      Type: 'Task',
+      Parameters: { Payload: { 'auditId.$': '$.auditId' } },
+    });
+    // Every Catch (map, merge, a segment) calls the fail function, then fails the execution.
+    const failures = [
+      [States, map.Catch[0]?.Next],
+      [States, merge.Catch[0]?.Next],
+      [inner, segment.Catch[0]?.Next],
+    ] as const;
+    for (const [states, name] of failures) {
+      const task = states[name ?? ''] as { Next: string; Parameters: unknown };
+      expect(task.Parameters).toMatchObject({
+        Payload: { 'auditId.$': '$.auditId', 'error.$': '$.error' },
+      });
+      expect(states[task.Next]).toMatchObject({ Type: 'Fail' });
+    }
+    // The segment, merge and fail functions are the ones invoked.
+    const invoked = JSON.stringify(machineDefinition());
+    for (const name of Object.values(AUDIT_JOB_FUNCTIONS)) {
+      expect(invoked).toContain(`"${functionId(name)}","Arn"`);
+    }
+  });
+
+  it('only the segment role may Scan the table; the /audits route role may not', () => {
+    const statements = roleStatements(template());
+    const scans = (name: string) =>
+      (statements.get(roleId(name)) ?? []).some((s) => actionsOf(s).includes('dynamodb:Scan'));
+    expect(scans(AUDIT_JOB_FUNCTIONS.segment)).toBe(true);
+    expect(scans('audits')).toBe(false);
+    const scanners = [...synth.stack.functions.keys()].filter(scans);
+    expect(scanners).toEqual([AUDIT_JOB_FUNCTIONS.segment]);
+  });
+
+  it('POST /audits and the schedule may start executions of this state machine only, and are told its ARN', () => {
+    const machineRef = { Ref: stateMachineId() };
+    const statements = roleStatements(template());
+    for (const name of synth.stack.functions.keys()) {
+      const starts = (statements.get(roleId(name)) ?? []).filter((s) =>
+        actionsOf(s).some((action) => action.startsWith('states:')),
+      );
+      if (name === 'audits' || name === AUDIT_FUNCTION) {
+        expect(starts.map((s) => [actionsOf(s), s.Resource])).toEqual([
+          [['states:StartExecution'], machineRef],
+        ]);
+        const fn = resourcesOfType(template(), 'AWS::Lambda::Function')[functionId(name)];
+        expect(fn?.Properties?.Environment).toMatchObject({
+          Variables: { IPAM_AUDIT_STATE_MACHINE_ARN: machineRef },
+        });
+      } else {
+        expect(starts).toEqual([]);
+      }
+    }
+  });
+
+  it('the merge publishes the metrics; the segment and merge run up to 15 minutes', () => {
+    const functions = resourcesOfType(template(), 'AWS::Lambda::Function');
+    const merge = functions[functionId(AUDIT_JOB_FUNCTIONS.merge)]?.Properties;
+    expect(merge?.Environment).toMatchObject({
+      Variables: { IPAM_METRICS_NAMESPACE: METRICS_NAMESPACE },
+    });
+    expect(merge?.Timeout).toBe(900);
+    expect(functions[functionId(AUDIT_JOB_FUNCTIONS.segment)]?.Properties?.Timeout).toBe(900);
+  });
+
+  it('alarms on failed executions', () => {
+    template().hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/States',
+      MetricName: 'ExecutionsFailed',
+      Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: stateMachineId() } }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
   });
 });
