@@ -1,7 +1,7 @@
 /** Lambda for allocation routes: parse → shared/allocator → respond. */
-import { listByOwner } from '../shared/allocator/index.js';
+import { listByMac, listByOwner, lookupAddress } from '../shared/allocator/index.js';
 import { LIMITS } from '../shared/limits.js';
-import { parseIp } from '../shared/net/address.js';
+import { parseIp, parseMac } from '../shared/net/address.js';
 import { groupHandler, type Operations, withIdempotency } from './http/index.js';
 import { allocator, ctx, idempotencyStore, logger } from './runtime.js';
 
@@ -12,9 +12,9 @@ const pageOf = (query: { limit?: number; cursor?: string }) => ({
 
 const operations: Operations<'allocations'> = {
   allocate: withIdempotency(
-    async ({ path, body }) => ({
+    async ({ path, body, who }) => ({
       status: 201,
-      body: { allocations: await allocator.allocate(path.subnetId, body) },
+      body: { allocations: await allocator.allocate(path.subnetId, body, who) },
     }),
     idempotencyStore,
   ),
@@ -29,17 +29,25 @@ const operations: Operations<'allocations'> = {
     status: 200,
     body: await allocator.get(path.subnetId, parseIp(path.ip)),
   }),
-  updateAllocation: async ({ path, body }) => ({
+  updateAllocation: async ({ path, body, who }) => ({
     status: 200,
-    body: await allocator.update(path.subnetId, parseIp(path.ip), body),
+    body: await allocator.update(path.subnetId, parseIp(path.ip), body, who),
   }),
   release: async ({ path, query }) => {
     await allocator.release(path.subnetId, parseIp(path.ip), query.owner);
     return { status: 204 };
   },
+  // The query schema admits exactly one of owner and macAddress.
   listByOwner: async ({ query }) => ({
     status: 200,
-    body: await listByOwner(ctx, query.owner, pageOf(query)),
+    body:
+      query.macAddress === undefined
+        ? await listByOwner(ctx, query.owner ?? '', pageOf(query))
+        : await listByMac(ctx, parseMac(query.macAddress), pageOf(query)),
+  }),
+  lookupAddress: async ({ path, query }) => ({
+    status: 200,
+    body: await lookupAddress(ctx, parseIp(path.ip), query.space),
   }),
 };
 

@@ -14,7 +14,7 @@ import type {
   CloudFormationCustomResourceResponse,
 } from 'aws-lambda';
 import { Allocator } from '../shared/allocator/index.js';
-import type { IpamContext } from '../shared/store/context.js';
+import { type IpamContext, type Who, withWho } from '../shared/store/context.js';
 import {
   CustomResourceProvider,
   failedCreateId,
@@ -51,10 +51,13 @@ export type CustomResourceHandler = (
 export function createCustomResourceHandler(
   deps: CustomResourceHandlerDeps,
 ): CustomResourceHandler {
-  const provider = new CustomResourceProvider(deps.ctx, deps.allocator ?? new Allocator(deps.ctx));
+  const allocator = deps.allocator ?? new Allocator(deps.ctx);
   const log = deps.logger ?? { info: () => {}, error: () => {} };
   const send = deps.send ?? putResponse;
   return async (event) => {
+    // The stack is the actor of what its resources write (the history says which stack).
+    const who: Who = { actor: event.StackId, requestId: event.RequestId };
+    const provider = new CustomResourceProvider(withWho(deps.ctx, who), allocator.actingAs(who));
     const response = await answer(provider, event, log);
     await send(event.ResponseURL, JSON.stringify(response));
     return response;

@@ -8,6 +8,7 @@ import {
   listPools,
   previewNextCidr,
 } from '../shared/pools/index.js';
+import { withWho } from '../shared/store/context.js';
 import { groupHandler, type Operations } from './http/index.js';
 import { ctx, logger } from './runtime.js';
 
@@ -22,9 +23,9 @@ const operations: Operations<'subnetPools'> = {
     await deletePool(ctx, path.poolId);
     return { status: 204 };
   },
-  carveSubnet: async ({ path, body }) => ({
+  carveSubnet: async ({ path, body, who }) => ({
     status: 201,
-    body: await carveSubnet(ctx, path.poolId, body),
+    body: await carveSubnet(withWho(ctx, who), path.poolId, body),
   }),
   nextCidr: async ({ path, query }) => ({
     status: 200,

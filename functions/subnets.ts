@@ -1,6 +1,7 @@
 /** Lambda for /subnets routes: parse → shared/subnets → respond. */
 import { LIMITS } from '../shared/limits.js';
 import { onSubnetDeleted } from '../shared/pools/index.js';
+import { withWho } from '../shared/store/context.js';
 import {
   createSubnet,
   deleteSubnet,
@@ -13,7 +14,7 @@ import { ctx, idempotencyStore, logger } from './runtime.js';
 
 const operations: Operations<'subnets'> = {
   createSubnet: withIdempotency(
-    async ({ body }) => ({ status: 201, body: await createSubnet(ctx, body) }),
+    async ({ body, who }) => ({ status: 201, body: await createSubnet(withWho(ctx, who), body) }),
     idempotencyStore,
   ),
   listSubnets: async ({ query }) => ({
@@ -21,13 +22,13 @@ const operations: Operations<'subnets'> = {
     body: await listSubnets(ctx, { ...query, limit: query.limit ?? LIMITS.pageSize.default }),
   }),
   getSubnet: async ({ path }) => ({ status: 200, body: await getSubnet(ctx, path.subnetId) }),
-  updateSubnet: async ({ path, body }) => ({
+  updateSubnet: async ({ path, body, who }) => ({
     status: 200,
-    body: await updateSubnet(ctx, path.subnetId, body),
+    body: await updateSubnet(withWho(ctx, who), path.subnetId, body),
   }),
-  deleteSubnet: async ({ path }) => {
+  deleteSubnet: async ({ path, who }) => {
     // A carved subnet's block goes back to its pool at once.
-    await deleteSubnet(ctx, path.subnetId, onSubnetDeleted);
+    await deleteSubnet(withWho(ctx, who), path.subnetId, onSubnetDeleted);
     return { status: 204 };
   },
 };

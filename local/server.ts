@@ -107,6 +107,10 @@ async function handle(
     stageVariables: null,
     requestContext: {
       requestId,
+      // What API Gateway fills in from the caller's IAM signature. Locally there is no
+      // signature: the caller names itself with X-Ipam-Actor (honoured here only; the
+      // handlers read the context, never that header).
+      identity: { userArn: actorOf(headers), caller: null },
       httpMethod: method,
       path: url.pathname,
       resourcePath: resource,
@@ -119,6 +123,16 @@ async function handle(
   response.writeHead(result.statusCode, result.headers as Record<string, string>);
   response.end(result.body);
 }
+
+/** The local caller: `X-Ipam-Actor` when given, else `local`. */
+function actorOf(headers: Record<string, string>): string {
+  const named = headers[ACTOR_HEADER]?.trim();
+  return named === undefined || named.length === 0 ? LOCAL_ACTOR : named;
+}
+
+/** node lowercases header names. */
+const ACTOR_HEADER = 'x-ipam-actor';
+const LOCAL_ACTOR = 'local';
 
 /** Writes one of the server's own answers, with the headers every API answer has. */
 function send(response: ServerResponse, result: APIGatewayProxyResult, requestId: string): void {

@@ -16,6 +16,7 @@ import { httpPipeline } from './pipeline.js';
 import { jsonResponse } from './response.js';
 import { allowedMethods, matchRoute, type Operations, ROUTES } from './routes.js';
 import type { Group, HttpResult, OperationRequest, Route } from './types.js';
+import { whoOfEvent } from './who.js';
 
 export { MAX_BODY_BYTES } from './body.js';
 
@@ -76,7 +77,17 @@ function parseRequest(
   const rawBody = route.body === undefined ? assertNoBody(event) : parseJsonBody(event);
   const body = route.body === undefined ? undefined : validate(route.body, rawBody, 'body');
   const idempotencyKey = route.idempotent ? idempotencyKeyOf(event.headers) : undefined;
-  return { event, context, route, path, query, body, rawBody, idempotencyKey };
+  return {
+    event,
+    context,
+    route,
+    path,
+    query,
+    body,
+    rawBody,
+    idempotencyKey,
+    who: whoOfEvent(event),
+  };
 }
 
 /**

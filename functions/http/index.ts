@@ -37,3 +37,4 @@ export type {
   Route,
   RouteDefinition,
 } from './types.js';
+export { ANONYMOUS_ACTOR, whoOfEvent } from './who.js';

@@ -205,11 +205,25 @@ const listByOwner = defineRoute({
   method: 'GET',
   path: '/allocations',
   group: 'allocations',
-  summary: "List one owner's allocations across subnets (paged)",
+  summary:
+    "List one owner's allocations across subnets, or those made for a MAC (?owner= or ?macAddress=, paged)",
   query: s.listByOwnerQuery,
   status: 200,
   response: s.page(s.allocationResponse),
-  errors: ['VALIDATION_ERROR'],
+  errors: ['VALIDATION_ERROR', 'INVALID_MAC'],
+});
+
+const lookupAddress = defineRoute({
+  id: 'lookupAddress',
+  method: 'GET',
+  path: '/addresses/{ip}',
+  group: 'allocations',
+  summary:
+    'Every subnet (in any space, or ?space=) whose CIDR contains the address, and its state there',
+  query: s.addressLookupQuery,
+  status: 200,
+  response: s.addressLookupResponse,
+  errors: ['VALIDATION_ERROR', 'INVALID_IP'],
 });
 
 const createPool = defineRoute({
@@ -379,6 +393,7 @@ export const ROUTES = [
   updateAllocation,
   release,
   listByOwner,
+  lookupAddress,
   createPool,
   listPools,
   getPool,

@@ -167,11 +167,22 @@ export const listAllocationsQuery = z.strictObject({
   limit: limit.optional(),
   cursor: cursor.optional(),
 });
-export const listByOwnerQuery = z.strictObject({
-  owner: z.string().min(1).max(LIMITS.ownerLength),
-  limit: limit.optional(),
-  cursor: cursor.optional(),
-});
+export const listByOwnerQuery = z
+  .strictObject({
+    owner: z.string().min(1).max(LIMITS.ownerLength).optional(),
+    macAddress: z
+      .string()
+      .max(100)
+      .optional()
+      .describe('00:11:22:33:44:55, 00-11-22-33-44-55 or 0011.2233.4455, any case'),
+    limit: limit.optional(),
+    cursor: cursor.optional(),
+  })
+  .refine((query) => (query.owner === undefined) !== (query.macAddress === undefined), {
+    message: 'give exactly one of owner and macAddress',
+    path: ['owner'],
+  });
+export const addressLookupQuery = z.strictObject({ space: space.optional() });
 export const releaseQuery = z.strictObject({
   owner: z.string().min(1).max(LIMITS.ownerLength).optional(),
 });
@@ -207,6 +218,23 @@ export const allocationResponse = z.object({
   macAddress: z.string().nullable(),
   createdAt: z.string(),
   expiresAt: z.string().nullable(),
+  createdBy: z
+    .string()
+    .nullable()
+    .describe('Who allocated it: an IAM ARN, "local", "audit", a stack id (null if not recorded)'),
+  updatedBy: z.string().nullable().describe('Who changed it last (as createdBy)'),
+});
+export const addressLookupResponse = z.object({
+  items: z.array(
+    z.object({
+      space: z.string(),
+      subnetId: z.string(),
+      cidr: z.string(),
+      state: z.enum(['ALLOCATED', 'LEASE_EXPIRED', 'GATEWAY', 'RESERVED', 'FREE', 'OUTSIDE_POOLS']),
+      inPools: z.boolean(),
+      allocation: allocationResponse.nullable(),
+    }),
+  ),
 });
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });

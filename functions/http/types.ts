@@ -5,6 +5,7 @@
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import type { Who } from '../../shared/store/context.js';
 import type { ErrorCode } from './errors.js';
 
 export type Group = 'subnets' | 'allocations' | 'subnetPools' | 'audits' | 'history' | 'meta';
@@ -71,6 +72,8 @@ export interface OperationRequest<R extends Route = Route> {
   /** The body as parsed JSON, before schema transforms (what idempotency compares). */
   readonly rawBody: unknown;
   readonly idempotencyKey: string | undefined;
+  /** Who makes the request's writes (functions/http/who.ts). */
+  readonly who: Who;
 }
 
 export interface HttpResult {

@@ -12,6 +12,7 @@ import {
 } from '../errors.js';
 import { LIMITS } from '../limits.js';
 import { formatMac, type IpAddress } from '../net/address.js';
+import { UNKNOWN_WHO, type Who } from '../store/context.js';
 import { backoffMs, RETRY, sleep } from '../store/retry.js';
 import type { BlockState } from '../subnets/blocks.js';
 import { StaleSubnetError } from '../subnets/counters.js';
@@ -41,6 +42,7 @@ export async function allocate(
   views: SubnetViews,
   subnetId: string,
   input: AllocateInput,
+  who: Who = UNKNOWN_WHO,
 ): Promise<AllocationView[]> {
   const ctx = views.ctx;
   const count = input.count ?? 1;
@@ -74,6 +76,7 @@ export async function allocate(
     tags: input.tags ?? {},
     macAddress: input.macAddress === undefined ? null : formatMac(input.macAddress),
     expiry: input.ttlSeconds === undefined ? null : Math.floor(startMs / 1000) + input.ttlSeconds,
+    who,
   };
   // Facts learned from this request's own failed writes (fresh by construction).
   const learned = new Map<bigint, BlockState>();

@@ -9,7 +9,7 @@
  * condition returns. Addresses arrive parsed; views format them on the way out.
  */
 import type { IpAddress } from '../net/address.js';
-import type { IpamContext } from '../store/context.js';
+import { type IpamContext, type Who, whoOf, withWho } from '../store/context.js';
 import type { Page } from '../store/paging.js';
 import { type AllocateInput, allocate } from './allocate.js';
 import {
@@ -37,16 +37,30 @@ export interface AllocatorOptions {
 export class Allocator {
   private readonly views: SubnetViews;
 
+  /** `views`: only actingAs passes one, to share this allocator's cache. */
   constructor(
     private readonly ctx: IpamContext,
     options: AllocatorOptions = {},
+    views?: SubnetViews,
   ) {
-    this.views = new SubnetViews(ctx, options.cacheMs ?? 2000);
+    this.views = views ?? new SubnetViews(ctx, options.cacheMs ?? 2000);
   }
 
-  /** Allocates a specific address, or `count` by strategy, all or nothing. */
-  allocate(subnetId: string, input: AllocateInput): Promise<AllocationView[]> {
-    return allocate(this.views, subnetId, input);
+  /**
+   * This allocator (the same cache) with its writes attributed to `who` by default:
+   * for a caller that cannot pass `who` to each call (the custom-resource provider).
+   */
+  actingAs(who: Who): Allocator {
+    return new Allocator(withWho(this.ctx, who), {}, this.views);
+  }
+
+  /** Allocates a specific address, or `count` by strategy, all or nothing, as `who`. */
+  allocate(
+    subnetId: string,
+    input: AllocateInput,
+    who: Who = whoOf(this.ctx),
+  ): Promise<AllocationView[]> {
+    return allocate(this.views, subnetId, input, who);
   }
 
   /** Releases an address; with `owner`, only if that owner holds it. */
@@ -59,9 +73,14 @@ export class Allocator {
     return getAllocation(this.ctx, subnetId, ip);
   }
 
-  /** PATCH: owner, description, tags; ttlSeconds sets a new lease expiry from now. */
-  update(subnetId: string, ip: IpAddress, input: UpdateAllocationInput): Promise<AllocationView> {
-    return updateAllocation(this.ctx, subnetId, ip, input);
+  /** PATCH as `who`: owner, description, tags; ttlSeconds sets a new lease expiry from now. */
+  update(
+    subnetId: string,
+    ip: IpAddress,
+    input: UpdateAllocationInput,
+    who: Who = whoOf(this.ctx),
+  ): Promise<AllocationView> {
+    return updateAllocation(withWho(this.ctx, who), subnetId, ip, input);
   }
 
   /** A subnet's live allocations in address order (paged), or only one owner's. */

@@ -9,7 +9,7 @@ import {
   OwnerMismatchError,
 } from '../errors.js';
 import { formatIp, type IpAddress } from '../net/address.js';
-import type { IpamContext } from '../store/context.js';
+import { type IpamContext, whoOf, writerStamps } from '../store/context.js';
 import { backoffMs, RETRY, retryRead, sleep } from '../store/retry.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import type { Subnet } from '../subnets/subnet.js';
@@ -68,14 +68,18 @@ export async function updateAllocation(
     const pos = positionOf(g, ip.value);
     const now = nowSeconds(ctx);
     const expiry = input.ttlSeconds === undefined ? current.ttl : now + input.ttlSeconds;
+    // The previous writer's request id must not stay on a change made without one.
+    const { requestId: _previousRequest, ...kept } = current;
     const next: AllocationItem = {
-      ...current,
+      ...kept,
       owner: input.owner === undefined ? current.owner : input.owner,
       description: input.description === undefined ? current.description : input.description,
       tags: input.tags ?? current.tags,
       expiresAt: expiry === undefined ? null : new Date(expiry * 1000).toISOString(),
       ...(expiry === undefined ? {} : { ttl: expiry }),
       rev: newRevision(),
+      updatedAt: new Date(ctx.now()).toISOString(),
+      ...writerStamps(whoOf(ctx)),
     };
     const writes: PlannedWrite[] = [
       {

@@ -19,14 +19,18 @@
  * | `pending.ts`         | the pending-record protocol and `undoPending` (also for the audit) |
  * | `existing.ts`        | get, update and release of one allocation                         |
  * | `listing.ts`         | a subnet's allocations, one owner's allocations                   |
+ * | `macListing.ts`      | the allocations made for a MAC (its EUI-64 address per /64)       |
+ * | `addressLookup.ts`   | the subnets containing an address, and its state in each          |
  * | `items.ts`           | the allocation item ↔ view mapping                                |
  * | `candidate.ts`       | what a pick hands to the writes                                   |
  */
+export { type AddressPlace, AddressState, lookupAddress } from './addressLookup.js';
 export type { AllocateInput } from './allocate.js';
 export { Allocator, type AllocatorOptions } from './allocator.js';
 export type { UpdateAllocationInput } from './existing.js';
 export type { AllocationItem, AllocationView } from './items.js';
 export { listByOwner } from './listing.js';
+export { listByMac } from './macListing.js';
 export { undoPending } from './pending.js';
 export { Strategy } from './pick.js';
 export { tokenAttribute } from './writes.js';

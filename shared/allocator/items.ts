@@ -3,6 +3,7 @@
  * maps between them (addresses and MACs are formatted here, on the way out).
  */
 import { formatIp, type IpAddress } from '../net/address.js';
+import { type Who, writerStamps } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
@@ -17,6 +18,10 @@ export interface AllocationView {
   macAddress: string | null;
   createdAt: string;
   expiresAt: string | null;
+  /** Who allocated it (null for allocations written before actors were recorded). */
+  createdBy: string | null;
+  /** Who changed it last: the allocator, or the last PATCH (null as for createdBy). */
+  updatedBy: string | null;
 }
 
 /** The stored allocation item: the view plus its keys, lease TTL and writer token. */
@@ -34,6 +39,10 @@ export interface AllocationItem extends AllocationView {
    * be applied over a change made since (a release over a new owner, say).
    */
   rev?: string;
+  /** The request that wrote this version (its X-Request-Id), for the history. */
+  requestId?: string;
+  /** When this version was written by a change (PATCH); absent until the first. */
+  updatedAt?: string;
   gsi1pk?: string;
   gsi1sk?: string;
 }
@@ -46,6 +55,8 @@ export interface Details {
   readonly macAddress: string | null;
   /** Lease expiry in epoch seconds, or null for no lease. */
   readonly expiry: number | null;
+  /** Who asks for it: the items' createdBy, updatedBy and requestId. */
+  readonly who: Who;
 }
 
 /** The item with its owner-index keys set from its owner (none without an owner). */
@@ -66,6 +77,8 @@ export function viewFromItem(item: AllocationItem): AllocationView {
     macAddress: item.macAddress ?? null,
     createdAt: item.createdAt,
     expiresAt: item.expiresAt ?? null,
+    createdBy: item.createdBy ?? null,
+    updatedBy: item.updatedBy ?? null,
   };
 }
 
@@ -102,6 +115,8 @@ export function allocationItem(
       createdAt: new Date(nowMs).toISOString(),
       expiresAt: details.expiry === null ? null : new Date(details.expiry * 1000).toISOString(),
       ...(details.expiry === null ? {} : { ttl: details.expiry }),
+      createdBy: details.who.actor,
+      ...writerStamps(details.who),
       reqToken: token,
     },
     ip,

@@ -222,8 +222,17 @@ function isExpired(item: Item, atMs: number): boolean {
   return typeof item.expiresAt === 'string' && Date.parse(item.expiresAt) <= atMs;
 }
 
+/**
+ * The allocation view in an entry, without `createdBy`/`updatedBy`: the entry's
+ * actor says who, and a PATCH that changes nothing but the writer is no change.
+ */
 function view(item: Item): ViewJson {
-  return { ...viewFromItem(item as unknown as AllocationItem) };
+  const {
+    createdBy: _created,
+    updatedBy: _updated,
+    ...rest
+  } = viewFromItem(item as unknown as AllocationItem);
+  return { ...rest };
 }
 
 function ownerOf(item: Item): string | null {

@@ -37,6 +37,11 @@ export function subnetsScope(space: string | undefined): ListScope {
   };
 }
 
+/** `GET /allocations?macAddress=`: a position in the subnet list (it walks the IPv6 /64 subnets). */
+export function macAllocationsScope(mac: string): ListScope {
+  return { ...subnetsScope(undefined), name: ['macAllocations', mac] };
+}
+
 /** `GET /subnet-pools`. */
 export function poolsScope(): ListScope {
   return {

@@ -39,6 +39,8 @@ export type PoolBlockKind = (typeof PoolBlockKind)[keyof typeof PoolBlockKind];
 
 export const keys = {
   subnet: (subnetId: string) => ({ pk: `${PREFIX.subnet}${subnetId}`, sk: SORT.meta }),
+  /** The note a subnet's delete leaves beside it (who deleted it), for the history. */
+  subnetDeletionNote: (subnetId: string) => ({ pk: `${PREFIX.subnet}${subnetId}`, sk: 'DELETED' }),
   shardPartition: (subnetId: string, shard: number) =>
     `${PREFIX.subnet}${subnetId}${PREFIX.shard}${shard.toString().padStart(2, '0')}`,
   counter: (subnetId: string, shard: number) => ({

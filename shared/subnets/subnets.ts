@@ -25,7 +25,7 @@ import {
   parseCidr,
 } from '../net/address.js';
 import { isId, newId } from '../net/ids.js';
-import type { IpamContext } from '../store/context.js';
+import { type IpamContext, whoOf, writerStamps } from '../store/context.js';
 import { subnetsScope } from '../store/cursorScopes.js';
 import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
@@ -144,7 +144,7 @@ export async function insertSubnet(ctx: IpamContext, subnet: Subnet): Promise<vo
       {
         Put: {
           TableName: ctx.tableName,
-          Item: toSubnetItem(subnet),
+          Item: { ...toSubnetItem(subnet), ...writerStamps(whoOf(ctx)) },
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
@@ -387,7 +387,7 @@ export async function updateSubnet(
       {
         Put: {
           TableName: ctx.tableName,
-          Item: toSubnetItem(next),
+          Item: { ...toSubnetItem(next), ...writerStamps(whoOf(ctx)) },
           ConditionExpression: 'version = :version',
           ExpressionAttributeValues: { ':version': current.version },
         },
@@ -509,6 +509,7 @@ export async function deleteSubnet(
           Key: keys.spaceEntry(subnet.space, address(subnet.cidr.version, subnet.cidr.network)),
         },
       },
+      ...deletionNote(ctx, subnetId),
       ...Array.from({ length: shardCount }, (_, shard) => ({
         Delete: {
           TableName: ctx.tableName,
@@ -538,6 +539,35 @@ export async function deleteSubnet(
     `Subnet ${subnetId} kept changing while it was being deleted; retry.`,
   );
 }
+
+/**
+ * Kept beside the deleted subnet for the history: the stream's REMOVE of the subnet
+ * carries no writer, so the processor reads who deleted it here. It outlives the
+ * stream's 24 h retention (so a late or redelivered REMOVE still finds it), then the
+ * table's TTL removes it. A context that names no writer leaves none (the entry's
+ * actor is then "unknown" either way).
+ */
+function deletionNote(ctx: IpamContext, subnetId: string): TransactItem[] {
+  if (ctx.who === undefined) return [];
+  const who = whoOf(ctx);
+  return [
+    {
+      Put: {
+        TableName: ctx.tableName,
+        Item: {
+          ...keys.subnetDeletionNote(subnetId),
+          type: 'deletionNote',
+          deletedBy: who.actor,
+          ...(who.requestId === null ? {} : { requestId: who.requestId }),
+          [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + DELETION_NOTE_SECONDS,
+        },
+      },
+    },
+  ];
+}
+
+/** Two days: longer than the stream keeps a record (24 h). */
+const DELETION_NOTE_SECONDS = 2 * 24 * 3600;
 
 function subnetInUse(subnetId: string, live: bigint): SubnetInUseError {
   return new SubnetInUseError(

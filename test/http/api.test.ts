@@ -191,6 +191,8 @@ describe('HTTP API', () => {
           macAddress: null,
           createdAt: expect.any(String),
           expiresAt: null,
+          createdBy: 'local',
+          updatedBy: 'local',
         },
       ]);
       const got = await call('GET', `/subnets/${subnet.id}/allocations/10.2.0.10`);

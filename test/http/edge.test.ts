@@ -228,6 +228,14 @@ describe('OpenAPI document', () => {
       description: 'x',
     });
     await id('listByOwner', '/allocations?owner=d', 'GET');
+    await id('listByOwner', '/allocations?macAddress=00-11-22-33-44-55', 'GET');
+    await id('listByOwner', '/allocations?owner=d&macAddress=00:11:22:33:44:55', 'GET');
+    await id('listByOwner', '/allocations?macAddress=00:11:22', 'GET');
+    await id('lookupAddress', '/addresses/10.65.0.9', 'GET');
+    await id('lookupAddress', '/addresses/10.65.0.9?space=edge-docs', 'GET');
+    await id('lookupAddress', '/addresses/10.65.0.999', 'GET');
+    await id('addressHistory', `/subnets/${subnetId}/allocations/10.65.0.9/history`, 'GET');
+    await id('subnetHistory', `/subnets/${subnetId}/history`, 'GET');
     await id('release', `/subnets/${subnetId}/allocations/10.65.0.9`, 'DELETE');
     await id('deleteSubnet', `/subnets/${subnetId}`, 'DELETE');
     await id('deleteSubnet', `/subnets/${carved.body.id}`, 'DELETE');

@@ -301,6 +301,24 @@ describe('Custom::IpamAllocation', () => {
     expect(await allocated(subnetId)).toBe(1);
   });
 
+  it('records the stack as the actor of what its allocation writes', async () => {
+    const subnetId = await subnet('10.210.6.0/24');
+    const props = { SubnetId: subnetId, Owner: 'web' };
+    const created = await succeed(createEvent('allocation', 'LbAddress', props));
+    const ip = created.Data.Ip ?? '';
+    expect(await allocator().get(subnetId, ip)).toMatchObject({
+      createdBy: STACK_ID,
+      updatedBy: STACK_ID,
+    });
+    const next = { ...props, Owner: 'web-2' };
+    await succeed(updateEvent('allocation', 'LbAddress', created.PhysicalResourceId, next, props));
+    expect(await allocator().get(subnetId, ip)).toMatchObject({
+      owner: 'web-2',
+      createdBy: STACK_ID,
+      updatedBy: STACK_ID,
+    });
+  });
+
   it('Update to another subnet allocates anew; the Delete of the old id then releases the old', async () => {
     const [a, b] = [await subnet('10.210.6.0/24'), await subnet('10.210.7.0/24')];
     const created = await succeed(createEvent('allocation', 'LbAddress', { SubnetId: a }));
