@@ -4,7 +4,7 @@ import { AllocationContentionError, PoolInUseError, ValidationError } from '../e
 import { DEFAULT_SPACE } from '../limits.js';
 import { bitLength, type Cidr, cidrLast, formatCidr, parseCidr } from '../net/address.js';
 import { newId } from '../net/ids.js';
-import { batchWrite } from '../store/batch.js';
+import { batchWrite } from '../store/batchWrite.js';
 import type { IpamContext } from '../store/context.js';
 import { poolsScope } from '../store/cursorScopes.js';
 import { PoolBlockKind as Kind, keys, poolKeys } from '../store/keys.js';

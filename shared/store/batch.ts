@@ -1,15 +1,13 @@
 /**
- * BatchGetItem and BatchWriteItem over any number of items: chunked to DynamoDB's
- * limits (100 keys, 25 writes), with what DynamoDB leaves unprocessed retried after a
- * jittered back-off until nothing is left. lib-dynamodb's `paginatedBatchGet` resends
- * unprocessed keys at once, without back-off, and there is no BatchWrite twin; hence ours.
+ * BatchGetItem over any number of keys: chunked to DynamoDB's limit (100 keys), with
+ * what DynamoDB leaves unprocessed retried after a jittered back-off until nothing is
+ * left. lib-dynamodb's `paginatedBatchGet` resends unprocessed keys at once, without
+ * back-off; hence ours. (Reads and writes live in separate files so that a function
+ * that only reads does not bundle, and need the grant for, a BatchWriteItem.)
  */
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
-  BatchWriteCommand,
-  type BatchWriteCommandInput,
-  type BatchWriteCommandOutput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { backoffMs, sleep } from './retry.js';
@@ -20,12 +18,8 @@ export interface BatchTable {
   readonly tableName: string;
 }
 
-/** One Put or Delete request of a BatchWriteItem. */
-export type BatchWriteRequest = NonNullable<BatchWriteCommandInput['RequestItems']>[string][number];
-
-/** Keys per BatchGetItem and requests per BatchWriteItem: DynamoDB's limits. */
+/** Keys per BatchGetItem: DynamoDB's limit. */
 const GET_CHUNK = 100;
-const WRITE_CHUNK = 25;
 
 /**
  * Strongly consistent BatchGet of any number of keys, unprocessed keys retried.
@@ -60,21 +54,4 @@ export async function batchGet(
     }
   }
   return items;
-}
-
-/** BatchWriteItem of any number of puts and deletes, unprocessed items retried. */
-export async function batchWrite(
-  table: BatchTable,
-  requests: readonly BatchWriteRequest[],
-): Promise<void> {
-  for (let i = 0; i < requests.length; i += WRITE_CHUNK) {
-    let chunk = requests.slice(i, i + WRITE_CHUNK);
-    for (let attempt = 0; chunk.length > 0; attempt++) {
-      if (attempt > 0) await sleep(backoffMs(attempt));
-      const result: BatchWriteCommandOutput = await table.doc.send(
-        new BatchWriteCommand({ RequestItems: { [table.tableName]: chunk } }),
-      );
-      chunk = result.UnprocessedItems?.[table.tableName] ?? [];
-    }
-  }
 }

@@ -9,7 +9,7 @@
  * Nothing else may write the subnet meanwhile.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { batchWrite } from '../../shared/store/batch.js';
+import { batchWrite } from '../../shared/store/batchWrite.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { keys } from '../../shared/store/keys.js';
 import { emptyBlock, freeOffsets } from '../../shared/subnets/blocks.js';
