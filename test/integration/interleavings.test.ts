@@ -10,8 +10,6 @@ import {
   OwnerMismatchError,
   SubnetNotFoundError,
 } from '../../shared/errors.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
-import type { IpamContext } from '../../shared/store/context.js';
 import { readCounters } from '../../shared/subnets/counters.js';
 import {
   createSubnet,
@@ -21,6 +19,7 @@ import {
   updateSubnet,
 } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { interrupted } from '../support/interleave.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
@@ -28,27 +27,6 @@ let db: TestDb;
 beforeAll(async () => {
   db = await createTestDb();
 });
-
-/** A context whose first `times` calls of `command` wait until `between` has run. */
-function interrupted(
-  between: () => Promise<void>,
-  command = 'TransactWriteItemsCommand',
-  times = 1,
-): IpamContext {
-  const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-  let pending = times;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (pending > 0 && context.commandName === command) {
-        pending--;
-        await between();
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'interleave' },
-  );
-  return { ...db.ctx, doc: createDocumentClient(client) };
-}
 
 async function subnetWith(owner: string) {
   const subnet = await createSubnet(db.ctx, {
@@ -64,7 +42,7 @@ describe('Allocator under chosen interleavings', () => {
   it('refuses a guarded release once a PATCH gave the address to another owner', async () => {
     const { subnet, other, ip } = await subnetWith('alice');
     const racing = new TextAllocator(
-      interrupted(async () => {
+      interrupted(db, async () => {
         await other.update(subnet.id, ip, { owner: 'bob' });
       }),
     );
@@ -75,7 +53,7 @@ describe('Allocator under chosen interleavings', () => {
   it('never releases the next holder of an address released and allocated again meanwhile', async () => {
     const { subnet, other, ip } = await subnetWith('alice');
     const racing = new TextAllocator(
-      interrupted(async () => {
+      interrupted(db, async () => {
         await other.release(subnet.id, ip);
         await other.allocate(subnet.id, { ip, owner: 'carol' });
       }),
@@ -87,7 +65,7 @@ describe('Allocator under chosen interleavings', () => {
   it('never patches the next holder of an address released and allocated again meanwhile', async () => {
     const { subnet, other, ip } = await subnetWith('alice');
     const racing = new TextAllocator(
-      interrupted(async () => {
+      interrupted(db, async () => {
         await other.release(subnet.id, ip);
         await other.allocate(subnet.id, { ip, owner: 'carol', tags: { team: 'c' } });
       }),
@@ -101,7 +79,7 @@ describe('Allocator under chosen interleavings', () => {
   it('keeps both of two racing PATCHes of different fields', async () => {
     const { subnet, other, ip } = await subnetWith('alice');
     const racing = new TextAllocator(
-      interrupted(async () => {
+      interrupted(db, async () => {
         await other.update(subnet.id, ip, { description: 'from the other' });
       }),
     );
@@ -115,7 +93,7 @@ describe('Allocator under chosen interleavings', () => {
     const { subnet, other } = await subnetWith('alice');
     const [leased] = await other.allocate(subnet.id, { ip: '10.9.0.20', ttlSeconds: 600 });
     const racing = new TextAllocator(
-      interrupted(async () => {
+      interrupted(db, async () => {
         await other.update(subnet.id, leased!.ip, { ttlSeconds: 1200 });
       }),
     );
@@ -141,13 +119,13 @@ describe('Subnets under a pools PATCH loop', () => {
 
   it('reads a subnet whose pools change between every read of its counters', async () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.8.0.0/24', space: 'patchloop1' });
-    const ctx = interrupted(patchLoop(subnet.id), 'BatchGetItemCommand', 4);
+    const ctx = interrupted(db, patchLoop(subnet.id), 'BatchGetItemCommand', 4);
     expect((await getSubnet(ctx, subnet.id)).id).toBe(subnet.id);
   });
 
   it('deletes a subnet whose pools change between its reads', async () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.8.0.0/24', space: 'patchloop2' });
-    const ctx = interrupted(patchLoop(subnet.id), 'BatchGetItemCommand', 4);
+    const ctx = interrupted(db, patchLoop(subnet.id), 'BatchGetItemCommand', 4);
     await deleteSubnet(ctx, subnet.id, async () => undefined);
     await expect(getSubnet(db.ctx, subnet.id)).rejects.toBeInstanceOf(SubnetNotFoundError);
   });

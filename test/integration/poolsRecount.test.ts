@@ -15,6 +15,7 @@ import { keys } from '../../shared/store/keys.js';
 import { RETRY } from '../../shared/store/retry.js';
 import { createSubnet, getSubnet, loadSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { interrupted } from '../support/interleave.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
@@ -22,23 +23,6 @@ let db: TestDb;
 beforeAll(async () => {
   db = await createTestDb();
 });
-
-/** A context whose first `times` calls of `command` wait until `between` has run. */
-function interrupted(between: () => Promise<void>, command: string, times: number): IpamContext {
-  const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-  let pending = times;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (pending > 0 && context.commandName === command) {
-        pending--;
-        await between();
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'interleave' },
-  );
-  return { ...db.ctx, doc: createDocumentClient(client) };
-}
 
 /** A context that appends the name of every command it sends to `sent`. */
 function recording(sent: string[]): IpamContext {
@@ -88,6 +72,7 @@ describe('a pools PATCH recounting a shard that allocations keep changing', () =
     const racing: Promise<unknown>[] = [];
     let turn = 0;
     const patching = interrupted(
+      db,
       async () => {
         const i = turn++;
         const allocator = allocators[i];
