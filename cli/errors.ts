@@ -60,13 +60,6 @@ export class NotFoundError extends CliError {
   }
 }
 
-export class NotSupportedError extends CliError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, ExitCode.NOT_SUPPORTED, options);
-    this.name = 'NotSupportedError';
-  }
-}
-
 export class UnreachableError extends CliError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.UNAVAILABLE, options);

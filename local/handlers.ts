@@ -40,6 +40,6 @@ export const routeResolver: RouteResolver = {
 };
 
 /** Creates the main and the idempotency table when missing. */
-export function prepareTables(): Promise<void> {
-  return ensureTables(client, tableName, idempotencyTableName);
+export function prepareTables(options: { stream: boolean }): Promise<void> {
+  return ensureTables(client, tableName, idempotencyTableName, options);
 }

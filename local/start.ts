@@ -1,7 +1,7 @@
 /**
  * `npm start`: DynamoDB Local (in memory, or on disk under IPAM_DATA_DIR), the
  * tables, the stream poller (history and events; IPAM_EVENTS=log prints each
- * event on stderr), and the API on http://127.0.0.1:PORT (default 3000).
+ * event on stderr; IPAM_HISTORY=off runs without them), and the API on http://127.0.0.1:PORT (default 3000).
  *
  * IPAM_DYNAMODB_ENDPOINT=http://host:port uses that DynamoDB instead (tables are
  * created if missing); IPAM_TABLE_NAME without an endpoint uses real AWS with the
@@ -36,9 +36,10 @@ async function main(): Promise<void> {
   const endpoint = process.env.IPAM_DYNAMODB_ENDPOINT;
   let poller: StreamPoller | undefined;
   if (endpoint !== undefined) {
-    await prepareTables();
+    const history = historyWanted(process.env.IPAM_HISTORY);
+    await prepareTables({ stream: history });
     // Against AWS (no endpoint) the deployed stream processor writes history instead.
-    poller = await startPoller(endpoint);
+    if (history) poller = await startPoller(endpoint);
   }
   const { createLocalServer } = await import('./server.js');
   const server = createLocalServer(routeResolver);
@@ -54,6 +55,17 @@ async function main(): Promise<void> {
     `try: curl -s -X POST ${url}/subnets -H 'Content-Type: application/json' -d '{"cidr":"10.0.0.0/24"}'`,
   );
   installShutdown(server, dynamo, poller);
+}
+
+/**
+ * IPAM_HISTORY=off: no change stream on a new table and no poller, so no history and
+ * no events. For throwaway tables on a shared DynamoDB Local (the tests): its
+ * writes to a table with a stream slow down with the other tables' stream records.
+ */
+function historyWanted(value: string | undefined): boolean {
+  if (value === undefined || value === 'on') return true;
+  if (value === 'off') return false;
+  throw new Error(`IPAM_HISTORY must be "on" or "off", not "${value}".`);
 }
 
 async function startPoller(endpoint: string): Promise<StreamPoller> {

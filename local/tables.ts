@@ -13,8 +13,14 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { IDEMPOTENCY_TABLE, KEY, LIST_INDEX, TTL_ATTRIBUTE } from '../shared/store/table.js';
 
-/** The CreateTable input for local use; infra/ declares the same shape in CDK. */
-export function tableDefinition(tableName: string): CreateTableCommandInput {
+/**
+ * The CreateTable input for local use; infra/ declares the same shape in CDK.
+ * `stream: false` (IPAM_HISTORY=off, most test tables) leaves the change stream out.
+ */
+export function tableDefinition(
+  tableName: string,
+  options: { stream?: boolean } = {},
+): CreateTableCommandInput {
   const stringAttribute = (AttributeName: string) => ({
     AttributeName,
     AttributeType: 'S' as const,
@@ -39,7 +45,9 @@ export function tableDefinition(tableName: string): CreateTableCommandInput {
     ],
     GlobalSecondaryIndexes: [index(LIST_INDEX)],
     // The change stream is history's outbox (shared/history); infra/ enables the same.
-    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    ...(options.stream === false
+      ? {}
+      : { StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } }),
   };
 }
 
@@ -89,13 +97,14 @@ export async function ensureTable(
   );
 }
 
-/** The service's table and Powertools Idempotency's table. */
+/** The service's table (with its change stream unless `stream: false`) and Powertools Idempotency's table. */
 export async function ensureTables(
   client: DynamoDBClient,
   tableName: string,
   idempotencyTableName: string,
+  options: { stream?: boolean } = {},
 ): Promise<void> {
-  await ensureTable(client, tableDefinition(tableName), TTL_ATTRIBUTE);
+  await ensureTable(client, tableDefinition(tableName, options), TTL_ATTRIBUTE);
   await ensureTable(
     client,
     idempotencyTableDefinition(idempotencyTableName),

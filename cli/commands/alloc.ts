@@ -3,10 +3,9 @@ import { type Command, Option } from 'commander';
 import { action, collectTag, duration, integer } from '../args.js';
 import { expectJson } from '../client.js';
 import { type Ctx, listAll, pathOf, resolveSubnet } from '../context.js';
-import { ApiError, NotSupportedError, UsageError } from '../errors.js';
-import { containsIp, parseCidr, parseIp } from '../ip.js';
+import { UsageError } from '../errors.js';
 import { dash, fields, json, table, tagsText } from '../output.js';
-import type { Allocation, Page, Subnet } from '../types.js';
+import type { Allocation, Page } from '../types.js';
 
 function allocationTable(allocations: readonly Allocation[]): string {
   return table(
@@ -175,24 +174,15 @@ export function registerAlloc(program: Command): void {
   program
     .command('lookup <ip>')
     .description(
-      'which subnets contain an address, and its state there (GET /addresses/{ip}; searched client-side on servers without that route)',
+      'which subnets contain an address, in any space, and its state there (GET /addresses/{ip})',
     )
     .option('--space <space>', 'only this space')
     .action(
       action(async (ctx, opts, ip) => {
-        let body: { items: LookupItem[] };
-        try {
-          const response = await ctx.client.request('GET', pathOf('addresses', ip), {
-            query: { space: opts.space },
-          });
-          body = expectJson(response) as { items: LookupItem[] };
-        } catch (error) {
-          if (!(error instanceof ApiError && error.code === 'ROUTE_NOT_FOUND')) throw error;
-          ctx.out.note(
-            'note: this server has no GET /addresses/{ip}; searched every subnet from the client (one list, one read per containing subnet).',
-          );
-          body = { items: await lookupClientSide(ctx, ip, opts.space) };
-        }
+        const response = await ctx.client.request('GET', pathOf('addresses', ip), {
+          query: { space: opts.space },
+        });
+        const body = expectJson(response) as { items: LookupItem[] };
         if (ctx.out.mode === 'json') json(ctx.out, body);
         else if (ctx.out.mode === 'quiet') for (const i of body.items) ctx.out.line(i.subnetId);
         else if (body.items.length === 0) ctx.out.line(`No subnet contains ${ip}.`);
@@ -217,27 +207,15 @@ export function registerAlloc(program: Command): void {
 
   program
     .command('history <subnet> <ip>')
-    .description(
-      'what happened to an address (needs the server route .../allocations/{ip}/history)',
-    )
+    .description('what happened to an address in a subnet, newest first (also after its release)')
     .addOption(spaceOption())
     .action(
       action(async (ctx, opts, ref, ip) => {
         const id = await resolveSubnet(ctx, ref, opts.space);
-        let items: HistoryEntry[];
-        try {
-          items = await listAll<HistoryEntry>(
-            ctx.client,
-            `${pathOf('subnets', id, 'allocations', ip)}/history`,
-          );
-        } catch (error) {
-          if (error instanceof ApiError && error.code === 'ROUTE_NOT_FOUND') {
-            throw new NotSupportedError(
-              'ipam history needs GET /subnets/{id}/allocations/{ip}/history, which this server does not offer yet.',
-            );
-          }
-          throw error;
-        }
+        const items = await listAll<HistoryEntry>(
+          ctx.client,
+          `${pathOf('subnets', id, 'allocations', ip)}/history`,
+        );
         if (ctx.out.mode === 'json') json(ctx.out, { items, nextCursor: null });
         else if (ctx.out.mode === 'quiet') for (const h of items) ctx.out.line(h.requestId ?? '');
         else if (items.length === 0) ctx.out.line(`No history for ${ip}.`);
@@ -268,60 +246,4 @@ interface LookupItem {
   state: string;
   inPools: boolean;
   allocation: Allocation | null;
-}
-
-/**
- * The answer GET /addresses/{ip} will give, computed from the list and
- * allocation routes: ALLOCATED, GATEWAY, RESERVED, FREE or OUTSIDE_POOLS (no
- * lease or cool-down states: the allocation view does not say enough for those).
- */
-async function lookupClientSide(ctx: Ctx, text: string, space?: string): Promise<LookupItem[]> {
-  const ip = parseIp(text);
-  if (ip === undefined)
-    throw new UsageError(`INVALID_IP: ${JSON.stringify(text)} is not an IP address`);
-  const subnets = await listAll<Subnet>(ctx.client, '/subnets', { space });
-  const items: LookupItem[] = [];
-  for (const subnet of subnets) {
-    const cidr = parseCidr(subnet.cidr);
-    if (cidr === undefined || !containsIp(cidr, ip)) continue;
-    const inPools = subnet.allocationPools.some((pool) => {
-      const start = parseIp(pool.start)?.value ?? -1n;
-      const end = parseIp(pool.end)?.value ?? -1n;
-      return ip.value >= start && ip.value <= end;
-    });
-    let allocation: Allocation | null = null;
-    try {
-      const response = await ctx.client.request(
-        'GET',
-        pathOf('subnets', subnet.id, 'allocations', text),
-      );
-      allocation = expectJson(response) as Allocation;
-    } catch (error) {
-      if (!(error instanceof ApiError && error.code === 'ALLOCATION_NOT_FOUND')) throw error;
-    }
-    const bits = cidr.version === 4 ? 32 : 128;
-    const last = cidr.network + (1n << BigInt(bits - cidr.length)) - 1n;
-    const reserved =
-      cidr.version === 4
-        ? cidr.length <= 30 && (ip.value === cidr.network || ip.value === last)
-        : cidr.length <= 126 && ip.value === cidr.network;
-    const state = allocation
-      ? 'ALLOCATED'
-      : subnet.gatewayIp !== null && parseIp(subnet.gatewayIp)?.value === ip.value
-        ? 'GATEWAY'
-        : reserved
-          ? 'RESERVED'
-          : inPools
-            ? 'FREE'
-            : 'OUTSIDE_POOLS';
-    items.push({
-      space: subnet.space,
-      subnetId: subnet.id,
-      cidr: subnet.cidr,
-      state,
-      inPools,
-      allocation,
-    });
-  }
-  return items;
 }

@@ -360,7 +360,7 @@ const addressHistory = defineRoute({
   path: '/subnets/{subnetId}/allocations/{ip}/history',
   group: 'history',
   summary:
-    "An address's history in the subnet, newest first (paged; kept after release and subnet deletion; never 404)",
+    "An address's history in the subnet, newest first (paged; kept after release and subnet deletion; never 404: an unknown subnet id is an empty page, a malformed one 400)",
   query: s.pageQuery,
   status: 200,
   response: s.page(s.historyEntryResponse),
@@ -372,7 +372,8 @@ const subnetHistory = defineRoute({
   method: 'GET',
   path: '/subnets/{subnetId}/history',
   group: 'history',
-  summary: "A subnet's own history (created, updated, deleted), newest first (paged; never 404)",
+  summary:
+    "A subnet's own history (created, updated, deleted), newest first (paged; never 404: an unknown subnet id is an empty page, a malformed one 400)",
   query: s.pageQuery,
   status: 200,
   response: s.page(s.historyEntryResponse),

@@ -1,6 +1,8 @@
 /** The reads behind the history routes: never a 404, newest first. */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../errors.js';
 import type { IpAddress } from '../net/address.js';
+import { isId } from '../net/ids.js';
 import type { IpamContext } from '../store/context.js';
 import { decodeCursor, encodeCursor, type ListScope, type Page } from '../store/paging.js';
 import { entryView, type HistoryEntryView, type HistoryItem } from './entry.js';
@@ -18,6 +20,7 @@ export function addressHistory(
   ip: IpAddress,
   query: HistoryQuery,
 ): Promise<Page<HistoryEntryView>> {
+  requireSubnetId(subnetId);
   return readHistoryPage(ctx, historyKeys.addressPartitionOf(subnetId, ip), query);
 }
 
@@ -27,7 +30,21 @@ export function subnetHistory(
   subnetId: string,
   query: HistoryQuery,
 ): Promise<Page<HistoryEntryView>> {
+  requireSubnetId(subnetId);
   return readHistoryPage(ctx, historyKeys.subnetPartition(subnetId), query);
+}
+
+/**
+ * History answers for any subnet id that could have existed (deleted subnets keep
+ * theirs), so an unknown id is an empty page; text that no subnet id ever had is a
+ * mistake to name, not an empty history.
+ */
+function requireSubnetId(subnetId: string): void {
+  if (!isId('sub', subnetId))
+    throw new ValidationError(
+      `"${subnetId.slice(0, 64)}" is not a subnet id: they look like sub_ and 22 letters, digits, - or _`,
+      { field: 'subnetId' },
+    );
 }
 
 /** One page of a history partition, newest first. */

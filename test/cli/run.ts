@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
-import { type RunningServer, startServer } from '../support/server.js';
+import { type RunningServer, type ServerOptions, startServer } from '../support/server.js';
 
 const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
 
@@ -56,10 +56,10 @@ export const SLOW = 180_000;
  * The real local server for one test file: `url()` is where it listens, `run(...)`
  * calls the CLI against it.
  */
-export function cliSession() {
+export function cliSession(options: ServerOptions = {}) {
   let server: RunningServer | undefined;
   beforeAll(async () => {
-    server = await startServer();
+    server = await startServer(options);
   });
   afterAll(async () => {
     await server?.stop();

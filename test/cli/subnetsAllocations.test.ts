@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { api } from '../support/server.js';
 import { cliSession, SLOW } from './run.js';
 
-const { url, run } = cliSession();
+// History on: `ipam history` reads what the server's stream poller writes.
+const { url, run } = cliSession({ history: true });
 
 describe('ipam subnet', { timeout: SLOW }, () => {
   it('creates a subnet; --output json is exactly the API body', async () => {
@@ -225,10 +226,10 @@ describe('ipam alloc and release', { timeout: SLOW }, () => {
     expect(full.stderr).toContain('error: SUBNET_EXHAUSTED:');
   });
 
-  it('looks an address up client-side until the server has /addresses', async () => {
+  it('looks an address up in every space with GET /addresses/{ip}', async () => {
     const found = await run('lookup', '10.1.0.10', '--space', 'cli', '-o', 'json');
     expect(found.code).toBe(0);
-    expect(found.stderr).toContain('GET /addresses');
+    expect(found.json()).toEqual((await api(url(), 'GET', '/addresses/10.1.0.10?space=cli')).body);
     expect(found.json().items).toEqual([
       expect.objectContaining({
         space: 'cli',
@@ -244,9 +245,21 @@ describe('ipam alloc and release', { timeout: SLOW }, () => {
     expect(none).toMatchObject({ code: 0, stdout: 'No subnet contains 192.0.2.1.\n' });
   });
 
-  it('says history is not supported by this server, with its own exit code', async () => {
-    const history = await run('history', 'web2', '10.1.0.10', '--space', 'cli');
-    expect(history.code).toBe(7);
-    expect(history.stderr).toContain('does not offer');
+  it("shows an address's history, newest first, as the API lists it", async () => {
+    const id = (await run('subnet', 'show', 'web2', '--space', 'cli', '-o', 'json')).json().id;
+    const path = `/subnets/${id}/allocations/10.1.0.10/history`;
+    // History comes from the change stream: wait (bounded) until the poller wrote it.
+    const deadline = Date.now() + 30_000;
+    while ((await api(url(), 'GET', path)).body.items.length === 0 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    const history = await run('history', 'web2', '10.1.0.10', '--space', 'cli', '-o', 'json');
+    expect(history.code).toBe(0);
+    expect(history.json()).toEqual((await api(url(), 'GET', path)).body);
+    expect(history.json().items.at(-1)).toMatchObject({ action: 'ALLOCATED', owner: 'ci' });
+    const table = await run('history', 'web2', '10.1.0.10', '--space', 'cli');
+    expect(table.stdout).toMatch(/^AT\s+ACTION\s+ACTOR\s+OWNER\s+REQUEST\n/);
+    expect(table.stdout).toMatch(/ALLOCATED\s+local\s+ci\s+\S+/);
+    const unknown = await run('history', 'web2', '10.9.9.9', '--space', 'cli');
+    expect(unknown).toMatchObject({ code: 0, stdout: 'No history for 10.9.9.9.\n' });
   });
 });

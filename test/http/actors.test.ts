@@ -8,7 +8,7 @@ import { type ApiResponse, api, type RunningServer, startServer } from '../suppo
 
 let server: RunningServer;
 beforeAll(async () => {
-  server = await startServer();
+  server = await startServer({ history: true });
 });
 afterAll(async () => {
   await server.stop();

@@ -8,7 +8,7 @@ import { type ApiResponse, api, type RunningServer, startServer } from '../suppo
 let server: RunningServer;
 let stderr = '';
 beforeAll(async () => {
-  server = await startServer({ env: { IPAM_EVENTS: 'log' } });
+  server = await startServer({ history: true, env: { IPAM_EVENTS: 'log' } });
   server.process.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
@@ -84,20 +84,33 @@ describe('HTTP history', () => {
     expect(mine[0].detail).toMatchObject({ subnetId: id, cidr: '10.9.0.0/24', space: 'hist-http' });
   });
 
-  it('never answers 404; an unparseable address is INVALID_IP, a bad cursor VALIDATION_ERROR', async () => {
-    const none = await call('GET', '/subnets/sub_missing/allocations/2001%3Adb8%3A%3A5/history');
+  it('never answers 404; an unparseable address is INVALID_IP, a malformed id or cursor VALIDATION_ERROR', async () => {
+    // Well-formed, but no subnet ever had it: an empty history, not a 404.
+    const missing = `sub_${'m'.repeat(22)}`;
+    const none = await call('GET', `/subnets/${missing}/allocations/2001%3Adb8%3A%3A5/history`);
     expect(none.status).toBe(200);
     expect(none.body).toEqual({ items: [], nextCursor: null });
-    expect((await call('GET', '/subnets/sub_missing/history')).body).toEqual({
+    expect((await call('GET', `/subnets/${missing}/history`)).body).toEqual({
       items: [],
       nextCursor: null,
     });
-    const bad = await call('GET', '/subnets/sub_missing/allocations/010.0.0.7/history');
+    const bad = await call('GET', `/subnets/${missing}/allocations/010.0.0.7/history`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_IP');
-    const cursor = await call('GET', '/subnets/sub_missing/history?cursor=nope');
+    const cursor = await call('GET', `/subnets/${missing}/history?cursor=nope`);
     expect(cursor.body.error.code).toBe('VALIDATION_ERROR');
-    expect((await call('GET', '/subnets/sub_missing/history?limit=0')).status).toBe(400);
-    expect((await call('POST', '/subnets/sub_missing/history')).status).toBe(405);
+    expect((await call('GET', `/subnets/${missing}/history?limit=0`)).status).toBe(400);
+    expect((await call('POST', `/subnets/${missing}/history`)).status).toBe(405);
+    for (const path of [
+      '/subnets/sub_missing/history',
+      '/subnets/web/allocations/10.0.0.7/history',
+    ]) {
+      const malformed = await call('GET', path);
+      expect(malformed.status, path).toBe(400);
+      expect(malformed.body.error).toMatchObject({
+        code: 'VALIDATION_ERROR',
+        details: { field: 'subnetId' },
+      });
+    }
   });
 });

@@ -65,4 +65,19 @@ describe('local server (npm start)', () => {
       rmSync(emptyPath, { recursive: true, force: true });
     }
   });
+
+  it('refuses an IPAM_HISTORY other than on or off, naming the values', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+      env: {
+        ...process.env,
+        PORT: '0',
+        IPAM_DYNAMODB_ENDPOINT: inject('dynamoEndpoint'),
+        IPAM_TABLE_NAME: 'ipam-history-setting',
+        IPAM_HISTORY: 'no',
+      },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('IPAM_HISTORY must be "on" or "off", not "no".');
+  });
 });

@@ -20,7 +20,7 @@ const ALICE = 'arn:aws:iam::123456789012:user/alice';
 const BOB = 'arn:aws:sts::123456789012:assumed-role/deployer/bob';
 
 beforeAll(async () => {
-  db = await createTestDb();
+  db = await createTestDb({ stream: true });
   // functions/runtime.ts reads its table and endpoint at import.
   process.env.IPAM_TABLE_NAME = db.ctx.tableName;
   process.env.IPAM_DYNAMODB_ENDPOINT = db.endpoint;

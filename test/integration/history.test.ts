@@ -26,7 +26,7 @@ let allocator: TextAllocator;
 let nextSpace = 0;
 
 beforeAll(async () => {
-  db = await createTestDb();
+  db = await createTestDb({ stream: true });
   allocator = new TextAllocator(db.ctx);
 });
 
@@ -41,7 +41,7 @@ async function historyOf(subnetId: string, ip: string) {
 
 /** A fresh test table each: the stream then holds only what the test did. */
 async function freshDb(): Promise<{ db: TestDb; allocator: TextAllocator }> {
-  const fresh = await createTestDb();
+  const fresh = await createTestDb({ stream: true });
   return { db: fresh, allocator: new TextAllocator(fresh.ctx) };
 }
 
@@ -416,7 +416,8 @@ describe('history pages', () => {
     }
     expect(seen).toEqual(['d', 'c', 'b', 'a']);
     expect(
-      (await addressHistory(db.ctx, 'sub_none', parseIp('10.0.0.1'), { limit: 5 })).items,
+      (await addressHistory(db.ctx, `sub_${'n'.repeat(22)}`, parseIp('10.0.0.1'), { limit: 5 }))
+        .items,
     ).toEqual([]);
     await expect(
       subnetHistory(db.ctx, s.id, { limit: 5, ...(cursor === undefined ? {} : { cursor }) }),

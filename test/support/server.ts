@@ -21,6 +21,12 @@ export interface ServerOptions {
   readonly env?: Record<string, string>;
   /** Own process group, so `crash()` can kill the server and its DynamoDB Local at once. */
   readonly detached?: boolean;
+  /**
+   * History and events (the table's stream and the poller). Off by default on the
+   * suite's shared DynamoDB Local (IPAM_HISTORY=off: stream records of one table slow
+   * the stream writes of the others, test/support/dynamo.ts); on with a DynamoDB of its own.
+   */
+  readonly history?: boolean;
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
@@ -31,6 +37,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     PORT: '0',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     ...(endpoint === null ? {} : { IPAM_DYNAMODB_ENDPOINT: endpoint, IPAM_TABLE_NAME: tableName }),
+    IPAM_HISTORY: (options.history ?? endpoint === null) ? 'on' : 'off',
     ...options.env,
   };
   if (endpoint === null) {
