@@ -33,8 +33,8 @@ const operations: Operations<'allocations'> = {
     status: 200,
     body: await allocator.update(path.subnetId, parseIp(path.ip), body, who),
   }),
-  release: async ({ path, query }) => {
-    await allocator.release(path.subnetId, parseIp(path.ip), query.owner);
+  release: async ({ path, query, who }) => {
+    await allocator.release(path.subnetId, parseIp(path.ip), query.owner, who);
     return { status: 204 };
   },
   // The query schema admits exactly one of owner and macAddress.

@@ -63,9 +63,18 @@ export class Allocator {
     return allocate(this.views, subnetId, input, who);
   }
 
-  /** Releases an address; with `owner`, only if that owner holds it. */
-  release(subnetId: string, ip: IpAddress, owner?: string): Promise<void> {
-    return releaseAllocation(this.views, subnetId, ip, owner);
+  /**
+   * Releases an address as `who`; with `owner`, only if that owner holds it. A
+   * release by a known writer leaves a note naming it for the history; one with
+   * no writer (a context without `who`) leaves none.
+   */
+  release(
+    subnetId: string,
+    ip: IpAddress,
+    owner?: string,
+    who: Who | undefined = this.ctx.who,
+  ): Promise<void> {
+    return releaseAllocation(this.views, subnetId, ip, owner, who);
   }
 
   /** The live allocation of an address. */

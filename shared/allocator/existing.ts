@@ -9,7 +9,7 @@ import {
   OwnerMismatchError,
 } from '../errors.js';
 import { formatIp, type IpAddress } from '../net/address.js';
-import { type IpamContext, whoOf, writerStamps } from '../store/context.js';
+import { type IpamContext, type Who, whoOf, writerStamps } from '../store/context.js';
 import { backoffMs, RETRY, retryRead, sleep } from '../store/retry.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import type { Subnet } from '../subnets/subnet.js';
@@ -114,13 +114,15 @@ export async function updateAllocation(
 /**
  * Releases an address; with `owner`, only if that owner holds it. Acts only on
  * the allocation it first read: if that one is released meanwhile, the answer is
- * AllocationNotFound, never the release of its successor.
+ * AllocationNotFound, never the release of its successor. With `who`, the release
+ * note in the same transaction names the releaser for the history.
  */
 export async function releaseAllocation(
   views: SubnetViews,
   subnetId: string,
   ip: IpAddress,
   owner?: string,
+  who?: Who,
 ): Promise<void> {
   const ctx = views.ctx;
   let entry = await views.entry(subnetId);
@@ -144,7 +146,7 @@ export async function releaseAllocation(
     const leased = current.ttl !== undefined;
     const lesson = await transact(
       ctx,
-      releaseWrites(ctx, subnet, pos, ip.value, current, owner),
+      releaseWrites(ctx, subnet, pos, ip.value, current, owner, who),
       async () =>
         (await retryRead(() => readAllocation(ctx, subnet, ip)))?.reqToken !== current.reqToken,
     );

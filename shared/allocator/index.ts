@@ -13,7 +13,7 @@
  * | `views.ts`           | the per-container cache: subnets, counters, blocks, shards, hints |
  * | `reads.ts`           | reads of an allocation item, a block, a shard's stored blocks     |
  * | `reservationPlan.ts` | the TransactWriteItems that reserve candidates                    |
- * | `writes.ts`          | counter, release and lease writes; the item-unchanged condition   |
+ * | `writes.ts`          | counter, release (+ release note) and lease writes; item-unchanged |
  * | `transact.ts`        | sending planned writes; what a cancellation taught (`Lesson`)     |
  * | `reserve.ts`         | one transaction, or the pending protocol for large requests       |
  * | `pending.ts`         | the pending-record protocol and `undoPending` (also for the audit) |
@@ -33,4 +33,4 @@ export { listByOwner } from './listing.js';
 export { listByMac } from './macListing.js';
 export { undoPending } from './pending.js';
 export { Strategy } from './pick.js';
-export { tokenAttribute } from './writes.js';
+export { releaseNoteWrite, tokenAttribute } from './writes.js';

@@ -8,7 +8,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { AllocationContentionError, SubnetNotFoundError } from '../errors.js';
 import { formatIp, type IpAddress, parseIp } from '../net/address.js';
-import type { IpamContext } from '../store/context.js';
+import type { IpamContext, Who } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { backoffMs, RETRY, sleep } from '../store/retry.js';
 import { type TransactItems, writeTransaction } from '../store/transactions.js';
@@ -21,7 +21,7 @@ import type { Candidate } from './candidate.js';
 import type { AllocationItem } from './items.js';
 import { chunk, packGroups, type WritePlan } from './reservationPlan.js';
 import { type Lesson, transactChunks } from './transact.js';
-import { counterWrite, tokenAttribute, unchangedSince } from './writes.js';
+import { counterWrite, releaseNoteWrite, tokenAttribute, unchangedSince } from './writes.js';
 
 /**
  * A request too large for one transaction: record the plan as a pending item,
@@ -89,12 +89,15 @@ export async function reserveInSteps(
  * the offsets it reserved — each only where it still carries the request's token,
  * so nothing that another request holds is touched. Returns how many addresses
  * were freed, or undefined when no such pending record exists (already committed
- * or undone). Used on failure, and by the audit for a crashed request.
+ * or undone). Used on failure, and by the audit for a crashed request, which
+ * passes `who` (itself): each deleted allocation item then leaves a release note
+ * naming it, in the same transaction, for the history.
  */
 export async function undoPending(
   ctx: IpamContext,
   subnetId: string,
   token: string,
+  who?: Who,
 ): Promise<number | undefined> {
   const pendingKey = keys.pending(subnetId, token);
   const record = await ctx.doc.send(
@@ -105,7 +108,7 @@ export async function undoPending(
   try {
     const current = { subnet: await loadSubnet(ctx, subnetId) };
     for (const text of record.Item.ips as string[]) {
-      freed += await undoOne(ctx, current, parseIp(text), token);
+      freed += await undoOne(ctx, current, parseIp(text), token, who);
     }
   } catch (error) {
     // Its counters and blocks went with it; the audit deletes what is left.
@@ -125,6 +128,7 @@ async function undoOne(
   current: { subnet: Subnet },
   ip: IpAddress,
   token: string,
+  who: Who | undefined,
 ): Promise<number> {
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
     // Reloaded after a cancellation: the pools may have changed under the undo.
@@ -145,6 +149,9 @@ async function undoOne(
           ...unchangedSince(item.Item as AllocationItem),
         },
       });
+      if (who !== undefined) {
+        writes.push(releaseNoteWrite(ctx, subnet.id, keys.allocationSort(ip), token, who));
+      }
     }
     const reserved = block.Item?.[tokenName] === token;
     if (reserved) {

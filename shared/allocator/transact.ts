@@ -80,7 +80,7 @@ function learn(writes: readonly PlannedWrite[], reasons: readonly CancellationRe
     const old = reason.Item === undefined ? undefined : unmarshall(reason.Item as never);
     if (write.kind === 'block') blocks.push(blockFromItem(write.block, old));
     else if (write.kind === 'item') heldItems.push(write.value);
-    else subnetChanged = true;
+    else if (write.kind === 'counter') subnetChanged = true;
   });
   return { blocks, subnetChanged, heldItems };
 }

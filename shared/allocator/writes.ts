@@ -1,11 +1,12 @@
 /**
  * The TransactWriteItems entries the allocator's changes are built from: the shard
- * counter update, a release, a lease renewal, and the condition that an item is
- * unchanged. Each is tagged with what it is about (PlannedWrite), so a cancellation
- * reason can be read back.
+ * counter update, a release (with its release note), a lease renewal, and the
+ * condition that an item is unchanged. Each is tagged with what it is about
+ * (PlannedWrite), so a cancellation reason can be read back.
  */
-import type { IpamContext } from '../store/context.js';
+import type { IpamContext, Who } from '../store/context.js';
 import { keys } from '../store/keys.js';
+import { TTL_ATTRIBUTE } from '../store/table.js';
 import type { TransactItem } from '../store/transactions.js';
 import { leaseAttribute } from '../subnets/blocks.js';
 import type { Position } from '../subnets/geometry.js';
@@ -17,7 +18,40 @@ import type { AllocationItem } from './items.js';
 export type PlannedWrite =
   | { readonly kind: 'block'; readonly block: bigint; readonly item: TransactItem }
   | { readonly kind: 'item'; readonly value: bigint; readonly item: TransactItem }
-  | { readonly kind: 'counter'; readonly item: TransactItem };
+  | { readonly kind: 'counter'; readonly item: TransactItem }
+  /** Unconditional: it never cancels a transaction. */
+  | { readonly kind: 'note'; readonly item: TransactItem };
+
+/** Two days: longer than the stream keeps a record (24 h). */
+const RELEASE_NOTE_SECONDS = 2 * 24 * 3600;
+
+/**
+ * The note a deletion of a live allocation item writes in its transaction, for the
+ * history: the stream's REMOVE carries only the item as it was, so the processor
+ * reads who released it here (`releasedBy`, `requestId`). It outlives the stream's
+ * 24 h retention, so a late or redelivered REMOVE still finds it; then the table's
+ * TTL removes it. `allocationSort` and `reqToken` are the deleted item's.
+ */
+export function releaseNoteWrite(
+  ctx: IpamContext,
+  subnetId: string,
+  allocationSort: string,
+  reqToken: string,
+  who: Who,
+): TransactItem {
+  return {
+    Put: {
+      TableName: ctx.tableName,
+      Item: {
+        ...keys.releaseNote(subnetId, allocationSort, reqToken),
+        type: 'releaseNote',
+        releasedBy: who.actor,
+        ...(who.requestId === null ? {} : { requestId: who.requestId }),
+        [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + RELEASE_NOTE_SECONDS,
+      },
+    },
+  };
+}
 
 /** The block attribute naming the request that took offset `offset` (undos match it). */
 export const tokenAttribute = (offset: number) => `t${offset}`;
@@ -85,7 +119,9 @@ export function unchangedSince(item: AllocationItem) {
 
 /**
  * Deletes the item as read, frees its offset and uncounts it. A guarded release
- * (`owner`) also states the owner in the item's condition.
+ * (`owner`) also states the owner in the item's condition. With `who`, the same
+ * transaction writes the release note that names the releaser (one more item);
+ * without, none (the history's actor is then "unknown" either way).
  */
 export function releaseWrites(
   ctx: IpamContext,
@@ -94,6 +130,7 @@ export function releaseWrites(
   value: bigint,
   current: AllocationItem,
   owner?: string,
+  who?: Who,
 ): PlannedWrite[] {
   const ip = address(subnet.cidr.version, value);
   const leased = current.ttl !== undefined;
@@ -140,6 +177,14 @@ export function releaseWrites(
       inPools(subnet.pools, value) ? -1 : 0,
       leased ? -1 : 0,
     ),
+    ...(who === undefined
+      ? []
+      : [
+          {
+            kind: 'note' as const,
+            item: releaseNoteWrite(ctx, subnet.id, keys.allocationSort(ip), current.reqToken, who),
+          },
+        ]),
   ];
 }
 

@@ -4,12 +4,13 @@
  * meets them. Each is deleted on condition that its subnet is still gone, once an
  * earlier audit saw the subnet gone longer ago than the grace period.
  */
+import { releaseNoteWrite } from '../allocator/index.js';
 import { keys } from '../store/keys.js';
 import type { TransactItem } from '../store/transactions.js';
 import { type Sighting, sight } from './auditStore.js';
 import type { Item } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
-import { type AuditScope, seenLongEnough } from './scope.js';
+import { type AuditScope, auditWho, seenLongEnough } from './scope.js';
 
 interface DeleteCondition {
   ConditionExpression: string;
@@ -40,7 +41,12 @@ export class Orphans {
     if (what === 'allocation') {
       this.scope.part.scanned.allocations += 1;
       const ip = typeof item.ip === 'string' ? item.ip : undefined;
-      await this.orphan(subnetId, item, `allocation ${ip ?? sk}`, ip);
+      // Deleted on the audit's own account: its release note names it for the history.
+      const note =
+        typeof item.reqToken === 'string'
+          ? releaseNoteWrite(this.scope.ctx, subnetId, sk, item.reqToken, auditWho(this.scope))
+          : undefined;
+      await this.orphan(subnetId, item, `allocation ${ip ?? sk}`, ip, note);
     } else if (what === 'block') {
       await this.orphan(subnetId, item, `address block ${sk}`);
     } else {
@@ -72,26 +78,44 @@ export class Orphans {
     this.scope.findings.add(finding, outcome);
   }
 
-  private async orphan(subnetId: string, item: Item, what: string, ip?: string): Promise<void> {
+  private async orphan(
+    subnetId: string,
+    item: Item,
+    what: string,
+    ip?: string,
+    note?: TransactItem,
+  ): Promise<void> {
     const finding = {
       type: FindingType.ORPHAN_ALLOCATION,
       subnetId,
       ...(ip === undefined ? {} : { ip }),
       detail: `The ${what} belongs to subnet ${subnetId}, which no longer exists.`,
     };
-    const outcome = await this.deleteOrphan(subnetId, item, {
-      ConditionExpression: 'attribute_exists(pk)',
-    });
+    const outcome = await this.deleteOrphan(
+      subnetId,
+      item,
+      { ConditionExpression: 'attribute_exists(pk)' },
+      note,
+    );
     this.scope.findings.add(finding, outcome);
   }
 
-  /** Deletes an item of a vanished subnet, on condition that the subnet is still gone. */
-  private deleteOrphan(subnetId: string, item: Item, condition: DeleteCondition) {
+  /**
+   * Deletes an item of a vanished subnet, on condition that the subnet is still
+   * gone; `note` (an allocation's release note) is written in the same transaction.
+   */
+  private deleteOrphan(
+    subnetId: string,
+    item: Item,
+    condition: DeleteCondition,
+    note?: TransactItem,
+  ) {
     const { ctx, io } = this.scope;
     return this.repairOrphan(subnetId, async () =>
       io.transact([
         subnetGone(ctx.tableName, subnetId),
         { Delete: { TableName: ctx.tableName, Key: { pk: item.pk, sk: item.sk }, ...condition } },
+        ...(note === undefined ? [] : [note]),
       ]),
     );
   }

@@ -9,7 +9,7 @@ import { isTransactionCanceled } from '../store/retry.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { Item } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
-import type { AuditScope } from './scope.js';
+import { type AuditScope, auditWho } from './scope.js';
 
 /**
  * A pending record is undone only when older than this, whatever the grace period:
@@ -57,7 +57,7 @@ export async function auditPending(
       else if (ctx.now() - createdMs < minimumAge) outcome = NotRepaired.GRACE_PERIOD;
       else {
         try {
-          const freed = await undoPending(ctx, subnet.id, token);
+          const freed = await undoPending(ctx, subnet.id, token, auditWho(scope));
           // undefined: the record went away meanwhile (the request committed or undid itself).
           if (freed === undefined) outcome = NotRepaired.CHANGED;
           else {

@@ -2,7 +2,8 @@
  * What every check of one audit run shares: the table, the metered I/O, the
  * settings, the report and its findings; and the grace-period rules they apply.
  */
-import type { IpamContext } from '../store/context.js';
+import { AUDIT_ACTOR } from '../history/entry.js';
+import type { IpamContext, Who } from '../store/context.js';
 import { fromSubnetItem, type Subnet } from '../subnets/subnet.js';
 import type { CapacityMeter, Sighting } from './auditStore.js';
 import type { PartialReport } from './checkpoint.js';
@@ -19,6 +20,15 @@ export interface AuditScope {
   /** Where this segment (or the merge) counts what it examined. */
   readonly part: PartialReport;
   readonly findings: Findings;
+}
+
+/**
+ * The audit as the writer of a repair that deletes an allocation item on its own:
+ * its release note names the audit and this run's id, so the history calls the
+ * change REPAIRED.
+ */
+export function auditWho(scope: AuditScope): Who {
+  return { actor: AUDIT_ACTOR, requestId: scope.auditId };
 }
 
 /** An earlier audit saw it, longer ago than the grace period. */

@@ -13,7 +13,8 @@
  * - a subnet's own partition `SUBNET#<id>`: its pending records (STALE_PENDING,
  *   or orphans when the subnet is gone);
  * - a space partition: its entries, orphans when their subnet is gone;
- * - the audit's own items and everything else: skipped.
+ * - the audit's own items, history entries, release notes and everything else:
+ *   skipped.
  *
  * Memory holds one partition at a time (a shard: its blocks and allocation items)
  * plus the segment's findings and per-subnet counts. The checkpoint (checkpoint.ts)
@@ -127,8 +128,14 @@ export class SegmentScan {
 
   /** Audits the items of one partition key, and counts them. */
   private async finishPartition(pk: string, items: readonly Item[], state: SegmentState) {
-    // The audit's own items, and history entries (derived from the stream, not audited).
-    if (pk.startsWith(PREFIX.audit) || pk.startsWith(PREFIX.history)) return;
+    // The audit's own items, history entries (derived from the stream, not audited)
+    // and release notes (kept for the history, removed by their TTL).
+    if (
+      pk.startsWith(PREFIX.audit) ||
+      pk.startsWith(PREFIX.history) ||
+      pk.startsWith(PREFIX.releaseNote)
+    )
+      return;
     state.part.scanned.items += items.length;
     const first = items[0];
     if (first === undefined) return;

@@ -5,7 +5,7 @@
  * ./index.ts.
  */
 import { type AllocationItem, viewFromItem } from '../allocator/items.js';
-import { PREFIX, parseItemKey } from '../store/keys.js';
+import { keys, PREFIX, parseItemKey } from '../store/keys.js';
 import { AUDIT_ACTOR, HistoryAction, SYSTEM_ACTOR, UNKNOWN_ACTOR, type ViewJson } from './entry.js';
 import { isHistoryKey } from './keys.js';
 import { type ChangeRecord, type Item, MalformedStreamRecordError } from './records.js';
@@ -34,12 +34,20 @@ export interface DerivedEntry {
   /** The subnet's cidr and space, when the record's images carry them. */
   readonly cidr?: string;
   readonly space?: string;
-  /** Actor and request id are the deletion note's, when the delete wrote one. */
-  readonly fromDeletionNote?: boolean;
+  /** Actor and request id are this note's, when the change wrote one ({@link withNote}). */
+  readonly note?: WriterNote;
 }
 
-/** The sort key of a subnet's deletion note, written by the delete transaction. */
-export const DELETION_NOTE_SORT = 'DELETED';
+/**
+ * A note a deleting transaction writes beside what it deletes, naming the writer
+ * the stream's REMOVE does not carry: a subnet's deletion note (`deletedBy`) or an
+ * allocation's release note (`releasedBy`). Read consistently when the REMOVE is
+ * processed.
+ */
+export interface WriterNote {
+  readonly key: { readonly pk: string; readonly sk: string };
+  readonly actorAttribute: 'deletedBy' | 'releasedBy';
+}
 
 /** Subnet attributes that are bookkeeping, not part of the subnet's view. */
 const SUBNET_INTERNAL = ['pk', 'sk', 'type', 'version', 'configVersion', 'gsi1pk', 'gsi1sk'];
@@ -66,10 +74,10 @@ export function deriveEntries(record: ChangeRecord): DerivedEntry[] {
       addressHex: record.sk.slice(PREFIX.allocation.length),
       ip,
     };
-    entries = allocationEntries(record);
+    entries = allocationEntries(record, key.subnetId);
   } else if (key.kind === 'subnet') {
     target = { kind: 'subnet', subnetId: key.subnetId };
-    entries = subnetEntries(record);
+    entries = subnetEntries(record, key.subnetId);
   } else {
     return [];
   }
@@ -91,7 +99,7 @@ function stateOf(image: Item | undefined): State {
   return 'live';
 }
 
-function allocationEntries(record: ChangeRecord): Omitted[] {
+function allocationEntries(record: ChangeRecord, subnetId: string): Omitted[] {
   const old = record.oldImage;
   const next = record.newImage;
   const was = stateOf(old);
@@ -99,7 +107,7 @@ function allocationEntries(record: ChangeRecord): Omitted[] {
   if (old !== undefined && was === 'live') {
     if (next !== undefined && now === 'live') return liveToLive(record, old, next);
     if (next !== undefined && now === 'tombstone') return [released(record, old, next)];
-    return [removed(record, old)];
+    return [removed(record, old, subnetId)];
   }
   // From nothing or a tombstone: a live item is a new allocation, anything else none.
   if (next !== undefined && now === 'live') return [allocated(record, next)];
@@ -180,11 +188,16 @@ function released(record: ChangeRecord, old: Item, tombstone: Item): Omitted {
   );
 }
 
-/** A live item deleted: TTL or a sweep of an expired lease, else a release (today's code). */
-function removed(record: ChangeRecord, old: Item): Omitted {
+/**
+ * A live item deleted: TTL or a sweep of an expired lease, else a release, whose
+ * writer the release note names (the same transaction wrote it; keyed by the
+ * allocation's request token and address, so never another allocation's).
+ */
+function removed(record: ChangeRecord, old: Item, subnetId: string): Omitted {
   const changeMs = Math.max(record.approximateAtMs, stampOf(old));
   if (record.byTtl || isExpired(old, changeMs)) return expired(old);
   const releasedBy = text(old.releasedBy);
+  const reqToken = text(old.reqToken);
   return byWriter(
     {
       at: iso(changeMs),
@@ -194,9 +207,33 @@ function removed(record: ChangeRecord, old: Item): Omitted {
       owner: ownerOf(old),
       before: view(old),
       after: null,
+      ...(releasedBy !== null || reqToken === null
+        ? {}
+        : {
+            note: {
+              key: keys.releaseNote(subnetId, record.sk, reqToken),
+              actorAttribute: 'releasedBy' as const,
+            },
+          }),
     },
     old.releasedBy,
   );
+}
+
+/**
+ * The entry with the writer its note names (`note`: the item read, undefined when
+ * there is none — the actor stays "unknown"). A release note naming the audit
+ * makes the release a repair. The time stays the record's: the entry's key must
+ * not depend on the note, which its TTL removes one day.
+ */
+export function withNote(
+  entry: DerivedEntry,
+  note: Record<string, unknown> | undefined,
+): DerivedEntry {
+  if (entry.note === undefined || note === undefined) return entry;
+  const actor = text(note[entry.note.actorAttribute]);
+  const noted = { ...entry, actor: actor ?? UNKNOWN_ACTOR, requestId: text(note.requestId) };
+  return entry.note.actorAttribute === 'releasedBy' ? byWriter(noted, actor) : noted;
 }
 
 /** The lease ran out: dated at its expiry, by nobody. */
@@ -213,7 +250,7 @@ function expired(old: Item): Omitted {
 }
 
 /** A change the audit wrote is a repair, whatever it did, with the audit's id. */
-function byWriter(entry: Omitted, writer: unknown): Omitted {
+function byWriter<T extends Omitted>(entry: T, writer: unknown): T {
   if (writer !== AUDIT_ACTOR) return entry;
   return { ...entry, action: HistoryAction.REPAIRED, actor: AUDIT_ACTOR };
 }
@@ -241,7 +278,7 @@ function ownerOf(item: Item): string | null {
 
 // --- Subnets -----------------------------------------------------------------------
 
-function subnetEntries(record: ChangeRecord): Omitted[] {
+function subnetEntries(record: ChangeRecord, subnetId: string): Omitted[] {
   const old = record.oldImage;
   const next = record.newImage;
   if (next !== undefined && old === undefined) {
@@ -283,7 +320,7 @@ function subnetEntries(record: ChangeRecord): Omitted[] {
         owner: null,
         before: subnetView(old),
         after: null,
-        fromDeletionNote: true,
+        note: { key: keys.subnetDeletionNote(subnetId), actorAttribute: 'deletedBy' },
         ...placeOf(old),
       },
     ];

@@ -43,7 +43,7 @@
  *   and history entries themselves) makes nothing.
  */
 
-export { DELETION_NOTE_SORT, type DerivedEntry, deriveEntries } from './derive.js';
+export { type DerivedEntry, deriveEntries, type WriterNote, withNote } from './derive.js';
 export {
   AUDIT_ACTOR,
   entryView,

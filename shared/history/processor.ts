@@ -15,9 +15,8 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventOf } from '../events/event.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { IpamContext } from '../store/context.js';
-import { PREFIX } from '../store/keys.js';
-import { DELETION_NOTE_SORT, type DerivedEntry, deriveEntries } from './derive.js';
-import { type HistoryItem, UNKNOWN_ACTOR } from './entry.js';
+import { type DerivedEntry, deriveEntries, withNote } from './derive.js';
+import type { HistoryItem } from './entry.js';
 import { historyKeys } from './keys.js';
 import { type Place, SubnetPlaces } from './places.js';
 import { type ChangeRecord, type StreamRecordInput, toChangeRecord } from './records.js';
@@ -118,7 +117,10 @@ interface Run {
 
 async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
   for (const derived of deriveEntries(record)) {
-    const entry = derived.fromDeletionNote ? await withDeletionNote(run, derived) : derived;
+    const entry =
+      derived.note === undefined
+        ? derived
+        : withNote(derived, await readNote(run, derived.note.key));
     const item = await itemOf(run, record, entry);
     const stored = await putEntry(run.ctx, item, run.tally);
     if (stored === undefined) run.written += 1;
@@ -168,28 +170,24 @@ async function placeOf(run: Run, entry: DerivedEntry): Promise<Place> {
 }
 
 /**
- * SUBNET_DELETED takes actor and request id from the note the delete
- * transaction writes beside it (`SUBNET#<id>` / `DELETED`), when there is one.
+ * The note beside a deletion (a subnet's deletion note, an allocation's release
+ * note), read consistently: the transaction that wrote it committed before its
+ * REMOVE reached the stream, and the note outlives the stream's 24 h.
  */
-async function withDeletionNote(run: Run, entry: DerivedEntry): Promise<DerivedEntry> {
+async function readNote(
+  run: Run,
+  key: { readonly pk: string; readonly sk: string },
+): Promise<Record<string, unknown> | undefined> {
   const output = await run.ctx.doc.send(
     new GetCommand({
       TableName: run.ctx.tableName,
-      Key: { pk: `${PREFIX.subnet}${entry.target.subnetId}`, sk: DELETION_NOTE_SORT },
+      Key: key,
       ConsistentRead: true,
       ReturnConsumedCapacity: 'TOTAL',
     }),
   );
   run.tally.read += output.ConsumedCapacity?.CapacityUnits ?? 0;
-  const note = output.Item;
-  if (note === undefined) return entry;
-  // The time stays the record's: the entry's key must not depend on the note, which
-  // its TTL removes one day (a redelivery must still find the same key).
-  return {
-    ...entry,
-    actor: typeof note.deletedBy === 'string' ? note.deletedBy : UNKNOWN_ACTOR,
-    requestId: typeof note.requestId === 'string' ? note.requestId : null,
-  };
+  return output.Item;
 }
 
 /** A stable event id: the same entry key, the same id, on every delivery. */

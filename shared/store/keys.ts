@@ -28,6 +28,8 @@ export const PREFIX = {
   audit: 'AUDIT#',
   /** History entries (shared/history/keys.ts builds them): never read as a subnet's items. */
   history: 'HISTORY#',
+  /** Release notes (who released an allocation, for the history): never a subnet's items either. */
+  releaseNote: 'RELEASED#',
   owner: 'OWNER#',
 } as const;
 
@@ -56,6 +58,17 @@ export const keys = {
   allocation: (subnetId: string, shard: number, ip: IpAddress) => ({
     pk: keys.shardPartition(subnetId, shard),
     sk: keys.allocationSort(ip),
+  }),
+  /**
+   * The note a release leaves (who released it), for the history: one per
+   * allocation — its request's token (random per request) and the address in the
+   * subnet (the allocation's sort key) — in a partition of its own, so no reader of
+   * a subnet's or a shard's items meets it, and an address's successive
+   * allocations never share a note.
+   */
+  releaseNote: (subnetId: string, allocationSort: string, reqToken: string) => ({
+    pk: `${PREFIX.releaseNote}${reqToken}`,
+    sk: `${subnetId}#${allocationSort}`,
   }),
   pending: (subnetId: string, token: string) => ({
     pk: `${PREFIX.subnet}${subnetId}`,

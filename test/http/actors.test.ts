@@ -67,6 +67,43 @@ describe('HTTP actors', () => {
     expect(requestIdOf(allocated)).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('records who released an address, a guarded release too, and their request ids', async () => {
+    const subnet = await call('POST', '/subnets', { cidr: '10.63.0.0/24', space: 'actors' });
+    const id = subnet.body.id as string;
+    await call('POST', `/subnets/${id}/allocations`, { ip: '10.63.0.5', owner: 'vm-1' }, 'alice');
+    await call('POST', `/subnets/${id}/allocations`, { ip: '10.63.0.6', owner: 'vm-2' }, 'alice');
+    const released = await call(
+      'DELETE',
+      `/subnets/${id}/allocations/10.63.0.5`,
+      undefined,
+      'erin',
+    );
+    expect(released.status).toBe(204);
+    const guarded = await call(
+      'DELETE',
+      `/subnets/${id}/allocations/10.63.0.6?owner=vm-2`,
+      undefined,
+      'frank',
+    );
+    expect(guarded.status).toBe(204);
+    for (const [ip, actor, response] of [
+      ['10.63.0.5', 'erin', released],
+      ['10.63.0.6', 'frank', guarded],
+    ] as const) {
+      const history = await listed(`/subnets/${id}/allocations/${ip}/history`, 2);
+      expect(
+        history.body.items.map((entry: Record<string, unknown>) => [
+          entry.action,
+          entry.actor,
+          entry.requestId,
+        ]),
+      ).toEqual([
+        ['RELEASED', actor, requestIdOf(response)],
+        ['ALLOCATED', 'alice', expect.any(String)],
+      ]);
+    }
+  });
+
   it('names the caller "local" without X-Ipam-Actor, and records who deleted a subnet', async () => {
     const subnet = await call('POST', '/subnets', { cidr: '10.62.0.0/24', space: 'actors' });
     const id = subnet.body.id as string;

@@ -3,10 +3,12 @@
  * committed change, idempotent on redelivery, published once, a poison record
  * reported and the rest written, a restart losing and doubling nothing.
  */
-import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createStreamHandler } from '../../functions/stream/streamHandler.js';
+import { listByOwner, lookupAddress, tokenAttribute } from '../../shared/allocator/index.js';
+import { runAudit } from '../../shared/audit/index.js';
 import { type EventPublisher, type IpamEvent, memoryPublisher } from '../../shared/events/index.js';
 import {
   addressHistory,
@@ -17,7 +19,12 @@ import {
 import { parseIp } from '../../shared/net/address.js';
 import { onSubnetDeleted } from '../../shared/pools/index.js';
 import { keys } from '../../shared/store/keys.js';
-import { createSubnet, deleteSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
+import {
+  createSubnet,
+  deleteSubnet,
+  getSubnet,
+  updateSubnet,
+} from '../../shared/subnets/subnets.js';
 import { createTestDb, historyPoller, streamRecords, type TestDb } from '../support/dynamo.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
@@ -393,6 +400,169 @@ describe('processStreamRecords', () => {
       );
     }
     await poller.stop();
+  });
+});
+
+describe('who released an address', () => {
+  const xena = { actor: 'arn:aws:iam::1:user/xena', requestId: 'req-release-1' };
+  const yuri = { actor: 'arn:aws:iam::1:user/yuri', requestId: 'req-release-2' };
+
+  it('names the releaser and its request, for a plain and a guarded release, once on redelivery', async () => {
+    const fresh = await freshDb();
+    const s = await createSubnet(fresh.db.ctx, { cidr: '10.90.0.0/24' });
+    await fresh.allocator.allocate(s.id, { ip: '10.90.0.5', owner: 'vm-1' });
+    await fresh.allocator.allocate(s.id, { ip: '10.90.0.6', owner: 'vm-2' });
+    // As the HTTP route passes it, and as the custom-resource provider acts (actingAs).
+    await fresh.allocator.typed.release(s.id, parseIp('10.90.0.5'), undefined, xena);
+    await fresh.allocator.typed.actingAs(yuri).release(s.id, parseIp('10.90.0.6'), 'vm-2');
+    const records = await streamRecords(fresh.db);
+    const first = await processStreamRecords(fresh.db.ctx, records, memoryPublisher());
+    // The subnet, two allocations, two releases: the release notes make no entry.
+    expect(first).toMatchObject({ entriesWritten: 5, firstFailure: undefined });
+    const again = await processStreamRecords(fresh.db.ctx, records, memoryPublisher());
+    expect(again).toMatchObject({ entriesWritten: 0, firstFailure: undefined });
+    const brief = async (ip: string) =>
+      (await historyOf2(fresh.db, s.id, ip)).map(({ action, actor, requestId, owner }) => ({
+        action,
+        actor,
+        requestId,
+        owner,
+      }));
+    expect(await brief('10.90.0.5')).toEqual([
+      { action: 'RELEASED', actor: xena.actor, requestId: xena.requestId, owner: 'vm-1' },
+      { action: 'ALLOCATED', actor: 'unknown', requestId: null, owner: 'vm-1' },
+    ]);
+    expect(await brief('10.90.0.6')).toEqual([
+      { action: 'RELEASED', actor: yuri.actor, requestId: yuri.requestId, owner: 'vm-2' },
+      { action: 'ALLOCATED', actor: 'unknown', requestId: null, owner: 'vm-2' },
+    ]);
+  });
+
+  it('keeps the note beyond the stream, and no reader takes it for an allocation', async () => {
+    const fresh = await freshDb();
+    const ctx = fresh.db.ctx;
+    const s = await createSubnet(ctx, { cidr: '10.91.0.0/24', space: 'notes' });
+    await fresh.allocator.allocate(s.id, { ip: '10.91.0.5', owner: 'vm-note' });
+    await fresh.allocator.typed.release(s.id, parseIp('10.91.0.5'), 'vm-note', xena);
+    const scanned = await ctx.doc.send(
+      new ScanCommand({ TableName: ctx.tableName, ConsistentRead: true }),
+    );
+    const notes = (scanned.Items ?? []).filter((item) => item.releasedBy !== undefined);
+    expect(notes).toEqual([
+      expect.objectContaining({
+        type: 'releaseNote',
+        releasedBy: xena.actor,
+        requestId: xena.requestId,
+      }),
+    ]);
+    // Longer than the stream keeps a record (24 h).
+    expect(Number(notes[0]?.ttl)).toBeGreaterThan(Math.floor(ctx.now() / 1000) + 86_400);
+    expect((await fresh.allocator.list(s.id, { limit: 10 })).items).toEqual([]);
+    expect((await listByOwner(ctx, 'vm-note', { limit: 10 })).items).toEqual([]);
+    expect((await getSubnet(ctx, s.id)).usage.allocated).toBe(0);
+    expect(await lookupAddress(ctx, parseIp('10.91.0.5'), 'notes')).toMatchObject({
+      items: [expect.objectContaining({ state: 'FREE' })],
+    });
+    const report = await runAudit(ctx, { repair: false, gracePeriodMs: 0 });
+    expect(report.findings.filter((finding) => finding.type !== 'HIGH_UTILIZATION')).toEqual([]);
+    expect(report.scanned.allocations).toBe(0);
+    await expect(deleteSubnet(ctx, s.id, onSubnetDeleted)).resolves.toBeUndefined();
+  });
+
+  it("records the audit's undo of a crashed request as REPAIRED by the audit, with its id", async () => {
+    const fresh = await freshDb();
+    const ctx = fresh.db.ctx;
+    const s = await createSubnet(ctx, { cidr: '10.92.0.0/24' });
+    // A multi-step request that crashed after writing its one address.
+    const token = 'tok-crashed-history';
+    const ip = parseIp('10.92.0.20');
+    await ctx.doc.send(
+      new PutCommand({
+        TableName: ctx.tableName,
+        Item: {
+          ...keys.pending(s.id, token),
+          type: 'pending',
+          subnetId: s.id,
+          token,
+          ips: ['10.92.0.20'],
+          createdAt: new Date(ctx.now()).toISOString(),
+        },
+      }),
+    );
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: keys.block(s.id, 0, 0n),
+        UpdateExpression: `ADD u :o SET ${tokenAttribute(20)} = :token`,
+        ExpressionAttributeValues: { ':o': new Set([20]), ':token': token },
+      }),
+    );
+    await ctx.doc.send(
+      new UpdateCommand({
+        TableName: ctx.tableName,
+        Key: keys.counter(s.id, 0),
+        UpdateExpression: 'ADD n :one, p :one, ver :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+    await ctx.doc.send(
+      new PutCommand({
+        TableName: ctx.tableName,
+        Item: {
+          ...keys.allocation(s.id, 0, ip),
+          type: 'allocation',
+          subnetId: s.id,
+          ip: '10.92.0.20',
+          owner: 'crashed',
+          description: null,
+          tags: {},
+          macAddress: null,
+          createdAt: new Date(ctx.now()).toISOString(),
+          expiresAt: null,
+          reqToken: token,
+        },
+      }),
+    );
+    fresh.db.advance(16 * 60_000);
+    const report = await runAudit(ctx, { repair: true });
+    expect(report.findings).toEqual([
+      expect.objectContaining({ type: 'STALE_PENDING', repaired: true }),
+    ]);
+    await historyPoller(fresh.db).drain();
+    expect(
+      (await historyOf2(fresh.db, s.id, '10.92.0.20')).map(({ action, actor, requestId }) => ({
+        action,
+        actor,
+        requestId,
+      })),
+    ).toEqual([
+      { action: 'REPAIRED', actor: 'audit', requestId: report.id },
+      { action: 'ALLOCATED', actor: 'unknown', requestId: null },
+    ]);
+  });
+
+  it("records the audit's deletion of a vanished subnet's allocation as REPAIRED by the audit", async () => {
+    const fresh = await freshDb();
+    const ctx = fresh.db.ctx;
+    const s = await createSubnet(ctx, { cidr: '10.93.0.0/24' });
+    await fresh.allocator.allocate(s.id, { ip: '10.93.0.8', owner: 'ghost' });
+    // The subnet item vanishes (a bug, or a hand-made delete); everything else stays.
+    await ctx.doc.send(new DeleteCommand({ TableName: ctx.tableName, Key: keys.subnet(s.id) }));
+    await runAudit(ctx, { repair: true });
+    fresh.db.advance(16 * 60_000);
+    const second = await runAudit(ctx, { repair: true });
+    expect(second.findingCounts.ORPHAN_ALLOCATION).toEqual({ found: 3, repaired: 3 });
+    await historyPoller(fresh.db).drain();
+    expect(
+      (await historyOf2(fresh.db, s.id, '10.93.0.8')).map(({ action, actor, requestId }) => ({
+        action,
+        actor,
+        requestId,
+      })),
+    ).toEqual([
+      { action: 'REPAIRED', actor: 'audit', requestId: second.id },
+      { action: 'ALLOCATED', actor: 'unknown', requestId: null },
+    ]);
   });
 });
 
