@@ -28,10 +28,17 @@
  * - MODIFY live → tombstone: RELEASED (owner = the holder that lost it, actor =
  *   `releasedBy`), or EXPIRED when the lease had expired by `releasedAt`;
  * - REMOVE of a live item: EXPIRED when DynamoDB's TTL deleted it or its lease had
- *   expired, else RELEASED (today's releases delete; actor `releasedBy` or "unknown");
+ *   expired (whoever deleted it: a reuse, the audit's sweep, the TTL), else RELEASED,
+ *   actor and requestId from the release note `RELEASED#<reqToken>` /
+ *   `<subnetId>#IP#<address hex>` (`releasedBy`, `requestId`, `ttl` > the stream's
+ *   24 h) that the deleting transaction writes — a release by a known writer, the
+ *   audit's undo of a crashed request, its deletion of a vanished subnet's
+ *   allocations — read consistently when the REMOVE is processed; without a note,
+ *   actor "unknown". The note is keyed by the allocation's own request token, so it
+ *   is never another allocation's; the entry's time stays the record's;
  * - REMOVE of a tombstone, and tombstone → tombstone: nothing;
- * - a change written with `updatedBy`/`releasedBy` "audit": REPAIRED (requestId = the
- *   audit's id, from `requestId`);
+ * - a change written with `updatedBy`/`releasedBy` "audit", or whose release note
+ *   names "audit": REPAIRED (requestId = the audit's id, from `requestId`);
  * - subnet META: INSERT → SUBNET_CREATED, MODIFY of a field of the view (not only
  *   `updatedAt`/`updatedBy`/`requestId`/versions) → SUBNET_UPDATED, REMOVE →
  *   SUBNET_DELETED. The one rule for deletions: the entry always comes from the META
@@ -39,8 +46,8 @@
  *   (`deletedBy`, `requestId`, `ttl` > the stream's 24 h) that the delete
  *   transaction writes, read consistently when the REMOVE is processed; without a
  *   note, actor "unknown". The note itself makes no entry.
- * - everything else (blocks, counters, pending, space, pool, audit items, CFN items
- *   and history entries themselves) makes nothing.
+ * - everything else (blocks, counters, pending, space, pool, audit items, CFN items,
+ *   release notes and history entries themselves) makes nothing.
  */
 
 export { type DerivedEntry, deriveEntries, type WriterNote, withNote } from './derive.js';
