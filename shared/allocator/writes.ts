@@ -28,7 +28,7 @@ const RELEASE_NOTE_SECONDS = 2 * 24 * 3600;
 /**
  * The note a deletion of a live allocation item writes in its transaction, for the
  * history: the stream's REMOVE carries only the item as it was, so the processor
- * reads who released it here (`releasedBy`, `requestId`). It outlives the stream's
+ * reads who released it, and when, here (`releasedBy`, `releasedAt`, `requestId`). It outlives the stream's
  * 24 h retention, so a late or redelivered REMOVE still finds it; then the table's
  * TTL removes it. `allocationSort` and `reqToken` are the deleted item's.
  */
@@ -46,6 +46,8 @@ export function releaseNoteWrite(
         ...keys.releaseNote(subnetId, allocationSort, reqToken),
         type: 'releaseNote',
         releasedBy: who.actor,
+        // To the millisecond: the stream dates the REMOVE in whole seconds.
+        releasedAt: new Date(ctx.now()).toISOString(),
         ...(who.requestId === null ? {} : { requestId: who.requestId }),
         [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + RELEASE_NOTE_SECONDS,
       },

@@ -223,8 +223,11 @@ function removed(record: ChangeRecord, old: Item, subnetId: string): Omitted {
 /**
  * The entry with the writer its note names (`note`: the item read, undefined when
  * there is none — the actor stays "unknown"). A release note naming the audit
- * makes the release a repair. The time stays the record's: the entry's key must
- * not depend on the note, which its TTL removes one day.
+ * makes the release a repair. A release note's `releasedAt` (milliseconds) dates
+ * the entry when later than the record's time, which streams give in whole seconds;
+ * the key may depend on it because the note outlives the stream's 24 h (a
+ * redelivery finds it and computes the same key). A subnet's entry keeps the
+ * record's time.
  */
 export function withNote(
   entry: DerivedEntry,
@@ -233,7 +236,11 @@ export function withNote(
   if (entry.note === undefined || note === undefined) return entry;
   const actor = text(note[entry.note.actorAttribute]);
   const noted = { ...entry, actor: actor ?? UNKNOWN_ACTOR, requestId: text(note.requestId) };
-  return entry.note.actorAttribute === 'releasedBy' ? byWriter(noted, actor) : noted;
+  if (entry.note.actorAttribute !== 'releasedBy') return noted;
+  const releasedMs = Date.parse(text(note.releasedAt) ?? '');
+  const at =
+    Number.isFinite(releasedMs) && releasedMs > Date.parse(entry.at) ? iso(releasedMs) : entry.at;
+  return byWriter({ ...noted, at }, actor);
 }
 
 /** The lease ran out: dated at its expiry, by nobody. */

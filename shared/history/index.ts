@@ -30,7 +30,7 @@
  * - REMOVE of a live item: EXPIRED when DynamoDB's TTL deleted it or its lease had
  *   expired (whoever deleted it: a reuse, the audit's sweep, the TTL), else RELEASED,
  *   actor and requestId from the release note `RELEASED#<reqToken>` /
- *   `<subnetId>#IP#<address hex>` (`releasedBy`, `requestId`, `ttl` > the stream's
+ *   `<subnetId>#IP#<address hex>` (`releasedBy`, `releasedAt`, `requestId`, `ttl` > the stream's
  *   24 h) that the deleting transaction writes — a release by a known writer, the
  *   audit's undo of a crashed request, its deletion of a vanished subnet's
  *   allocations — read consistently when the REMOVE is processed; without a note,

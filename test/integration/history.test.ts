@@ -438,6 +438,27 @@ describe('who released an address', () => {
     ]);
   });
 
+  it('dates a release by its note to the millisecond, the same on redelivery', async () => {
+    const fresh = await freshDb();
+    const s = await createSubnet(fresh.db.ctx, { cidr: '10.92.0.0/24' });
+    await fresh.allocator.allocate(s.id, { ip: '10.92.0.5', owner: 'vm-1' });
+    // The service's clock runs 5.5 s ahead of the stream's: only the note can say when.
+    fresh.db.advance(5_500);
+    const before = fresh.db.ctx.now();
+    await fresh.allocator.typed.release(s.id, parseIp('10.92.0.5'), undefined, xena);
+    const scanned = await fresh.db.ctx.doc.send(
+      new ScanCommand({ TableName: fresh.db.ctx.tableName, ConsistentRead: true }),
+    );
+    const note = (scanned.Items ?? []).find((item) => item.type === 'releaseNote');
+    expect(Date.parse(String(note?.releasedAt))).toBeGreaterThanOrEqual(before);
+    const records = await streamRecords(fresh.db);
+    await processStreamRecords(fresh.db.ctx, records, memoryPublisher());
+    const again = await processStreamRecords(fresh.db.ctx, records, memoryPublisher());
+    expect(again.entriesWritten).toBe(0);
+    const [released] = await historyOf2(fresh.db, s.id, '10.92.0.5');
+    expect(released).toMatchObject({ action: 'RELEASED', actor: xena.actor, at: note?.releasedAt });
+  });
+
   it('keeps the note beyond the stream, and no reader takes it for an allocation', async () => {
     const fresh = await freshDb();
     const ctx = fresh.db.ctx;
