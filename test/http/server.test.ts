@@ -8,17 +8,26 @@ import { createDynamoClient } from '../../shared/store/client.js';
 import { api, startServer } from '../support/server.js';
 
 describe('local server (npm start)', () => {
-  it('keeps data across a restart with IPAM_DATA_DIR', async () => {
+  // Two DynamoDB Local starts, as `npm start` runs (history on): slow on a loaded machine.
+  it('keeps data across a restart with IPAM_DATA_DIR', { timeout: 180_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ipam-data-'));
     try {
-      const first = await startServer({ endpoint: null, env: { IPAM_DATA_DIR: dataDir } });
+      const first = await startServer({
+        endpoint: null,
+        history: true,
+        env: { IPAM_DATA_DIR: dataDir },
+      });
       const subnet = await api(first.url, 'POST', '/subnets', { cidr: '10.0.0.0/24' });
       const allocation = await api(first.url, 'POST', `/subnets/${subnet.body.id}/allocations`, {
         owner: 'keep',
       });
       expect(await first.stop('SIGTERM')).toBe(0);
 
-      const second = await startServer({ endpoint: null, env: { IPAM_DATA_DIR: dataDir } });
+      const second = await startServer({
+        endpoint: null,
+        history: true,
+        env: { IPAM_DATA_DIR: dataDir },
+      });
       try {
         const again = await api(second.url, 'GET', `/subnets/${subnet.body.id}/allocations`);
         expect(again.body.items).toEqual(allocation.body.allocations);

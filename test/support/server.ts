@@ -22,9 +22,10 @@ export interface ServerOptions {
   /** Own process group, so `crash()` can kill the server and its DynamoDB Local at once. */
   readonly detached?: boolean;
   /**
-   * History and events (the table's stream and the poller). Off by default on the
-   * suite's shared DynamoDB Local (IPAM_HISTORY=off: stream records of one table slow
-   * the stream writes of the others, test/support/dynamo.ts); on with a DynamoDB of its own.
+   * History and events (the table's stream and the poller); off unless asked for
+   * (IPAM_HISTORY=off): on the suite's shared DynamoDB Local the stream records of one
+   * table slow the stream writes of the others (test/support/dynamo.ts), and a test
+   * about something else need not pay for the poller's work.
    */
   readonly history?: boolean;
 }
@@ -37,7 +38,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     PORT: '0',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     ...(endpoint === null ? {} : { IPAM_DYNAMODB_ENDPOINT: endpoint, IPAM_TABLE_NAME: tableName }),
-    IPAM_HISTORY: (options.history ?? endpoint === null) ? 'on' : 'off',
+    IPAM_HISTORY: options.history === true ? 'on' : 'off',
     ...options.env,
   };
   if (endpoint === null) {
