@@ -30,6 +30,16 @@ async function listed(path: string, count: number): Promise<ApiResponse> {
 
 const requestIdOf = (response: ApiResponse) => response.headers.get('x-request-id');
 
+/** The history at `path` (once it lists `count` entries) as [action, actor, requestId]. */
+async function whoDid(path: string, count: number): Promise<unknown[][]> {
+  const history = await listed(path, count);
+  return history.body.items.map((entry: Record<string, unknown>) => [
+    entry.action,
+    entry.actor,
+    entry.requestId,
+  ]);
+}
+
 describe('HTTP actors', () => {
   it('records who allocated and who changed an allocation, and their request ids', async () => {
     const subnet = await call('POST', '/subnets', { cidr: '10.61.0.0/24', space: 'actors' });
@@ -53,14 +63,7 @@ describe('HTTP actors', () => {
     const read = await call('GET', `/subnets/${id}/allocations/10.61.0.5`);
     expect(read.body).toMatchObject({ owner: 'vm-2', createdBy: 'alice', updatedBy: 'bob' });
 
-    const history = await listed(`/subnets/${id}/allocations/10.61.0.5/history`, 2);
-    expect(
-      history.body.items.map((entry: Record<string, unknown>) => [
-        entry.action,
-        entry.actor,
-        entry.requestId,
-      ]),
-    ).toEqual([
+    expect(await whoDid(`/subnets/${id}/allocations/10.61.0.5/history`, 2)).toEqual([
       ['UPDATED', 'bob', requestIdOf(patched)],
       ['ALLOCATED', 'alice', requestIdOf(allocated)],
     ]);
@@ -90,14 +93,7 @@ describe('HTTP actors', () => {
       ['10.63.0.5', 'erin', released],
       ['10.63.0.6', 'frank', guarded],
     ] as const) {
-      const history = await listed(`/subnets/${id}/allocations/${ip}/history`, 2);
-      expect(
-        history.body.items.map((entry: Record<string, unknown>) => [
-          entry.action,
-          entry.actor,
-          entry.requestId,
-        ]),
-      ).toEqual([
+      expect(await whoDid(`/subnets/${id}/allocations/${ip}/history`, 2)).toEqual([
         ['RELEASED', actor, requestIdOf(response)],
         ['ALLOCATED', 'alice', expect.any(String)],
       ]);
@@ -113,14 +109,7 @@ describe('HTTP actors', () => {
     const renamed = await call('PATCH', `/subnets/${id}`, { name: 'old' }, 'carol');
     const deleted = await call('DELETE', `/subnets/${id}`, undefined, 'dave');
     expect(deleted.status).toBe(204);
-    const history = await listed(`/subnets/${id}/history`, 3);
-    expect(
-      history.body.items.map((entry: Record<string, unknown>) => [
-        entry.action,
-        entry.actor,
-        entry.requestId,
-      ]),
-    ).toEqual([
+    expect(await whoDid(`/subnets/${id}/history`, 3)).toEqual([
       ['SUBNET_DELETED', 'dave', requestIdOf(deleted)],
       ['SUBNET_UPDATED', 'carol', requestIdOf(renamed)],
       ['SUBNET_CREATED', 'local', requestIdOf(subnet)],

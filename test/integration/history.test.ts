@@ -550,13 +550,7 @@ describe('who released an address', () => {
       expect.objectContaining({ type: 'STALE_PENDING', repaired: true }),
     ]);
     await historyPoller(fresh.db).drain();
-    expect(
-      (await historyOf2(fresh.db, s.id, '10.92.0.20')).map(({ action, actor, requestId }) => ({
-        action,
-        actor,
-        requestId,
-      })),
-    ).toEqual([
+    expect(await whoDid(fresh.db, s.id, '10.92.0.20')).toEqual([
       { action: 'REPAIRED', actor: 'audit', requestId: report.id },
       { action: 'ALLOCATED', actor: 'unknown', requestId: null },
     ]);
@@ -574,13 +568,7 @@ describe('who released an address', () => {
     const second = await runAudit(ctx, { repair: true });
     expect(second.findingCounts.ORPHAN_ALLOCATION).toEqual({ found: 3, repaired: 3 });
     await historyPoller(fresh.db).drain();
-    expect(
-      (await historyOf2(fresh.db, s.id, '10.93.0.8')).map(({ action, actor, requestId }) => ({
-        action,
-        actor,
-        requestId,
-      })),
-    ).toEqual([
+    expect(await whoDid(fresh.db, s.id, '10.93.0.8')).toEqual([
       { action: 'REPAIRED', actor: 'audit', requestId: second.id },
       { action: 'ALLOCATED', actor: 'unknown', requestId: null },
     ]);
@@ -619,4 +607,13 @@ describe('history pages', () => {
 
 async function historyOf2(target: TestDb, subnetId: string, ip: string) {
   return (await addressHistory(target.ctx, subnetId, parseIp(ip), { limit: 100 })).items;
+}
+
+/** An address's entries, newest first, as who did what in which request. */
+async function whoDid(target: TestDb, subnetId: string, ip: string) {
+  return (await historyOf2(target, subnetId, ip)).map(({ action, actor, requestId }) => ({
+    action,
+    actor,
+    requestId,
+  }));
 }
