@@ -14,6 +14,7 @@ import { keys } from '../../shared/store/keys.js';
 import { geometryOf, positionOf } from '../../shared/subnets/geometry.js';
 import { createSubnet, getSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { interrupted } from '../support/interleave.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
@@ -205,6 +206,50 @@ describe('A released address with a cool-down', () => {
     // Released under delay 0: free at once.
     await allocator.release(subnet.id, '10.94.0.21');
     expect((await allocator.allocate(subnet.id, { ip: '10.94.0.21' }))[0]?.ip).toBe('10.94.0.21');
+  });
+});
+
+describe('Races at the end of a cool-down', () => {
+  it('lets exactly one of several concurrent takers have the address once it is free', async () => {
+    const subnet = await subnetOf('10.99.0.0/24', 60);
+    await allocator.allocate(subnet.id, { ip: '10.99.0.70' });
+    await allocator.release(subnet.id, '10.99.0.70');
+    db.advance(61_000);
+    const takers = Array.from({ length: 4 }, (_, i) =>
+      new TextAllocator(db.ctx, { cacheMs: 0 }).allocate(subnet.id, {
+        ip: '10.99.0.70',
+        owner: `taker-${i}`,
+      }),
+    );
+    const outcomes = await Promise.allSettled(takers);
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const lost of outcomes.filter((o) => o.status === 'rejected')) {
+      expect(lost.reason).toMatchObject({ code: 'IP_ALREADY_ALLOCATED' });
+    }
+    expect((await getSubnet(db.ctx, subnet.id)).usage).toMatchObject({
+      allocated: 1,
+      quarantined: 0,
+    });
+  });
+
+  it('never hands out an address that went back into a cool-down after the pick read it free', async () => {
+    const subnet = await subnetOf('10.90.8.0/29', 120);
+    await allocator.allocate(subnet.id, { count: 5, strategy: 'sequential' });
+    await allocator.release(subnet.id, '10.90.8.4');
+    db.advance(121_000); // .4 is free again (an ended cool-down)
+    // Between the pick's read (".4 is free") and its write, another caller takes .4
+    // and releases it: a new cool-down has begun when the write is tried.
+    const racing = interrupted(db, async () => {
+      await allocator.allocate(subnet.id, { ip: '10.90.8.4', owner: 'other' });
+      await allocator.release(subnet.id, '10.90.8.4');
+    });
+    const late = new TextAllocator(racing, { cacheMs: 0 });
+    await expect(late.allocate(subnet.id, { strategy: 'random' })).rejects.toMatchObject({
+      code: 'SUBNET_EXHAUSTED',
+      details: { quarantined: 1 },
+    });
+    expect((await stateOf('10.90.8.4', subnet.space))?.state).toBe('QUARANTINED');
   });
 });
 
