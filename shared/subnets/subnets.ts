@@ -360,7 +360,7 @@ async function getSubnetView(ctx: IpamContext, subnet: Subnet): Promise<SubnetVi
 
 /**
  * PATCH: name and tags freely; gateway and pools with the create rules. A change of
- * gateway or pools bumps configVersion and is fenced in its own transaction: the
+ * gateway, pools or reuseDelaySeconds bumps configVersion and is fenced in its own transaction: the
  * subnet, a check that no live allocation holds a new gateway, and every shard
  * counter's `pv` (configFence) commit together. So an allocation of the new gateway
  * either committed first (the PATCH answers IP_ALREADY_ALLOCATED) or fails its
@@ -384,15 +384,23 @@ export async function updateSubnet(
         ? current.pools
         : validatePools(current.cidr, gateway, input.allocationPools);
     assertGatewayOutsidePools(current.cidr.version, gateway, pools);
-    const configChanged = input.allocationPools !== undefined || gateway !== current.gateway;
+    const reuseDelaySeconds =
+      input.reuseDelaySeconds === undefined
+        ? current.reuseDelaySeconds
+        : reuseDelay(input.reuseDelaySeconds);
+    // A new cool-down is fenced like a pool change (its shards keep their counts, so
+    // none is recounted): an allocator holding the subnet as it was fails its next
+    // counter condition and reloads it, so every release and lease after this commit
+    // uses the new delay — "the delay in force at release time".
+    const configChanged =
+      input.allocationPools !== undefined ||
+      gateway !== current.gateway ||
+      reuseDelaySeconds !== current.reuseDelaySeconds;
     const next: Subnet = {
       ...current,
       name: input.name === undefined ? current.name : input.name,
       tags: input.tags ?? current.tags,
-      reuseDelaySeconds:
-        input.reuseDelaySeconds === undefined
-          ? current.reuseDelaySeconds
-          : reuseDelay(input.reuseDelaySeconds),
+      reuseDelaySeconds,
       gateway,
       pools,
       updatedAt: new Date(ctx.now()).toISOString(),

@@ -253,6 +253,24 @@ describe('Races at the end of a cool-down', () => {
   });
 });
 
+describe('A PATCH of reuseDelaySeconds', () => {
+  it('applies to the next release also of an allocator that cached the subnet before it', async () => {
+    const subnet = await subnetOf('10.89.0.0/24', 0);
+    // Default cacheMs: this allocator keeps the subnet item (30 s) and its counters.
+    const cached = new TextAllocator(db.ctx);
+    await cached.allocate(subnet.id, { ip: '10.89.0.80' });
+    await cached.allocate(subnet.id, { ip: '10.89.0.81', ttlSeconds: 60 });
+    await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 600 });
+    await cached.release(subnet.id, '10.89.0.80');
+    await expect(cached.allocate(subnet.id, { ip: '10.89.0.80' })).rejects.toMatchObject({
+      code: 'IP_QUARANTINED',
+    });
+    await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 0 });
+    await cached.release(subnet.id, '10.89.0.81');
+    expect((await cached.allocate(subnet.id, { ip: '10.89.0.81' }))[0]?.ip).toBe('10.89.0.81');
+  });
+});
+
 describe('An expired lease with a cool-down', () => {
   it('is QUARANTINED from its expiry for the delay, LEASE_EXPIRED after it', async () => {
     const subnet = await subnetOf('10.95.0.0/24', 300);
