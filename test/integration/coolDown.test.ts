@@ -5,7 +5,7 @@
  * `availableAt`, usage counts it apart, the lookup shows it, the audit leaves it
  * alone. With D = 0 nothing changes.
  */
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lookupAddress } from '../../shared/allocator/addressLookup.js';
 import { runAudit } from '../../shared/audit/index.js';
@@ -373,5 +373,46 @@ describe('The audit and quarantined addresses', () => {
     });
     expect(problems(await runAudit(auditDb.ctx, { repair: true, gracePeriodMs: 0 }))).toEqual([]);
     expect((await own.allocate(subnet.id, { ip: '10.98.0.60' }))[0]?.ip).toBe('10.98.0.60');
+  });
+});
+
+describe('The audit taking back a lease its block lost', () => {
+  it('restores the cool-down of a lease under a delay', async () => {
+    const auditDb = await createTestDb();
+    const own = new TextAllocator(auditDb.ctx, { cacheMs: 0 });
+    const subnet = await createSubnet(auditDb.ctx, {
+      cidr: '10.88.0.0/24',
+      space: newSpace(),
+      reuseDelaySeconds: 300,
+    });
+    const [lease] = await own.allocate(subnet.id, { ip: '10.88.0.64', ttlSeconds: 3600 });
+    const expiry = Math.floor(Date.parse(lease?.expiresAt ?? '') / 1000);
+    const pos = positionOf(geometryOf(parseCidr(subnet.cidr)), parseIp('10.88.0.64').value);
+    // The block loses the offset (and its lease and cool-down attributes).
+    await auditDb.ctx.doc.send(
+      new UpdateCommand({
+        TableName: auditDb.ctx.tableName,
+        Key: keys.block(subnet.id, pos.shard, pos.block),
+        UpdateExpression: 'DELETE u :o REMOVE x64, q64, t64',
+        ExpressionAttributeValues: { ':o': new Set([64]) },
+      }),
+    );
+    const report = await runAudit(auditDb.ctx, { repair: true, gracePeriodMs: 0 });
+    // (The damage left the counter as it was: the audit also settles that, USAGE_DRIFT.)
+    expect(report.findings.filter((f) => f.type === 'ALLOCATION_WITHOUT_BLOCK')).toEqual([
+      expect.objectContaining({ ip: '10.88.0.64', repaired: true }),
+    ]);
+    const stored = await auditDb.ctx.doc.send(
+      new GetCommand({
+        TableName: auditDb.ctx.tableName,
+        Key: keys.block(subnet.id, pos.shard, pos.block),
+        ConsistentRead: true,
+      }),
+    );
+    expect(stored.Item).toMatchObject({ x64: expiry + 300, q64: expiry });
+    auditDb.advance(3_601_000);
+    await expect(own.allocate(subnet.id, { ip: '10.88.0.64' })).rejects.toMatchObject({
+      code: 'IP_QUARANTINED',
+    });
   });
 });
