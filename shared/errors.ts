@@ -96,13 +96,41 @@ export class IpAlreadyAllocatedError extends IpamError {
   }
 }
 
+/** The address is in its release cool-down (API.md "Release cool-down") until `availableAt`. */
+export class IpQuarantinedError extends IpamError {
+  readonly code = 'IP_QUARANTINED';
+  constructor(ip: string, availableAt: string) {
+    super(
+      `${ip} was released (or its lease expired) recently and is in the subnet's reuse ` +
+        `cool-down until ${availableAt}; allocate it from then on, or pick another address.`,
+      { ip, availableAt },
+    );
+  }
+}
+
+/** Addresses in their cool-down when a subnet is exhausted: how many, and the first to end. */
+export interface QuarantineSummary {
+  readonly quarantined: number;
+  /** ISO-8601: when the first of them becomes allocatable. */
+  readonly availableAt: string;
+}
+
 export class SubnetExhaustedError extends IpamError {
   readonly code = 'SUBNET_EXHAUSTED';
-  constructor(total: number | string, allocated: number | string, requested: number) {
+  constructor(
+    total: number | string,
+    allocated: number | string,
+    requested: number,
+    cooling?: QuarantineSummary,
+  ) {
     super(
       `The subnet's allocation pools have too few free addresses: ${requested} requested, ` +
-        `${allocated} of ${total} allocated. Release addresses or widen the pools.`,
-      { total, allocated, requested },
+        `${allocated} of ${total} allocated` +
+        (cooling === undefined
+          ? '. Release addresses or widen the pools.'
+          : `, ${cooling.quarantined} in the reuse cool-down (the first free again at ` +
+            `${cooling.availableAt}). Retry then, release addresses or widen the pools.`),
+      { total, allocated, requested, ...(cooling ?? {}) },
     );
   }
 }

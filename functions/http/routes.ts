@@ -139,6 +139,7 @@ const allocate = defineRoute({
     'INVALID_MAC',
     'MAC_NOT_APPLICABLE',
     'IP_ALREADY_ALLOCATED',
+    'IP_QUARANTINED',
     'SUBNET_EXHAUSTED',
     'ALLOCATION_CONTENTION',
   ],

@@ -47,6 +47,21 @@ const cursor = z
   .max(2000)
   .describe('nextCursor of the previous page of this same list (same path and filters)');
 
+const reuseDelaySeconds = z
+  .number('reuseDelaySeconds must be a whole number of seconds from 0 to 86400')
+  .int('reuseDelaySeconds must be a whole number of seconds from 0 to 86400')
+  .min(
+    LIMITS.reuseDelaySeconds.min,
+    'reuseDelaySeconds must be a whole number of seconds from 0 to 86400',
+  )
+  .max(
+    LIMITS.reuseDelaySeconds.max,
+    'reuseDelaySeconds must be a whole number of seconds from 0 to 86400',
+  )
+  .describe(
+    'Release cool-down in seconds, 0-86400 (default 0): a released address or an expired lease stays QUARANTINED this long',
+  );
+
 export const createSubnetBody = z.strictObject({
   cidr,
   name: name.optional(),
@@ -54,6 +69,7 @@ export const createSubnetBody = z.strictObject({
   gatewayIp: address.nullable().optional(),
   allocationPools: pools.optional(),
   tags: tags.optional(),
+  reuseDelaySeconds: reuseDelaySeconds.optional(),
 });
 
 export const updateSubnetBody = z.strictObject({
@@ -61,6 +77,7 @@ export const updateSubnetBody = z.strictObject({
   tags: tags.optional(),
   gatewayIp: address.nullable().optional(),
   allocationPools: pools.optional(),
+  reuseDelaySeconds: reuseDelaySeconds.optional(),
 });
 
 export const allocateBody = z
@@ -203,7 +220,21 @@ export const subnetResponse = z.object({
   tags: z.record(z.string(), z.string()),
   createdAt: z.string(),
   updatedAt: z.string(),
-  usage: z.object({ total: count, allocated: count, available: count, outsidePools: count }),
+  usage: z.object({
+    total: count,
+    allocated: count,
+    available: count,
+    outsidePools: count,
+    quarantined: count
+      .optional()
+      .describe(
+        'Pool addresses in their release cool-down (in neither allocated nor available); shown where a cool-down applies',
+      ),
+  }),
+  reuseDelaySeconds: z
+    .number()
+    .int()
+    .describe('Release cool-down in seconds (0: a released address is free at once)'),
   poolId: z
     .string()
     .optional()
@@ -230,7 +261,19 @@ export const addressLookupResponse = z.object({
       space: z.string(),
       subnetId: z.string(),
       cidr: z.string(),
-      state: z.enum(['ALLOCATED', 'LEASE_EXPIRED', 'GATEWAY', 'RESERVED', 'FREE', 'OUTSIDE_POOLS']),
+      state: z.enum([
+        'ALLOCATED',
+        'LEASE_EXPIRED',
+        'QUARANTINED',
+        'GATEWAY',
+        'RESERVED',
+        'FREE',
+        'OUTSIDE_POOLS',
+      ]),
+      availableAt: z
+        .string()
+        .optional()
+        .describe('QUARANTINED only: when its release cool-down ends (ISO-8601)'),
       inPools: z.boolean(),
       allocation: allocationResponse.nullable(),
     }),

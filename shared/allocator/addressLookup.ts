@@ -8,15 +8,17 @@
  * query of one item. The spaces themselves come from the subnet list (gsi1
  * `SUBNETS`, sorted `<space>#NET#…`) by a skip scan: one query of one item per space,
  * each starting after the last space's keys. Cost: two one-item queries per space,
- * then two GetItems (subnet, allocation) per containing subnet — independent of how
- * many subnets a space holds.
+ * then two GetItems (subnet, allocation) per containing subnet — and a third (the
+ * block: is it in its release cool-down?) where no live allocation holds it —
+ * independent of how many subnets a space holds.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { SubnetNotFoundError } from '../errors.js';
 import { addressKey, cidrFirst, cidrLast, formatCidr, type IpAddress } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
-import { geometryOf, positionOf } from '../subnets/geometry.js';
+import { blockFromItem, coolingUntil } from '../subnets/blocks.js';
+import { geometryOf, type Position, positionOf } from '../subnets/geometry.js';
 import { inPools, usesEveryAddress } from '../subnets/rules.js';
 import type { Subnet } from '../subnets/subnet.js';
 import { loadSubnet } from '../subnets/subnets.js';
@@ -27,6 +29,7 @@ import { nowSeconds } from './reads.js';
 export const AddressState = {
   ALLOCATED: 'ALLOCATED',
   LEASE_EXPIRED: 'LEASE_EXPIRED',
+  QUARANTINED: 'QUARANTINED',
   GATEWAY: 'GATEWAY',
   RESERVED: 'RESERVED',
   FREE: 'FREE',
@@ -42,6 +45,8 @@ export interface AddressPlace {
   state: AddressState;
   inPools: boolean;
   allocation: AllocationView | null;
+  /** QUARANTINED only: when the address's release cool-down ends (ISO-8601). */
+  availableAt?: string;
 }
 
 /** The subnets containing `ip` (in `space` only, when given), ordered by space. */
@@ -138,14 +143,36 @@ async function placeIn(
   );
   const item = stored.Item as AllocationItem | undefined;
   const pooled = inPools(subnet.pools, ip.value);
+  const now = nowSeconds(ctx);
+  // A live allocation is never in a cool-down; otherwise its block says whether it is.
+  const live = item !== undefined && (item.ttl === undefined || item.ttl > now);
+  const until = live ? undefined : await coolingEnd(ctx, subnet, pos, now);
   return {
     space: subnet.space,
     subnetId: subnet.id,
     cidr: formatCidr(subnet.cidr),
-    state: stateOf(subnet, ip, item, nowSeconds(ctx), pooled),
+    state: until === undefined ? stateOf(subnet, ip, item, now, pooled) : AddressState.QUARANTINED,
     inPools: pooled,
     allocation: item === undefined ? null : viewFromItem(item),
+    ...(until === undefined ? {} : { availableAt: new Date(until * 1000).toISOString() }),
   };
+}
+
+/** When the address's release cool-down ends (epoch seconds), if it is in one now. */
+async function coolingEnd(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  now: number,
+): Promise<number | undefined> {
+  const stored = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.block(subnet.id, pos.shard, pos.block),
+      ConsistentRead: true,
+    }),
+  );
+  return coolingUntil(blockFromItem(pos.block, stored.Item), pos.offset, now);
 }
 
 function stateOf(

@@ -12,7 +12,7 @@ import type { IpamContext, Who } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { backoffMs, RETRY, sleep } from '../store/retry.js';
 import { type TransactItems, writeTransaction } from '../store/transactions.js';
-import { blockFromItem, leaseAttribute } from '../subnets/blocks.js';
+import { blockFromItem, coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
 import { address, type Subnet } from '../subnets/subnet.js';
@@ -167,7 +167,7 @@ async function undoOne(
           Update: {
             TableName: ctx.tableName,
             Key: keys.block(subnet.id, pos.shard, pos.block),
-            UpdateExpression: `DELETE u :offset REMOVE ${lease}, ${tokenName}`,
+            UpdateExpression: `DELETE u :offset REMOVE ${lease}, ${tokenName}, ${coolingAttribute(pos.offset)}`,
             ConditionExpression: `${tokenName} = :token AND ${leaseAsRead}`,
             ExpressionAttributeValues: {
               ':offset': new Set([pos.offset]),

@@ -9,6 +9,7 @@
 import { AllocationContentionError, SubnetExhaustedError } from '../errors.js';
 import { readCounters, sumCounters } from '../subnets/counters.js';
 import { type Geometry, poolSizePerShard } from '../subnets/geometry.js';
+import { heldAside } from '../subnets/leases.js';
 import { jsonCount } from '../subnets/subnet.js';
 import type { Candidate } from './candidate.js';
 import { pickRandom } from './randomPick.js';
@@ -93,6 +94,19 @@ export async function pick(
         `Free addresses in subnet ${subnet.id} are being taken by concurrent requests; retry shortly.`,
       );
     }
-    throw new SubnetExhaustedError(jsonCount(total), jsonCount(counts.inPools), count);
+    const cooling = (await heldAside(views.ctx, subnet, counters, true)).cooling.filter(
+      (offset) => offset.inPool,
+    );
+    if (cooling.length === 0) {
+      throw new SubnetExhaustedError(jsonCount(total), jsonCount(counts.inPools), count);
+    }
+    // Some of the pool is in its release cool-down: say how much, and when it starts to end.
+    const first = cooling.reduce((least, offset) => Math.min(least, offset.expiry), Infinity);
+    throw new SubnetExhaustedError(
+      jsonCount(total),
+      jsonCount(counts.inPools - BigInt(cooling.length)),
+      count,
+      { quarantined: cooling.length, availableAt: new Date(first * 1000).toISOString() },
+    );
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
-import { leaseAttribute } from '../subnets/blocks.js';
+import { coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { inPools } from '../subnets/rules.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { Candidate } from './candidate.js';
@@ -56,6 +56,8 @@ export function planWrites(
   }
   const blocksByShard = new Map<number, { write: PlannedWrite; delta: CounterDelta }[]>();
   const leased = details.expiry !== null;
+  // A lease under a cool-down is held until its expiry plus the delay (see leaseWrite).
+  const delay = subnet.reuseDelaySeconds;
   for (const [block, group] of byBlock) {
     const shard = group[0]!.pos.shard;
     const values: Record<string, unknown> = { ':token': token };
@@ -75,8 +77,12 @@ export function planWrites(
         conditions.push(`NOT contains(u, :o${offset})`);
         added.push(offset);
       }
-      if (leased) sets.push(`${lease} = :expiry`);
+      const cooling = coolingAttribute(offset);
+      if (leased && delay > 0) sets.push(`${lease} = :free`, `${cooling} = :expiry`);
+      else if (leased) sets.push(`${lease} = :expiry`);
       else if (candidate.reclaim) removes.push(lease);
+      // A taken-over offset may carry the mark of the cool-down that just ended.
+      if (candidate.reclaim && !(leased && delay > 0)) removes.push(cooling);
       sets.push(`${tokenAttribute(offset)} = :token`);
       const wasLeased = candidate.reclaim ? 1 : 0;
       if (!candidate.reclaim) {
@@ -86,6 +92,7 @@ export function planWrites(
       delta.l += (leased ? 1 : 0) - wasLeased;
     }
     if (leased) values[':expiry'] = details.expiry;
+    if (leased && delay > 0 && details.expiry !== null) values[':free'] = details.expiry + delay;
     if (added.length > 0) values[':added'] = new Set(added);
     const update = [
       sets.length > 0 ? `SET ${sets.join(', ')}` : '',

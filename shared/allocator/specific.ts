@@ -4,11 +4,11 @@
  * writes saw, never by a cached view.
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { IpAlreadyAllocatedError, MacNotApplicableError } from '../errors.js';
+import { IpAlreadyAllocatedError, IpQuarantinedError, MacNotApplicableError } from '../errors.js';
 import { eui64InterfaceId, formatCidr, formatIp, type IpAddress } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
-import { type BlockState, blockFromItem, offsetState } from '../subnets/blocks.js';
+import { type BlockState, blockFromItem, coolingUntil, offsetState } from '../subnets/blocks.js';
 import { type Geometry, type Position, positionOf } from '../subnets/geometry.js';
 import { assertAllocatable } from '../subnets/rules.js';
 import { address, type Subnet } from '../subnets/subnet.js';
@@ -56,8 +56,14 @@ export async function specificCandidate(
   for (let look = 1; ; look++) {
     // Only what this request saw decides "taken": a cached view may be stale.
     const block = learned.get(pos.block);
-    const state = block === undefined ? 'free' : offsetState(block, pos.offset, nowSeconds(ctx));
+    const now = nowSeconds(ctx);
+    const state = block === undefined ? 'free' : offsetState(block, pos.offset, now);
     if (state !== 'held') return { value: ip.value, pos, reclaim: state === 'expired' };
+    // Held by its cool-down (a release or an expired lease), not by an allocation.
+    const until = block === undefined ? undefined : coolingUntil(block, pos.offset, now);
+    if (until !== undefined) {
+      throw new IpQuarantinedError(formatIp(ip), new Date(until * 1000).toISOString());
+    }
     const holder = await readAllocation(ctx, subnet, ip);
     if (holder !== undefined) throw new IpAlreadyAllocatedError(formatIp(ip), holder.owner);
     // No live holder: it was released (or its lease ran out) after our write failed,

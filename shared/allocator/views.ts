@@ -197,15 +197,24 @@ export class SubnetViews {
       if (state === undefined) continue;
       const used = new Set(state.used).add(offset);
       const leases = new Map(state.leases);
+      const cooling = new Map(state.cooling);
+      const delay = entry.subnet.reuseDelaySeconds;
       if (details.expiry === null) leases.delete(offset);
-      else leases.set(offset, details.expiry);
-      this.update(entry, shard, { block, used, leases });
+      else leases.set(offset, details.expiry + delay);
+      if (details.expiry !== null && delay > 0) cooling.set(offset, details.expiry);
+      else cooling.delete(offset);
+      this.update(entry, shard, { block, used, leases, cooling });
     }
     entry.counters = counters;
   }
 
   /** Keeps the view in step with this allocator's own release. */
   noteReleased(entry: CachedSubnet, pos: Position, value: bigint, leased: boolean): void {
+    const delay = entry.subnet.reuseDelaySeconds;
+    if (delay > 0) {
+      this.noteCoolingDown(entry, pos, leased, delay);
+      return;
+    }
     const counter = entry.counters?.[pos.shard];
     if (entry.counters !== undefined && counter !== undefined) {
       const counters = [...entry.counters];
@@ -224,13 +233,40 @@ export class SubnetViews {
       used.delete(pos.offset);
       const leases = new Map(state.leases);
       leases.delete(pos.offset);
-      this.update(entry, pos.shard, { block: pos.block, used, leases });
+      const cooling = new Map(state.cooling);
+      cooling.delete(pos.offset);
+      this.update(entry, pos.shard, { block: pos.block, used, leases, cooling });
     }
     // The freed address is the lowest free one a sequential walk must see.
     const hint = entry.hints.get(pos.shard);
     if (hint !== undefined && pos.block < hint.block) {
       entry.hints.set(pos.shard, { ...hint, block: pos.block });
     }
+  }
+
+  /**
+   * A release under a cool-down (releaseWrites): the offset stays held until now +
+   * `delay` and is counted as a lease; the sequential hint needs no change (the
+   * offset is held, and the hint lapses at the first lease expiry it skipped).
+   */
+  private noteCoolingDown(
+    entry: CachedSubnet,
+    pos: Position,
+    leased: boolean,
+    delay: number,
+  ): void {
+    const counter = entry.counters?.[pos.shard];
+    if (entry.counters !== undefined && counter !== undefined && !leased) {
+      const counters = [...entry.counters];
+      counters[pos.shard] = { ...counter, l: counter.l + 1 };
+      entry.counters = counters;
+    }
+    const state = this.knownState(entry, pos.shard, pos.block);
+    if (state === undefined) return;
+    const now = Math.floor(this.ctx.now() / 1000);
+    const leases = new Map(state.leases).set(pos.offset, now + delay);
+    const cooling = new Map(state.cooling).set(pos.offset, now);
+    this.update(entry, pos.shard, { ...state, leases, cooling });
   }
 
   /** Records a block read just now (in the whole-shard view too, if it covers the block). */

@@ -8,7 +8,7 @@ import type { IpamContext, Who } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import type { TransactItem } from '../store/transactions.js';
-import { leaseAttribute } from '../subnets/blocks.js';
+import { coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import type { Position } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
 import { address, type Subnet } from '../subnets/subnet.js';
@@ -157,28 +157,8 @@ export function releaseWrites(
         },
       },
     },
-    {
-      kind: 'block',
-      block: pos.block,
-      item: {
-        Update: {
-          TableName: ctx.tableName,
-          Key: keys.block(subnet.id, pos.shard, pos.block),
-          UpdateExpression: `DELETE u :offset REMOVE ${leaseAttribute(pos.offset)}, ${tokenAttribute(pos.offset)}`,
-          ConditionExpression: 'contains(u, :o)',
-          ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':o': pos.offset },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-    },
-    counterWrite(
-      ctx,
-      subnet,
-      pos.shard,
-      -1,
-      inPools(subnet.pools, value) ? -1 : 0,
-      leased ? -1 : 0,
-    ),
+    releaseBlockWrite(ctx, subnet, pos),
+    releaseCounterWrite(ctx, subnet, pos, value, leased),
     ...(who === undefined
       ? []
       : [
@@ -190,7 +170,79 @@ export function releaseWrites(
   ];
 }
 
-/** Sets a new lease expiry on a taken offset whose lease (if any) has not expired. */
+/**
+ * The block side of a release: the offset leaves the block — or, under a release
+ * cool-down (`reuseDelaySeconds` > 0, as the subnet says at release time), stays in
+ * `u` with `x<o>` = when it becomes free and `q<o>` = now (see subnets/blocks.ts), so
+ * every picker and condition holds it until then and takes it over as an expired
+ * lease after.
+ */
+function releaseBlockWrite(ctx: IpamContext, subnet: Subnet, pos: Position): PlannedWrite {
+  const lease = leaseAttribute(pos.offset);
+  const cooling = coolingAttribute(pos.offset);
+  const token = tokenAttribute(pos.offset);
+  const now = Math.floor(ctx.now() / 1000);
+  const update =
+    subnet.reuseDelaySeconds > 0
+      ? {
+          UpdateExpression: `SET ${lease} = :free, ${cooling} = :now REMOVE ${token}`,
+          ExpressionAttributeValues: {
+            ':o': pos.offset,
+            ':free': now + subnet.reuseDelaySeconds,
+            ':now': now,
+          },
+        }
+      : {
+          UpdateExpression: `DELETE u :offset REMOVE ${lease}, ${token}, ${cooling}`,
+          ExpressionAttributeValues: { ':offset': new Set([pos.offset]), ':o': pos.offset },
+        };
+  return {
+    kind: 'block',
+    block: pos.block,
+    item: {
+      Update: {
+        TableName: ctx.tableName,
+        Key: keys.block(subnet.id, pos.shard, pos.block),
+        ...update,
+        ConditionExpression: 'contains(u, :o)',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    },
+  };
+}
+
+/**
+ * The counter side of a release: uncounted — or, in a cool-down, still counted (in
+ * `n`, `p`) and counted as a lease (`l`), as its block now shows it: usage reads the
+ * blocks of shards with `l > 0` to tell the cool-down apart, and the pickers look at
+ * full shards with `l > 0` for offsets whose cool-down has ended.
+ */
+function releaseCounterWrite(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  value: bigint,
+  leased: boolean,
+): PlannedWrite {
+  if (subnet.reuseDelaySeconds > 0) {
+    return counterWrite(ctx, subnet, pos.shard, 0, 0, leased ? 0 : 1);
+  }
+  return counterWrite(
+    ctx,
+    subnet,
+    pos.shard,
+    -1,
+    inPools(subnet.pools, value) ? -1 : 0,
+    leased ? -1 : 0,
+  );
+}
+
+/**
+ * Sets a new lease expiry on a taken offset whose lease (if any) has not expired.
+ * Under a cool-down (the subnet's delay now) the block holds the offset until the
+ * expiry plus the delay: `x<o>` = expiry + delay, `q<o>` = expiry; without one,
+ * `x<o>` = expiry and no `q<o>`. "Not expired" means before `q<o>` where there is one.
+ */
 export function leaseWrite(
   ctx: IpamContext,
   subnet: Subnet,
@@ -199,6 +251,8 @@ export function leaseWrite(
   nowSeconds: number,
 ): PlannedWrite {
   const lease = leaseAttribute(pos.offset);
+  const cooling = coolingAttribute(pos.offset);
+  const delay = subnet.reuseDelaySeconds;
   return {
     kind: 'block',
     block: pos.block,
@@ -206,9 +260,19 @@ export function leaseWrite(
       Update: {
         TableName: ctx.tableName,
         Key: keys.block(subnet.id, pos.shard, pos.block),
-        UpdateExpression: `SET ${lease} = :expiry`,
-        ConditionExpression: `contains(u, :o) AND (attribute_not_exists(${lease}) OR ${lease} > :now)`,
-        ExpressionAttributeValues: { ':expiry': expiry, ':o': pos.offset, ':now': nowSeconds },
+        UpdateExpression:
+          delay > 0
+            ? `SET ${lease} = :free, ${cooling} = :expiry`
+            : `SET ${lease} = :expiry REMOVE ${cooling}`,
+        ConditionExpression:
+          `contains(u, :o) AND (attribute_not_exists(${lease}) OR ${lease} > :now)` +
+          ` AND (attribute_not_exists(${cooling}) OR ${cooling} > :now)`,
+        ExpressionAttributeValues: {
+          ':expiry': expiry,
+          ':o': pos.offset,
+          ':now': nowSeconds,
+          ...(delay > 0 ? { ':free': expiry + delay } : {}),
+        },
       },
     },
   };

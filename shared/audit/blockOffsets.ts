@@ -7,7 +7,7 @@ import { type AllocationItem, tokenAttribute } from '../allocator/index.js';
 import { keys } from '../store/keys.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import type { TransactItem } from '../store/transactions.js';
-import { blockFromItem, leaseAttribute } from '../subnets/blocks.js';
+import { blockFromItem, coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { positionOf } from '../subnets/geometry.js';
 import { forgetSighting, sight } from './auditStore.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
@@ -172,7 +172,7 @@ async function freeOffset(
       Update: {
         TableName: tableName,
         Key: keys.block(sh.subnet.id, sh.shard, seen.block),
-        UpdateExpression: `DELETE u :offset REMOVE ${lease}, ${token}`,
+        UpdateExpression: `DELETE u :offset REMOVE ${lease}, ${token}, ${coolingAttribute(seen.offset)}`,
         ConditionExpression: conditions.join(' AND '),
         ExpressionAttributeValues: values,
       },

@@ -2,13 +2,14 @@
  * The block↔allocation join of one shard: its blocks and its allocation items,
  * both in address order, walked side by side (a merge join, neither stream held
  * in memory), so that every taken offset meets the allocation item of its address.
- * Each offset is then live, an expired lease or held by nobody (blockOffsets.ts);
+ * Each offset is then live, an expired lease, in its release cool-down or held by
+ * nobody (blockOffsets.ts);
  * items no offset names are lone items (loneItems.ts). Where the items come from
  * is the caller's business.
  */
 import { type AllocationItem, tokenAttribute } from '../allocator/index.js';
 import { keys, parseBlockSort } from '../store/keys.js';
-import { blockFromItem } from '../subnets/blocks.js';
+import { blockFromItem, coolingUntil } from '../subnets/blocks.js';
 import { addressAt, blockRange, positionOf } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
 import { blockWithoutAllocation, expiredLease } from './blockOffsets.js';
@@ -86,6 +87,10 @@ async function auditBlock(
     const live = seen.item !== undefined && isLive(seen.item, sh.nowSeconds);
     if (seen.expiry !== undefined && seen.expiry <= sh.nowSeconds) {
       await expiredLease(scope, sh, seen, live);
+    } else if (!live && coolingUntil(state, offset, sh.nowSeconds) !== undefined) {
+      // In its release cool-down (released, or a lease past its expiry): held by its
+      // block on purpose, counted as a lease, and free once `x<o>` passes — when it is
+      // an expired lease to this audit like any other. Nothing to find or repair.
     } else if (!live) {
       await blockWithoutAllocation(scope, sh, seen);
     } else {

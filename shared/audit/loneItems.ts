@@ -6,7 +6,7 @@
 import { type AllocationItem, tokenAttribute } from '../allocator/index.js';
 import { keys } from '../store/keys.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
-import { blockFromItem, leaseAttribute } from '../subnets/blocks.js';
+import { blockFromItem, coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { positionOf } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
@@ -106,6 +106,11 @@ export async function loneItem(
       ':tok': now.reqToken,
     };
     if (leased) values[':x'] = now.ttl;
+    // A lease taken back under a cool-down is held until its expiry plus the subnet's
+    // delay now (allocator/writes.ts leaseWrite), the delay it was set under unknown.
+    const delay = sh.subnet.reuseDelaySeconds;
+    const cooled = leased && delay > 0;
+    if (cooled) values[':free'] = Number(now.ttl) + delay;
     const delta = { n: 1, p: inPool ? 1 : 0, l: leased ? 1 : 0 };
     const ok = await io.transact([
       {
@@ -114,7 +119,11 @@ export async function loneItem(
           Key: blockKey,
           UpdateExpression:
             `ADD u :offset SET ${tokenAttribute(pos.offset)} = :tok` +
-            (leased ? `, ${lease} = :x` : ` REMOVE ${lease}`),
+            (cooled
+              ? `, ${lease} = :free, ${coolingAttribute(pos.offset)} = :x`
+              : leased
+                ? `, ${lease} = :x`
+                : ` REMOVE ${lease}`),
           ConditionExpression: 'NOT contains(u, :o)',
           ExpressionAttributeValues: values,
         },

@@ -1,6 +1,7 @@
 /**
- * Usage counters, one item per shard: `n` live allocations, `p` of them inside the
- * pools, `l` of them leases, `ver` bumped by every change, and `pv` the subnet
+ * Usage counters, one item per shard: `n` taken offsets (live allocations, unswept
+ * expired leases, release cool-downs), `p` of them inside the pools, `l` of them
+ * with an `x<o>` (leases and cool-downs), `ver` bumped by every change, and `pv` the subnet
  * configVersion they were counted under. Allocation and release change a counter
  * in the same transaction as the block, so the counters are exact. A change of
  * pools or gateway moves every shard's `pv` in the transaction that changes the

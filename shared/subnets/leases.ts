@@ -1,5 +1,5 @@
 /**
- * Expired, not yet swept leases. An expired lease is free at once — the
+ * Expired, not yet swept leases (and offsets in their release cool-down). An expired lease is free at once — the
  * allocator's condition expression says so — but its offset stays in its block
  * (`u`, `x<o>`), in its shard counter (`n`, `l`) and in its allocation item until a
  * reuse or the audit clears it. Usage and subnet delete look past them here.
@@ -14,7 +14,13 @@ import { keys, PREFIX, parseBlockSort } from '../store/keys.js';
 import { queryPages } from '../store/query.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import { type TransactItem, writeTransaction } from '../store/transactions.js';
-import { blockFromItem, leaseAttribute, offsetState } from './blocks.js';
+import {
+  blockFromItem,
+  coolingAttribute,
+  coolingUntil,
+  leaseAttribute,
+  offsetState,
+} from './blocks.js';
 import type { ShardCounter } from './counters.js';
 import { addressAt, geometryOf } from './geometry.js';
 import { inPools } from './rules.js';
@@ -38,6 +44,15 @@ const tokenAttribute = (offset: number) => `t${offset}`;
 const SWEEP_CHUNK = 64;
 
 /**
+ * The offsets that are counted but held by nobody: expired leases, and offsets in
+ * their release cool-down (QUARANTINED; `expiry` is then when it ends).
+ */
+export interface HeldAside {
+  readonly expired: ExpiredLease[];
+  readonly cooling: ExpiredLease[];
+}
+
+/**
  * The expired leases of the shards whose counter holds leases (`l > 0`), judged
  * at one instant (the context's clock).
  */
@@ -47,8 +62,22 @@ export async function expiredLeases(
   counters: readonly ShardCounter[],
   consistent = false,
 ): Promise<ExpiredLease[]> {
+  return (await heldAside(ctx, subnet, counters, consistent)).expired;
+}
+
+/**
+ * The expired leases and the cooling offsets of the shards whose counter holds
+ * leases (`l > 0`; a cool-down counts as one), judged at one instant.
+ */
+export async function heldAside(
+  ctx: IpamContext,
+  subnet: Subnet,
+  counters: readonly ShardCounter[],
+  consistent = false,
+): Promise<HeldAside> {
   const g = geometryOf(subnet.cidr);
   const now = Math.floor(ctx.now() / 1000);
+  const cooling: ExpiredLease[] = [];
   const perShard = await Promise.all(
     counters
       .filter((counter) => counter.l > 0)
@@ -65,9 +94,10 @@ export async function expiredLeases(
           for (const item of items) {
             const state = blockFromItem(parseBlockSort(String(item.sk)), item);
             for (const [offset, expiry] of state.leases) {
-              if (offsetState(state, offset, now) !== 'expired') continue;
+              const expired = offsetState(state, offset, now) === 'expired';
+              if (!expired && coolingUntil(state, offset, now) === undefined) continue;
               const value = addressAt(g, state.block, offset);
-              found.push({
+              (expired ? found : cooling).push({
                 shard,
                 block: state.block,
                 offset,
@@ -81,19 +111,21 @@ export async function expiredLeases(
         return found;
       }),
   );
-  return perShard.flat();
+  return { expired: perShard.flat(), cooling };
 }
 
 /**
- * The usage counts without the expired leases. The counters and the blocks are
- * read at slightly different moments, so each shard's result is kept within 0…n.
+ * The usage counts without the expired leases and the cooling offsets (those in
+ * the pools are `quarantined`). The counters and the blocks are read at slightly
+ * different moments, so each shard's result is kept within 0…n.
  */
 export function liveCounts(
   counters: readonly ShardCounter[],
   expired: readonly ExpiredLease[],
+  cooling: readonly ExpiredLease[] = [],
 ): UsageCounts {
   const gone = new Map<number, { n: number; p: number }>();
-  for (const lease of expired) {
+  for (const lease of [...expired, ...cooling]) {
     const shard = gone.get(lease.shard) ?? { n: 0, p: 0 };
     shard.n++;
     if (lease.inPool) shard.p++;
@@ -106,16 +138,23 @@ export function liveCounts(
     all += BigInt(Math.max(0, counter.n - Math.min(shard.n, counter.l)));
     inPoolsCount += BigInt(Math.max(0, counter.p - Math.min(shard.p, counter.l)));
   }
-  return { all, inPools: inPoolsCount };
+  const quarantined = BigInt(cooling.filter((offset) => offset.inPool).length);
+  return cooling.length === 0
+    ? { all, inPools: inPoolsCount }
+    : { all, inPools: inPoolsCount, quarantined };
 }
 
-/** A subnet's usage as API.md means it: live allocations only, expired leases excluded. */
+/**
+ * A subnet's usage as API.md means it: live allocations only, expired leases
+ * excluded, addresses in their cool-down counted apart (`quarantined`).
+ */
 export async function liveUsage(
   ctx: IpamContext,
   subnet: Subnet,
   counters: readonly ShardCounter[],
 ): Promise<UsageCounts> {
-  return liveCounts(counters, await expiredLeases(ctx, subnet, counters));
+  const { expired, cooling } = await heldAside(ctx, subnet, counters);
+  return liveCounts(counters, expired, cooling);
 }
 
 /**
@@ -161,7 +200,7 @@ async function sweepChunk(
   const values: Record<string, unknown> = { ':offsets': new Set(leases.map((l) => l.offset)) };
   for (const { offset, expiry } of leases) {
     conditions.push(`contains(u, :o${offset}) AND ${leaseAttribute(offset)} = :x${offset}`);
-    removes.push(leaseAttribute(offset), tokenAttribute(offset));
+    removes.push(leaseAttribute(offset), tokenAttribute(offset), coolingAttribute(offset));
     values[`:o${offset}`] = offset;
     values[`:x${offset}`] = expiry;
   }

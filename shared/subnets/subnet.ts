@@ -31,10 +31,15 @@ export interface Subnet {
   readonly configVersion: number;
   /** Set when the subnet was carved from a subnet pool. */
   readonly poolId?: string;
+  /**
+   * The release cool-down (seconds): a released address, or an expired lease, stays
+   * QUARANTINED this long before it can be allocated again. 0 = reusable at once.
+   */
+  readonly reuseDelaySeconds: number;
 }
 
 /** The stored subnet item: the API view without usage, plus keys and versions. */
-export interface SubnetItem extends Omit<SubnetView, 'usage'> {
+export interface SubnetItem extends Omit<SubnetView, 'usage' | 'reuseDelaySeconds'> {
   pk: string;
   sk: string;
   type: 'subnet';
@@ -42,6 +47,8 @@ export interface SubnetItem extends Omit<SubnetView, 'usage'> {
   configVersion: number;
   gsi1pk: string;
   gsi1sk: string;
+  /** Stored only when above 0: a subnet without it (every older one) has no cool-down. */
+  reuseDelaySeconds?: number;
 }
 
 export function address(version: IpVersion, value: bigint): IpAddress {
@@ -67,6 +74,7 @@ export function toSubnetItem(subnet: Subnet): SubnetItem {
     version: subnet.version,
     configVersion: subnet.configVersion,
     ...(subnet.poolId === undefined ? {} : { poolId: subnet.poolId }),
+    ...(subnet.reuseDelaySeconds > 0 ? { reuseDelaySeconds: subnet.reuseDelaySeconds } : {}),
     gsi1pk: keys.allSubnets,
     gsi1sk: `${subnet.space}#${keys.spaceEntrySort(network)}`,
   };
@@ -90,6 +98,7 @@ export function fromSubnetItem(item: Record<string, unknown>): Subnet {
     version: stored.version,
     configVersion: stored.configVersion,
     ...(stored.poolId === undefined ? {} : { poolId: stored.poolId }),
+    reuseDelaySeconds: Number(stored.reuseDelaySeconds ?? 0),
   };
 }
 
@@ -105,6 +114,12 @@ export interface Usage {
   readonly allocated: Count;
   readonly available: Count;
   readonly outsidePools: Count;
+  /**
+   * Pool addresses in their release cool-down (in neither `allocated` nor
+   * `available`). Shown where a cool-down applies: the subnet has a delay, or
+   * addresses released under an earlier one are still cooling.
+   */
+  readonly quarantined?: Count;
 }
 
 export interface UsageCounts {
@@ -112,15 +127,20 @@ export interface UsageCounts {
   readonly inPools: bigint;
   /** All live allocations. */
   readonly all: bigint;
+  /** Pool addresses in their release cool-down (held by nobody; not in `all`). */
+  readonly quarantined?: bigint;
 }
 
 export function usageOf(subnet: Subnet, counts: UsageCounts): Usage {
   const total = poolSize(subnet.pools);
+  const quarantined = counts.quarantined ?? 0n;
+  const shown = subnet.reuseDelaySeconds > 0 || quarantined > 0n;
   return {
     total: jsonCount(total),
     allocated: jsonCount(counts.inPools),
-    available: jsonCount(total - counts.inPools),
+    available: jsonCount(total - counts.inPools - quarantined),
     outsidePools: jsonCount(counts.all - counts.inPools),
+    ...(shown ? { quarantined: jsonCount(quarantined) } : {}),
   };
 }
 
@@ -136,6 +156,7 @@ export interface SubnetView {
   createdAt: string;
   updatedAt: string;
   usage: Usage;
+  reuseDelaySeconds: number;
   poolId?: string;
 }
 
@@ -148,7 +169,8 @@ export function subnetView(subnet: Subnet, counts: UsageCounts): SubnetView {
     configVersion: _cv,
     gsi1pk: _g1,
     gsi1sk: _g2,
+    reuseDelaySeconds: _delay,
     ...view
   } = toSubnetItem(subnet);
-  return { ...view, usage: usageOf(subnet, counts) };
+  return { ...view, usage: usageOf(subnet, counts), reuseDelaySeconds: subnet.reuseDelaySeconds };
 }

@@ -42,7 +42,7 @@ import {
   storedCounters,
 } from './counters.js';
 import { geometryOf, positionOf } from './geometry.js';
-import { expiredLeases, liveCounts, liveUsage, sweepExpiredLeases } from './leases.js';
+import { heldAside, liveCounts, liveUsage, sweepExpiredLeases } from './leases.js';
 import {
   assertGatewayOutsidePools,
   assertSubnetPrefix,
@@ -69,6 +69,8 @@ export interface CreateSubnetInput {
   readonly tags?: Record<string, string>;
   /** Set by subnet pools when they carve this subnet. */
   readonly poolId?: string;
+  /** The release cool-down in seconds (default 0). */
+  readonly reuseDelaySeconds?: number;
 }
 
 export interface UpdateSubnetInput {
@@ -76,6 +78,8 @@ export interface UpdateSubnetInput {
   readonly tags?: Record<string, string>;
   readonly gatewayIp?: string | null;
   readonly allocationPools?: readonly PoolText[];
+  /** The release cool-down in seconds; applies to releases (and leases set) from now on. */
+  readonly reuseDelaySeconds?: number;
 }
 
 export function assertSpace(space: string): void {
@@ -111,7 +115,20 @@ export function planSubnet(input: CreateSubnetInput, now: string): Subnet {
     version: 1,
     configVersion: 1,
     ...(input.poolId === undefined ? {} : { poolId: input.poolId }),
+    reuseDelaySeconds: reuseDelay(input.reuseDelaySeconds ?? 0),
   };
+}
+
+/** The cool-down as given, if it is a whole number of seconds within LIMITS.reuseDelaySeconds. */
+function reuseDelay(seconds: number): number {
+  const { min, max } = LIMITS.reuseDelaySeconds;
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw new ValidationError(
+      `reuseDelaySeconds must be a whole number of seconds from ${min} to ${max}.`,
+      { field: 'reuseDelaySeconds' },
+    );
+  }
+  return seconds;
 }
 
 export async function createSubnet(
@@ -343,7 +360,7 @@ async function getSubnetView(ctx: IpamContext, subnet: Subnet): Promise<SubnetVi
 
 /**
  * PATCH: name and tags freely; gateway and pools with the create rules. A change of
- * gateway or pools bumps configVersion and is fenced in its own transaction: the
+ * gateway, pools or reuseDelaySeconds bumps configVersion and is fenced in its own transaction: the
  * subnet, a check that no live allocation holds a new gateway, and every shard
  * counter's `pv` (configFence) commit together. So an allocation of the new gateway
  * either committed first (the PATCH answers IP_ALREADY_ALLOCATED) or fails its
@@ -367,11 +384,23 @@ export async function updateSubnet(
         ? current.pools
         : validatePools(current.cidr, gateway, input.allocationPools);
     assertGatewayOutsidePools(current.cidr.version, gateway, pools);
-    const configChanged = input.allocationPools !== undefined || gateway !== current.gateway;
+    const reuseDelaySeconds =
+      input.reuseDelaySeconds === undefined
+        ? current.reuseDelaySeconds
+        : reuseDelay(input.reuseDelaySeconds);
+    // A new cool-down is fenced like a pool change (its shards keep their counts, so
+    // none is recounted): an allocator holding the subnet as it was fails its next
+    // counter condition and reloads it, so every release and lease after this commit
+    // uses the new delay — "the delay in force at release time".
+    const configChanged =
+      input.allocationPools !== undefined ||
+      gateway !== current.gateway ||
+      reuseDelaySeconds !== current.reuseDelaySeconds;
     const next: Subnet = {
       ...current,
       name: input.name === undefined ? current.name : input.name,
       tags: input.tags ?? current.tags,
+      reuseDelaySeconds,
       gateway,
       pools,
       updatedAt: new Date(ctx.now()).toISOString(),
@@ -469,7 +498,8 @@ export type OnSubnetDeleted = (ctx: IpamContext, subnet: Subnet) => Promise<void
 
 /**
  * Deletes a subnet that holds no allocations, then runs `onDeleted` with the deleted
- * subnet. Expired leases not yet swept do not hold it: they are freed first, each
+ * subnet. Expired leases not yet swept, and addresses in their release cool-down,
+ * do not hold it: they are freed first, each
  * on condition that its block still shows the expiry read (a reuse that wins makes
  * the address live, and the delete answers SUBNET_IN_USE). The counters are deleted
  * in the same transaction as the subnet on condition that they are zero, so an
@@ -484,8 +514,10 @@ export async function deleteSubnet(
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
     const { subnet, expired, live } = await onFreshSubnet(ctx, subnetId, async (subnet) => {
       const counters = await readCounters(ctx, subnet, true);
-      const expired = await expiredLeases(ctx, subnet, counters, true);
-      return { subnet, expired, live: liveCounts(counters, expired).all };
+      const aside = await heldAside(ctx, subnet, counters, true);
+      // Offsets in their cool-down hold nobody: the delete frees them with the expired leases.
+      const expired = [...aside.expired, ...aside.cooling];
+      return { subnet, expired, live: liveCounts(counters, aside.expired, aside.cooling).all };
     });
     if (live > 0n) throw subnetInUse(subnetId, live);
     if (expired.length > 0) {
