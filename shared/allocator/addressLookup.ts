@@ -144,14 +144,22 @@ async function placeIn(
   const item = stored.Item as AllocationItem | undefined;
   const pooled = inPools(subnet.pools, ip.value);
   const now = nowSeconds(ctx);
-  // A live allocation is never in a cool-down; otherwise its block says whether it is.
+  // A live allocation is never in a cool-down, nor is the gateway (a PATCH may move it
+  // onto an address that was cooling down, or onto an expired lease); otherwise the
+  // block says whether the address is.
   const live = item !== undefined && (item.ttl === undefined || item.ttl > now);
-  const until = live ? undefined : await coolingEnd(ctx, subnet, pos, now);
+  const gateway = !live && subnet.gateway !== null && ip.value === subnet.gateway;
+  const until = live || gateway ? undefined : await coolingEnd(ctx, subnet, pos, now);
+  const state = gateway
+    ? AddressState.GATEWAY
+    : until === undefined
+      ? stateOf(subnet, ip, item, now, pooled)
+      : AddressState.QUARANTINED;
   return {
     space: subnet.space,
     subnetId: subnet.id,
     cidr: formatCidr(subnet.cidr),
-    state: until === undefined ? stateOf(subnet, ip, item, now, pooled) : AddressState.QUARANTINED,
+    state,
     inPools: pooled,
     allocation: item === undefined ? null : viewFromItem(item),
     ...(until === undefined ? {} : { availableAt: new Date(until * 1000).toISOString() }),

@@ -96,7 +96,10 @@ export async function updateAllocation(
     ];
     if (input.ttlSeconds !== undefined) {
       writes.push(leaseWrite(ctx, subnet, pos, now + input.ttlSeconds, now));
-      if (current.ttl === undefined) writes.push(counterWrite(ctx, subnet, pos.shard, 0, 0, 1));
+      // Always the counter, even with nothing to count: its `pv` condition fences the
+      // new lease's cool-down (x = expiry + the delay) against a PATCH of the delay
+      // that commits between this read of the subnet and this write.
+      writes.push(counterWrite(ctx, subnet, pos.shard, 0, 0, current.ttl === undefined ? 1 : 0));
     }
     const lesson = await transact(
       ctx,

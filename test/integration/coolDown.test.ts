@@ -271,6 +271,43 @@ describe('A PATCH of reuseDelaySeconds', () => {
   });
 });
 
+describe('A renewal racing a PATCH of reuseDelaySeconds', () => {
+  it('sets its cool-down under the delay that committed first', async () => {
+    const subnet = await subnetOf('10.71.0.0/24', 0);
+    await allocator.allocate(subnet.id, { ip: '10.71.0.30', ttlSeconds: 60 });
+    // The PATCH commits between the renewal's read of the subnet and its write.
+    const racing = interrupted(db, async () => {
+      await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 300 });
+    });
+    const late = new TextAllocator(racing, { cacheMs: 0 });
+    const renewed = await late.update(subnet.id, '10.71.0.30', { ttlSeconds: 60 });
+    expect((await getSubnet(db.ctx, subnet.id)).reuseDelaySeconds).toBe(300);
+    db.advance(61_000);
+    await expect(allocator.allocate(subnet.id, { ip: '10.71.0.30' })).rejects.toMatchObject({
+      code: 'IP_QUARANTINED',
+      details: { availableAt: iso(Date.parse(renewed.expiresAt ?? '') + 300_000) },
+    });
+  });
+});
+
+describe('The gateway moved onto a cooling address', () => {
+  it('looks up as GATEWAY, not QUARANTINED', async () => {
+    const subnet = await createSubnet(db.ctx, {
+      cidr: '10.73.0.0/24',
+      space: newSpace(),
+      reuseDelaySeconds: 300,
+      allocationPools: [{ start: '10.73.0.10', end: '10.73.0.20' }],
+    });
+    await allocator.allocate(subnet.id, { ip: '10.73.0.50' });
+    await allocator.release(subnet.id, '10.73.0.50');
+    expect((await stateOf('10.73.0.50', subnet.space))?.state).toBe('QUARANTINED');
+    await updateSubnet(db.ctx, subnet.id, { gatewayIp: '10.73.0.50' });
+    const place = await stateOf('10.73.0.50', subnet.space);
+    expect(place).toMatchObject({ state: 'GATEWAY', allocation: null });
+    expect(place).not.toHaveProperty('availableAt');
+  });
+});
+
 describe('An expired lease with a cool-down', () => {
   it('is QUARANTINED from its expiry for the delay, LEASE_EXPIRED after it', async () => {
     const subnet = await subnetOf('10.95.0.0/24', 300);
