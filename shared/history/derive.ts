@@ -336,7 +336,8 @@ function subnetEntries(record: ChangeRecord, subnetId: string): Omitted[] {
 }
 
 function subnetView(item: Item): ViewJson {
-  const result: ViewJson = {};
+  // The item stores the cool-down only when there is one; the view always says it.
+  const result: ViewJson = { reuseDelaySeconds: 0 };
   for (const [name, value] of Object.entries(item)) {
     if (!SUBNET_INTERNAL.includes(name) && name !== 'requestId' && name !== 'ttl')
       result[name] = value;

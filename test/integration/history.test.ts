@@ -118,6 +118,25 @@ describe('history from the stream', () => {
     await poller.stop();
   });
 
+  it("shows a subnet's cool-down in every view, also once PATCHed back to 0", async () => {
+    const s = await subnet('10.21.0.0/24');
+    await updateSubnet(db.ctx, s.id, { reuseDelaySeconds: 300 });
+    await updateSubnet(db.ctx, s.id, { reuseDelaySeconds: 0 });
+    await historyPoller(db).drain();
+    const entries = (await subnetHistory(db.ctx, s.id, { limit: 10 })).items;
+    expect(
+      entries.map((entry) => [
+        entry.action,
+        (entry.before as { reuseDelaySeconds?: number } | null)?.reuseDelaySeconds,
+        (entry.after as { reuseDelaySeconds?: number } | null)?.reuseDelaySeconds,
+      ]),
+    ).toEqual([
+      ['SUBNET_UPDATED', 300, 0],
+      ['SUBNET_UPDATED', 0, 300],
+      ['SUBNET_CREATED', undefined, 0],
+    ]);
+  });
+
   it("keeps a subnet's own history after its deletion, actor from the deletion note", async () => {
     const poller = historyPoller(db);
     const s = await subnet('10.30.0.0/24');
