@@ -55,9 +55,10 @@ export async function pick(
       entry.counters = undefined;
       continue;
     }
-    const leased = counters
-      .filter((counter, shard) => counter.l > 0 && (freePerShard[shard] ?? 0n) === 0n)
-      .map((counter) => counter.shard);
+    // Shards that count leases may hold expired ones, free though the counters count
+    // them: tried last for what the counted free addresses cannot give — also in a
+    // shard that is not full (3 wanted, 2 free by the counters, 1 expired lease).
+    const leased = counters.filter((counter) => counter.l > 0).map((counter) => counter.shard);
     const chosen =
       strategy === Strategy.SEQUENTIAL
         ? await pickSequential(

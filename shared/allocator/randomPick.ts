@@ -48,8 +48,8 @@ const SHARD_NEARLY_FULL = 16n;
 /**
  * Up to `count` free pool addresses, a uniformly random subset as far as the
  * counters and reads show. `free` is each shard's free count by the counters;
- * `leased` the shards the counters call full that may hold expired leases (tried
- * last). With cached counters (`fresh` false) it stops at the first shard that
+ * `leased` the shards that may hold expired leases, which the counters count as
+ * taken (tried last, for what the counted free addresses cannot give). With cached counters (`fresh` false) it stops at the first shard that
  * has fewer free addresses than they promised, so the caller rereads them first.
  */
 export async function pickRandom(
