@@ -13,7 +13,16 @@ export interface Subnet {
   tags: Record<string, string>;
   createdAt: string;
   updatedAt: string;
-  usage: { total: Count; allocated: Count; available: Count; outsidePools: Count };
+  /** Absent on servers older than the release cool-down. */
+  reuseDelaySeconds?: number;
+  usage: {
+    total: Count;
+    allocated: Count;
+    available: Count;
+    outsidePools: Count;
+    /** Only where a cool-down applies. */
+    quarantined?: Count;
+  };
 }
 
 export interface Allocation {

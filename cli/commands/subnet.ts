@@ -1,6 +1,6 @@
 /** `ipam subnet create|list|show|update|delete` */
 import type { Command } from 'commander';
-import { action, collectPool, collectTag, integer, type Opts } from '../args.js';
+import { action, collectPool, collectTag, duration, integer, type Opts } from '../args.js';
 import { expectJson } from '../client.js';
 import { type Ctx, listAll, pathOf, resolveSubnet } from '../context.js';
 import { bar, dash, fields, json, table, tagsText } from '../output.js';
@@ -37,9 +37,11 @@ export function subnetFields(s: Subnet): string {
         : s.allocationPools.map((p) => `${p.start}-${p.end}`).join(', '),
     ],
     ['tags', dash(tagsText(s.tags))],
+    ['reuse delay', s.reuseDelaySeconds ? `${s.reuseDelaySeconds} s` : '-'],
     [
       'usage',
-      `${s.usage.allocated} of ${s.usage.total} allocated, ${s.usage.available} available, ${s.usage.outsidePools} outside pools`,
+      `${s.usage.allocated} of ${s.usage.total} allocated, ${s.usage.available} available, ${s.usage.outsidePools} outside pools` +
+        (s.usage.quarantined === undefined ? '' : `, ${s.usage.quarantined} in cool-down`),
     ],
     ['utilisation', bar(s.usage.allocated, s.usage.total)],
     ['created', s.createdAt],
@@ -62,7 +64,17 @@ export function subnetRuleBody(opts: Opts): Record<string, unknown> {
   if (opts.pools === false) body.allocationPools = [];
   else if (opts.pool !== undefined) body.allocationPools = opts.pool;
   if (opts.tag !== undefined) body.tags = opts.tag;
+  if (opts.reuseDelay !== undefined) body.reuseDelaySeconds = opts.reuseDelay;
   return body;
+}
+
+/** `--reuse-delay` of create and update (the server checks the range: up to a day). */
+function addReuseDelayOption(command: Command): Command {
+  return command.option(
+    '--reuse-delay <duration>',
+    'release cool-down: a released address is not handed out again for this long (seconds or 90s, 15m, 12h, 1d; 0 for none)',
+    duration,
+  );
 }
 
 export function addSubnetRuleOptions(command: Command, verb: 'set' | 'replace'): Command {
@@ -81,10 +93,12 @@ export function registerSubnet(program: Command): void {
     .description('create, list, show, update and delete subnets');
 
   addSubnetRuleOptions(
-    subnet
-      .command('create <cidr>')
-      .description('create a subnet, e.g. ipam subnet create 10.0.0.0/24 --name web')
-      .option('--space <space>', "address space (default 'default')"),
+    addReuseDelayOption(
+      subnet
+        .command('create <cidr>')
+        .description('create a subnet, e.g. ipam subnet create 10.0.0.0/24 --name web')
+        .option('--space <space>', "address space (default 'default')"),
+    ),
     'set',
   ).action(
     action(async (ctx, opts, cidr) => {
@@ -137,10 +151,14 @@ export function registerSubnet(program: Command): void {
     );
 
   addSubnetRuleOptions(
-    subnet
-      .command('update <subnet>')
-      .description('change name, tags, gateway or allocation pools (allocations stay)')
-      .option('--space <space>', 'the space of a CIDR or name'),
+    addReuseDelayOption(
+      subnet
+        .command('update <subnet>')
+        .description(
+          'change name, tags, gateway, allocation pools or reuse delay (allocations stay)',
+        )
+        .option('--space <space>', 'the space of a CIDR or name'),
+    ),
     'replace',
   ).action(
     action(async (ctx, opts, ref) => {

@@ -49,6 +49,56 @@ describe('ipam subnet', { timeout: SLOW }, () => {
     );
   });
 
+  it('sets and changes the release cool-down, and shows what is in it', async () => {
+    const created = await run(
+      'subnet',
+      'create',
+      '10.4.0.0/29',
+      '--space',
+      'cli-cool',
+      '--name',
+      'cool',
+      '--reuse-delay',
+      '5m',
+      '-o',
+      'json',
+    );
+    expect(created.json().reuseDelaySeconds).toBe(300);
+    expect((await run('alloc', 'cool', '--space', 'cli-cool', '--ip', '10.4.0.3')).code).toBe(0);
+    expect((await run('release', 'cool', '10.4.0.3', '--space', 'cli-cool')).code).toBe(0);
+    const show = await run('subnet', 'show', 'cool', '--space', 'cli-cool');
+    expect(show.stdout).toMatch(/reuse delay:\s+300 s\n/);
+    expect(show.stdout).toMatch(
+      /usage:\s+0 of 5 allocated, 4 available, 0 outside pools, 1 in cool-down\n/,
+    );
+    const again = await run('alloc', 'cool', '--space', 'cli-cool', '--ip', '10.4.0.3');
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain('error: IP_QUARANTINED:');
+    const off = await run(
+      'subnet',
+      'update',
+      'cool',
+      '--space',
+      'cli-cool',
+      '--reuse-delay',
+      '0',
+      '-o',
+      'json',
+    );
+    expect(off.json().reuseDelaySeconds).toBe(0);
+    const tooLong = await run(
+      'subnet',
+      'update',
+      'cool',
+      '--space',
+      'cli-cool',
+      '--reuse-delay',
+      '2d',
+    );
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toContain('error: VALIDATION_ERROR:');
+  });
+
   it('finds a subnet by id, CIDR or name; ambiguous and unknown references are errors', async () => {
     await run('subnet', 'create', '10.1.0.0/24', '--name', 'web', '--space', 'other');
     const byId = (await run('subnet', 'list', '--space', 'cli', '-q')).stdout.trim();
