@@ -17,13 +17,13 @@ import { SubnetNotFoundError } from '../errors.js';
 import { addressKey, cidrFirst, cidrLast, formatCidr, type IpAddress } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
-import { blockFromItem, coolingUntil } from '../subnets/blocks.js';
-import { geometryOf, type Position, positionOf } from '../subnets/geometry.js';
+import { coolingUntil } from '../subnets/blocks.js';
+import { geometryOf, positionOf } from '../subnets/geometry.js';
 import { inPools, usesEveryAddress } from '../subnets/rules.js';
 import type { Subnet } from '../subnets/subnet.js';
 import { loadSubnet } from '../subnets/subnets.js';
 import { type AllocationItem, type AllocationView, viewFromItem } from './items.js';
-import { nowSeconds } from './reads.js';
+import { nowSeconds, readBlock } from './reads.js';
 
 /** What an address is in one subnet (API.md "Who did it"). */
 export const AddressState = {
@@ -149,7 +149,11 @@ async function placeIn(
   // block says whether the address is.
   const live = item !== undefined && (item.ttl === undefined || item.ttl > now);
   const gateway = !live && subnet.gateway !== null && ip.value === subnet.gateway;
-  const until = live || gateway ? undefined : await coolingEnd(ctx, subnet, pos, now);
+  // When its release cool-down ends (epoch seconds), if it is in one now.
+  const until =
+    live || gateway
+      ? undefined
+      : coolingUntil(await readBlock(ctx, subnet, pos, true), pos.offset, now);
   const state = gateway
     ? AddressState.GATEWAY
     : until === undefined
@@ -164,23 +168,6 @@ async function placeIn(
     allocation: item === undefined ? null : viewFromItem(item),
     ...(until === undefined ? {} : { availableAt: new Date(until * 1000).toISOString() }),
   };
-}
-
-/** When the address's release cool-down ends (epoch seconds), if it is in one now. */
-async function coolingEnd(
-  ctx: IpamContext,
-  subnet: Subnet,
-  pos: Position,
-  now: number,
-): Promise<number | undefined> {
-  const stored = await ctx.doc.send(
-    new GetCommand({
-      TableName: ctx.tableName,
-      Key: keys.block(subnet.id, pos.shard, pos.block),
-      ConsistentRead: true,
-    }),
-  );
-  return coolingUntil(blockFromItem(pos.block, stored.Item), pos.offset, now);
 }
 
 function stateOf(
