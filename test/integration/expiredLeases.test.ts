@@ -6,8 +6,6 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IpAlreadyAllocatedError, SubnetInUseError } from '../../shared/errors.js';
-import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
-import type { IpamContext } from '../../shared/store/context.js';
 import {
   createSubnet,
   deleteSubnet,
@@ -15,6 +13,7 @@ import {
   listSubnets,
 } from '../../shared/subnets/subnets.js';
 import { createTestDb, storedItems, type TestDb } from '../support/dynamo.js';
+import { interrupted } from '../support/interleave.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
 let db: TestDb;
@@ -26,32 +25,6 @@ beforeAll(async () => {
 });
 
 const noGiveBack = async () => undefined;
-
-/**
- * A context on db's clock whose calls of `command` wait for `between` — the
- * `nth` call only, counted from the first call after a call of `after` (when given).
- */
-function interrupted(
-  between: () => Promise<void>,
-  command: string,
-  options: { after?: string; nth?: number } = {},
-): IpamContext {
-  const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-  let armed = options.after === undefined;
-  let seen = 0;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === options.after) armed = true;
-      else if (armed && context.commandName === command) {
-        seen++;
-        if (seen === (options.nth ?? 1)) await between();
-      }
-      return next(args);
-    },
-    { step: 'initialize', name: 'interleave' },
-  );
-  return { ...db.ctx, doc: createDocumentClient(client) };
-}
 
 async function newSubnet(cidr = '10.7.0.0/24') {
   return createSubnet(db.ctx, { cidr, space: `s${Math.random().toString(36).slice(2)}` });
@@ -111,9 +84,9 @@ describe('Expired, not yet swept leases', () => {
     const subnet = await newSubnet();
     await allocator.allocate(subnet.id, { ip: '10.7.0.10', ttlSeconds: 60 });
     expireLeasesOf(60);
-    const racing = interrupted(async () => {
+    const racing = interrupted(db, async () => {
       await allocator.allocate(subnet.id, { ip: '10.7.0.10', owner: 'reuser' });
-    }, 'TransactWriteItemsCommand');
+    });
     await expect(deleteSubnet(racing, subnet.id, noGiveBack)).rejects.toBeInstanceOf(
       SubnetInUseError,
     );
@@ -126,11 +99,13 @@ describe('Expired, not yet swept leases', () => {
     await allocator.allocate(subnet.id, { ip: '10.7.0.10', ttlSeconds: 60 });
     expireLeasesOf(60);
     const racing = interrupted(
+      db,
       async () => {
         await allocator.allocate(subnet.id, { ip: '10.7.0.10', owner: 'reuser' });
       },
       'TransactWriteItemsCommand',
-      { nth: 2 },
+      1,
+      { skip: 1 },
     );
     await expect(deleteSubnet(racing, subnet.id, noGiveBack)).rejects.toBeInstanceOf(
       SubnetInUseError,
@@ -172,10 +147,12 @@ describe('A specific allocation of a held address', () => {
     // request reads who holds the address.
     const racing = new TextAllocator(
       interrupted(
+        db,
         async () => {
           await allocator.release(subnet.id, '10.7.0.20');
         },
         'GetItemCommand',
+        1,
         { after: 'TransactWriteItemsCommand' },
       ),
     );
