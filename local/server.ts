@@ -8,11 +8,15 @@
  * What the server answers itself (a body over the limit, a request line or headers
  * over node's limit, malformed HTTP, a failure of its own) uses the API's error shape
  * and headers, with an X-Request-Id like every other answer.
+ *
+ * With `console`, GET `/` and the console's asset paths serve the web console; every
+ * other path is the API's.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { consoleAsset, isConsolePath } from '../console/assets.js';
 import {
   type ErrorCode,
   errorResponse,
@@ -44,10 +48,23 @@ export interface RouteResolver {
 /** Node's default: the request line and headers together (a 16 KiB URL does not fit). */
 const MAX_HEADER_BYTES = 16 * 1024;
 
-export function createLocalServer(resolver: RouteResolver): Server {
+export interface LocalServerOptions {
+  /** Serve the web console at `/` (default true). */
+  readonly console?: boolean;
+}
+
+export function createLocalServer(
+  resolver: RouteResolver,
+  options: LocalServerOptions = {},
+): Server {
+  const withConsole = options.console ?? true;
   const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => {
     const requestId = randomUUID();
-    handle(resolver, request, response, requestId).catch((error: unknown) => {
+    const answer =
+      withConsole && isConsolePath(request.method ?? 'GET', pathOf(request))
+        ? serveConsole(request, response, requestId)
+        : handle(resolver, request, response, requestId);
+    answer.catch((error: unknown) => {
       console.error(
         JSON.stringify({
           level: 'ERROR',
@@ -122,6 +139,21 @@ async function handle(
   const result = await handler(event, lambdaContext(requestId));
   response.writeHead(result.statusCode, result.headers as Record<string, string>);
   response.end(result.body);
+}
+
+function pathOf(request: IncomingMessage): string {
+  return new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+}
+
+async function serveConsole(
+  request: IncomingMessage,
+  response: ServerResponse,
+  requestId: string,
+): Promise<void> {
+  request.resume();
+  const asset = await consoleAsset(pathOf(request));
+  response.writeHead(asset.status, { ...asset.headers, [REQUEST_ID_HEADER]: requestId });
+  response.end(request.method === 'HEAD' ? undefined : asset.body);
 }
 
 /** The local caller: `X-Ipam-Actor` when given, else `local`. */
