@@ -51,7 +51,7 @@ export function contextOf(command: Command): Ctx {
  * SigV4 for https execute-api endpoints (or when --sign / --profile asks for it);
  * credentials from the standard Node provider chain, loaded only when signing.
  */
-function signingOf(options: GlobalOptions): Signing | undefined {
+export function signingOf(options: GlobalOptions): Signing | undefined {
   let url: URL;
   try {
     url = new URL(options.endpoint);

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { registerAlloc } from './commands/alloc.js';
 import { registerAudit } from './commands/audit.js';
+import { registerConsole } from './commands/console.js';
 import { registerImportExport } from './commands/importExport.js';
 import { registerPool } from './commands/pool.js';
 import { registerSubnet } from './commands/subnet.js';
@@ -48,6 +49,7 @@ Examples:
   ipam alloc 10.0.0.0/24 --count 3 --strategy sequential -o json
   ipam release web 10.0.0.7 --owner vm-1
   ipam import netbox-prefixes.csv --space prod          # dry run; add --apply
+  ipam console                                          # the web console on 127.0.0.1:8001
   IPAM_ENDPOINT=https://abc.execute-api.eu-west-1.amazonaws.com/prod ipam subnet list`,
     );
   registerSubnet(program);
@@ -55,5 +57,6 @@ Examples:
   registerPool(program);
   registerAudit(program);
   registerImportExport(program);
+  registerConsole(program);
   return program;
 }
