@@ -15,9 +15,17 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventOf } from '../events/event.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { IpamContext } from '../store/context.js';
-import { type DerivedEntry, deriveEntries, withNote } from './derive.js';
+import { parseItemKey } from '../store/keys.js';
+import {
+  type DerivedEntry,
+  deriveEntries,
+  type HeldFor,
+  isUndoneNote,
+  withNote,
+} from './derive.js';
 import type { HistoryItem } from './entry.js';
-import { historyKeys } from './keys.js';
+import { heldEntries, holdEntry, stillPending, undoNoteKey } from './held.js';
+import { historyKeys, isHistoryKey } from './keys.js';
 import { type Place, SubnetPlaces } from './places.js';
 import { type ChangeRecord, type StreamRecordInput, toChangeRecord } from './records.js';
 import { historyRetentionDays } from './settings.js';
@@ -116,18 +124,55 @@ interface Run {
 }
 
 async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
+  const committed = committedRequest(record);
+  if (committed !== undefined) {
+    await releaseHeld(run, committed.subnetId, committed.token);
+    return;
+  }
   for (const derived of deriveEntries(record)) {
     const entry =
       derived.note === undefined
         ? derived
         : withNote(derived, await readNote(run, derived.note.key));
+    if (entry === undefined) continue;
     const item = await itemOf(run, record, entry);
-    const stored = await putEntry(run.ctx, item, run.tally);
-    if (stored === undefined) run.written += 1;
-    if (!run.publisher.publishes || stored?.published === true) continue;
-    await run.publisher.publish(eventOf(item));
-    run.published += 1;
-    await markPublished(run.ctx, { pk: item.pk, sk: item.sk }, run.tally);
+    if (entry.held !== undefined && !(await heldUntilCommitted(run, entry.held, item))) continue;
+    await store(run, item);
+  }
+}
+
+/** Writes the entry (once) and publishes its event (once). */
+async function store(run: Run, item: HistoryItem): Promise<void> {
+  const stored = await putEntry(run.ctx, item, run.tally);
+  if (stored === undefined) run.written += 1;
+  if (!run.publisher.publishes || stored?.published === true) return;
+  await run.publisher.publish(eventOf(item));
+  run.published += 1;
+  await markPublished(run.ctx, { pk: item.pk, sk: item.sk }, run.tally);
+}
+
+/**
+ * An entry of a multi-step request's item: held aside, and stored now only if the
+ * request has already committed (see ./held.ts for why no entry is lost between).
+ */
+async function heldUntilCommitted(run: Run, held: HeldFor, item: HistoryItem): Promise<boolean> {
+  await holdEntry(run.ctx, held, item, run.tally);
+  if (await stillPending(run.ctx, held, run.tally)) return false;
+  return !isUndoneNote(await readNote(run, undoNoteKey(held)));
+}
+
+/** The request whose pending record this REMOVE deleted: committed, or undone. */
+function committedRequest(record: ChangeRecord): { subnetId: string; token: string } | undefined {
+  if (isHistoryKey(record.pk) || record.newImage !== undefined) return undefined;
+  const key = parseItemKey(record.pk, record.sk);
+  return key.kind === 'pending' ? { subnetId: key.subnetId, token: key.token } : undefined;
+}
+
+/** Stores the held entries of a request whose pending record is gone, but for undone items. */
+async function releaseHeld(run: Run, subnetId: string, token: string): Promise<void> {
+  for (const { held, entry } of await heldEntries(run.ctx, subnetId, token, run.tally)) {
+    if (isUndoneNote(await readNote(run, undoNoteKey(held)))) continue;
+    await store(run, entry);
   }
 }
 
