@@ -23,7 +23,13 @@
 import { keys, PREFIX, parseItemKey, parseShardPartition } from '../store/keys.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { CapacityMeter } from './auditStore.js';
-import type { DeadlineGate, Key, SegmentState, SubnetTally } from './checkpoint.js';
+import {
+  type DeadlineGate,
+  type Key,
+  type SegmentState,
+  type SubnetTally,
+  shardTally,
+} from './checkpoint.js';
 import type { Item } from './io.js';
 import { Orphans } from './orphans.js';
 import { auditPending } from './pending.js';
@@ -183,7 +189,7 @@ export class SegmentScan {
     };
     state.subnets[subnetId] = tally;
     const counted = await auditScannedShard(this.scope, this.reader, subnet, shard, items, tally);
-    tally.shards[String(shard)] = [counted.n, counted.p];
+    tally.shards[String(shard)] = shardTally(counted);
   }
 }
 

@@ -390,6 +390,10 @@ describe('The audit and quarantined addresses', () => {
     for (let run = 0; run < 3; run++) {
       const report = await runAudit(auditDb.ctx, { repair: true, gracePeriodMs: 0 });
       expect(problems(report)).toEqual([]);
+      // Its utilisation counts what the subnet's usage counts: not the cool-downs.
+      expect(report.utilization).toEqual([
+        expect.objectContaining({ subnetId: subnet.id, allocated: 1 }),
+      ]);
       auditDb.advance(20 * 60_000); // past the default grace period each time
     }
     for (const ip of ['10.98.0.60', '10.98.0.61']) {
@@ -401,8 +405,14 @@ describe('The audit and quarantined addresses', () => {
       allocated: 1,
       quarantined: 2,
     });
-    // Past the cool-down they are ordinary expired offsets: the audit may sweep them.
+    // Past the cool-down they are ordinary expired offsets: the audit may sweep them,
+    // and counts them as not allocated while it leaves them (repair off).
     auditDb.advance(86_400_000);
+    const left = await runAudit(auditDb.ctx, { repair: false, gracePeriodMs: 0 });
+    expect(left.findings.filter((f) => f.type === 'EXPIRED_LEASE')).toHaveLength(2);
+    expect(left.utilization).toEqual([
+      expect.objectContaining({ subnetId: subnet.id, allocated: 1 }),
+    ]);
     await runAudit(auditDb.ctx, { repair: true, gracePeriodMs: 0 });
     expect((await getSubnet(auditDb.ctx, subnet.id)).usage).toMatchObject({
       allocated: 1,
