@@ -139,6 +139,7 @@ export const carveSubnetBody = z
     gatewayIp: address.nullable().optional(),
     allocationPools: pools.optional(),
     tags: tags.optional(),
+    reuseDelaySeconds: reuseDelaySeconds.optional(),
   })
   .refine((body) => body.cidr === undefined || body.prefixLength === undefined, {
     message: 'give cidr or prefixLength, not both',
