@@ -47,7 +47,10 @@
  *   transaction writes, read consistently when the REMOVE is processed; without a
  *   note, actor "unknown". The note itself makes no entry.
  * - everything else (blocks, counters, pending, space, pool, audit items, CFN items,
- *   release notes and history entries themselves) makes nothing.
+ *   release notes, map summaries and history entries themselves) makes nothing.
+ *
+ * The same batch also keeps the address map's summaries (shared/map/refresh.ts):
+ * each block's newest image in the batch, then the sums above it.
  */
 
 export { type DerivedEntry, deriveEntries, type WriterNote, withNote } from './derive.js';

@@ -1,6 +1,6 @@
 /**
  * The stream processor: one batch of stream records → history entries and their
- * events. Shared by the Lambda (functions/stream/) and the local poller
+ * events, and the address map's summaries (shared/map/refresh.ts). Shared by the Lambda (functions/stream/) and the local poller
  * (local/streamPoller.ts).
  *
  * At-least-once in, once out: each entry's key comes from its record, so a
