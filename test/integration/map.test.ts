@@ -295,6 +295,40 @@ describe('address map', () => {
     expect(await subnetMap(db.ctx, subnet.id)).toEqual(before);
   });
 
+  it('two processors racing on the same sums leave the newest', { timeout: 120_000 }, async () => {
+    const subnet = await createSubnet(db.ctx, { cidr: '12.0.0.0/8', space: 'map-race' });
+    const ips = Array.from({ length: 24 }, (_, i) => `12.7.${i * 10}.${i + 2}`);
+    for (const ip of ips) await allocator.allocate(subnet.id, { ip, owner: 'a' });
+    // Before the poller sees them: the block records, split in two by block, processed
+    // at once by two processors (two stream shards), both recomputing cell 7's sum.
+    const key = (record: StreamRecordInput, name: string) =>
+      (record.dynamodb?.Keys?.[name] as { S?: string } | undefined)?.S ?? '';
+    const mine = ((await streamRecords(db)) as StreamRecordInput[]).filter(
+      (record) =>
+        key(record, 'pk').startsWith(`SUBNET#${subnet.id}#`) ||
+        key(record, 'pk') === `SUBNET#${subnet.id}`,
+    );
+    const half = (odd: number) =>
+      mine.filter((record) => {
+        const sk = key(record, 'sk');
+        return !sk.startsWith('BLOCK#') || Number.parseInt(sk.slice(6), 16) % 2 === odd;
+      });
+    const results = await Promise.all([
+      processStreamRecords(db.ctx, half(0), noopPublisher, { concurrency: 1 }),
+      processStreamRecords(db.ctx, half(1), noopPublisher, { concurrency: 1 }),
+    ]);
+    expect(results.flatMap((result) => result.failures)).toEqual([]);
+    const top = await subnetMap(db.ctx, subnet.id);
+    expect(counts(top.cells[7]!)).toEqual({
+      allocated: ips.length,
+      leased: 0,
+      quarantined: 0,
+      free: 65_536 - ips.length,
+    });
+    await poller.drain();
+    expect(await subnetMap(db.ctx, subnet.id)).toEqual(top);
+  });
+
   it("a deleted subnet's summaries empty out and carry a TTL", { timeout: 120_000 }, async () => {
     const subnet = await createSubnet(db.ctx, { cidr: '10.65.0.0/16', space: 'map-del' });
     await allocator.allocate(subnet.id, { ip: '10.65.1.1', owner: 'a' });
