@@ -135,11 +135,13 @@ export class SegmentScan {
   /** Audits the items of one partition key, and counts them. */
   private async finishPartition(pk: string, items: readonly Item[], state: SegmentState) {
     // The audit's own items, history entries (derived from the stream, not audited)
-    // and release notes (kept for the history, removed by their TTL).
+    // release notes (kept for the history, removed by their TTL) and address-map
+    // summaries (derived from the stream too).
     if (
       pk.startsWith(PREFIX.audit) ||
       pk.startsWith(PREFIX.history) ||
-      pk.startsWith(PREFIX.releaseNote)
+      pk.startsWith(PREFIX.releaseNote) ||
+      pk.startsWith(PREFIX.map)
     )
       return;
     state.part.scanned.items += items.length;

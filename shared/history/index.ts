@@ -52,8 +52,12 @@
  *   transaction writes, read consistently when the REMOVE is processed; without a
  *   note, actor "unknown". The note itself makes no entry.
  * - a pending record's REMOVE writes the held entries of its request (held.ts);
- * - everything else (blocks, counters, pending records' other changes, space, pool, audit items, CFN items,
- *   release notes and history entries themselves) makes nothing.
+ * - everything else (blocks, counters, pending records' other changes, space, pool,
+ *   audit items, CFN items, release notes, map summaries and history entries
+ *   themselves) makes nothing.
+ *
+ * The same batch also keeps the address map's summaries (shared/map/refresh.ts):
+ * each block's newest image in the batch, then the sums above it.
  */
 
 export { type DerivedEntry, deriveEntries, type WriterNote, withNote } from './derive.js';

@@ -1,6 +1,6 @@
 /**
  * The stream processor: one batch of stream records → history entries and their
- * events. Shared by the Lambda (functions/stream/) and the local poller
+ * events, and the address map's summaries (shared/map/refresh.ts). Shared by the Lambda (functions/stream/) and the local poller
  * (local/streamPoller.ts).
  *
  * At-least-once in, once out: each entry's key comes from its record, so a
@@ -14,8 +14,10 @@ import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventOf } from '../events/event.js';
 import type { EventPublisher } from '../events/publisher.js';
+import { type BlockImage, refreshSummaries } from '../map/refresh.js';
+import { parseCidr } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
-import { parseItemKey } from '../store/keys.js';
+import { parseBlockSort, parseItemKey } from '../store/keys.js';
 import {
   type DerivedEntry,
   deriveEntries,
@@ -98,6 +100,7 @@ export async function processStreamRecords(
   };
   const workers = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, queue.length));
   await Promise.all(Array.from({ length: workers }, worker));
+  await refreshMap(run, records, failed, options.concurrency);
   const failures = [...failed.keys()]
     .sort((a, b) => a - b)
     .map((index) => ({
@@ -121,6 +124,48 @@ interface Run {
   readonly tally: CapacityTally;
   written: number;
   published: number;
+}
+
+/**
+ * The address map's summaries (shared/map/refresh.ts) from the batch's block
+ * records; a block whose summaries could not be written fails its newest record
+ * (the one whose image counts), so it is delivered again.
+ */
+async function refreshMap(
+  run: Run,
+  records: readonly StreamRecordInput[],
+  failed: Map<number, unknown>,
+  concurrency: number | undefined,
+): Promise<void> {
+  const indexOf = new Map<BlockImage, number>();
+  records.forEach((input, index) => {
+    if (failed.has(index)) return;
+    let record: ChangeRecord;
+    try {
+      record = toChangeRecord(input);
+    } catch {
+      return; // failed above already
+    }
+    const key = parseItemKey(record.pk, record.sk);
+    if (key.kind !== 'shardItem' || key.what !== 'block') return;
+    const image: BlockImage = {
+      subnetId: key.subnetId,
+      block: parseBlockSort(record.sk),
+      sequenceNumber: record.sequenceNumber,
+      image: record.newImage,
+    };
+    indexOf.set(image, index);
+  });
+  if (indexOf.size === 0) return;
+  const failures = await refreshSummaries(run.ctx, [...indexOf.keys()], {
+    cidrOf: async (subnetId) => {
+      const place = await run.places.of(run.ctx, subnetId, run.tally);
+      return place.cidr === null ? undefined : parseCidr(place.cidr);
+    },
+    tally: run.tally,
+    ...(concurrency === undefined ? {} : { concurrency }),
+  });
+  for (const [image, error] of failures) failed.set(indexOf.get(image) as number, error);
 }
 
 async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
