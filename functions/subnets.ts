@@ -1,5 +1,7 @@
-/** Lambda for /subnets routes: parse → shared/subnets → respond. */
+/** Lambda for /subnets routes: parse → shared/subnets (and the map, shared/map) → respond. */
+// The map's read only, not shared/map's index: that would bundle the stream processor's writes.
 import { LIMITS } from '../shared/limits.js';
+import { subnetMap } from '../shared/map/map.js';
 import { onSubnetDeleted } from '../shared/pools/index.js';
 import { withWho } from '../shared/store/context.js';
 import {
@@ -31,6 +33,10 @@ const operations: Operations<'subnets'> = {
     await deleteSubnet(withWho(ctx, who), path.subnetId, onSubnetDeleted);
     return { status: 204 };
   },
+  subnetMap: async ({ path, query }) => ({
+    status: 200,
+    body: await subnetMap(ctx, path.subnetId, query.cell),
+  }),
 };
 
 export const handler = groupHandler('subnets', operations, logger);

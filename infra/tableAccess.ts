@@ -113,7 +113,9 @@ const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
   /**
    * The stream processor (functions/stream/handler.ts): writes entries
    * conditionally, marks them published, reads a subnet's cidr/space and its
-   * deletion note (GetItem), or its first history entry (Query).
+   * deletion note (GetItem), or its first history entry (Query); keeps the address
+   * map's summaries (shared/map/refresh.ts: a sum's `rev` by GetItem, its children
+   * by Query, conditional PutItem).
    */
   stream: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
   /** Carves, deletes and updates subnets, allocates and releases: what those groups do. */

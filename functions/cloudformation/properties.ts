@@ -26,6 +26,8 @@ export interface SubnetSpec {
   readonly cidr?: string;
   readonly name: string;
   readonly tags: Readonly<Record<string, string>>;
+  /** The release cool-down; unset means 0, as CloudFormation means a removed property. */
+  readonly reuseDelaySeconds: number;
 }
 
 export interface AllocationSpec {
@@ -76,6 +78,8 @@ const userTags = z.preprocess(
 /** Properties CloudFormation itself passes along with ours. */
 const framework = { ServiceToken: z.unknown().optional(), ServiceTimeout: z.unknown().optional() };
 
+const REUSE_DELAY_RULE = `must be a whole number of seconds from ${LIMITS.reuseDelaySeconds.min} to ${LIMITS.reuseDelaySeconds.max}`;
+
 const subnetProperties = z.strictObject({
   ...framework,
   PoolId: text(bounded(100)),
@@ -89,6 +93,18 @@ const subnetProperties = z.strictObject({
   Cidr: text(bounded(100)),
   Name: text(resourceName),
   Tags: userTags,
+  ReuseDelaySeconds: text(
+    z
+      .string()
+      .regex(/^\d{1,10}$/, REUSE_DELAY_RULE)
+      .transform(Number)
+      .pipe(
+        z
+          .number()
+          .min(LIMITS.reuseDelaySeconds.min, REUSE_DELAY_RULE)
+          .max(LIMITS.reuseDelaySeconds.max, REUSE_DELAY_RULE),
+      ),
+  ),
 });
 
 const allocationProperties = z.strictObject({
@@ -113,6 +129,7 @@ export function parseSubnetProperties(raw: unknown, ref: RequestRef): SubnetSpec
     ...(props.Cidr === undefined ? {} : { cidr: formatCidr(parseCidr(props.Cidr)) }),
     name: props.Name ?? defaultHolder(ref),
     tags: props.Tags ?? {},
+    reuseDelaySeconds: props.ReuseDelaySeconds ?? 0,
   };
 }
 
@@ -157,14 +174,17 @@ export function identityOf(kind: ResourceKind, spec: SubnetSpec | AllocationSpec
   return JSON.stringify([kind, a.subnetId, a.ip ?? null, a.macAddress ?? null]);
 }
 
-/** Same identity and the same name, owner, description and tags. */
+/** Same identity and the same name (and cool-down), owner, description and tags. */
 export function sameSpec(
   kind: ResourceKind,
   a: SubnetSpec | AllocationSpec,
   b: SubnetSpec | AllocationSpec,
 ): boolean {
   if (identityOf(kind, a) !== identityOf(kind, b) || !sameTags(a.tags, b.tags)) return false;
-  if (kind === 'subnet') return (a as SubnetSpec).name === (b as SubnetSpec).name;
+  if (kind === 'subnet') {
+    const [x, y] = [a as SubnetSpec, b as SubnetSpec];
+    return x.name === y.name && x.reuseDelaySeconds === y.reuseDelaySeconds;
+  }
   const [x, y] = [a as AllocationSpec, b as AllocationSpec];
   return x.owner === y.owner && x.description === y.description && x.strategy === y.strategy;
 }

@@ -84,6 +84,7 @@ export class SubnetResource implements ResourceType<SubnetSpec> {
           cidr,
           name: spec.name,
           tags: { ...spec.tags, ...cfnTags(ref) },
+          reuseDelaySeconds: spec.reuseDelaySeconds,
         });
         return subnetResult(subnet);
       } catch (error) {
@@ -104,10 +105,20 @@ export class SubnetResource implements ResourceType<SubnetSpec> {
   ): Promise<CustomResourceResult> {
     const current = await loadSubnet(this.ctx, physicalId);
     const tags = mergedTags(spec.tags, current.tags, ref);
-    if (current.name === spec.name && sameTags(current.tags, tags)) {
+    if (
+      current.name === spec.name &&
+      sameTags(current.tags, tags) &&
+      current.reuseDelaySeconds === spec.reuseDelaySeconds
+    ) {
       return subnetResult(viewOf(current));
     }
-    return subnetResult(await updateSubnet(this.ctx, physicalId, { name: spec.name, tags }));
+    return subnetResult(
+      await updateSubnet(this.ctx, physicalId, {
+        name: spec.name,
+        tags,
+        reuseDelaySeconds: spec.reuseDelaySeconds,
+      }),
+    );
   }
 
   async isOurs(physicalId: string, ref: RequestRef): Promise<boolean> {

@@ -121,6 +121,19 @@ const deleteSubnet = defineRoute({
   errors: ['SUBNET_NOT_FOUND', 'SUBNET_IN_USE'],
 });
 
+const subnetMap = defineRoute({
+  id: 'subnetMap',
+  method: 'GET',
+  path: '/subnets/{subnetId}/map',
+  group: 'subnets',
+  summary:
+    "The subnet's address map: up to 256 cells of equal size with their counts (?cell=K.L… zooms in); counts of cells of 256 addresses or more may trail the newest writes by the change stream's delay",
+  query: s.subnetMapQuery,
+  status: 200,
+  response: s.subnetMapResponse,
+  errors: ['VALIDATION_ERROR', 'SUBNET_NOT_FOUND'],
+});
+
 const allocate = defineRoute({
   id: 'allocate',
   method: 'POST',
@@ -389,6 +402,7 @@ export const ROUTES = [
   getSubnet,
   updateSubnet,
   deleteSubnet,
+  subnetMap,
   allocate,
   listAllocations,
   getAllocation,

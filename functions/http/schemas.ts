@@ -139,6 +139,7 @@ export const carveSubnetBody = z
     gatewayIp: address.nullable().optional(),
     allocationPools: pools.optional(),
     tags: tags.optional(),
+    reuseDelaySeconds: reuseDelaySeconds.optional(),
   })
   .refine((body) => body.cidr === undefined || body.prefixLength === undefined, {
     message: 'give cidr or prefixLength, not both',
@@ -204,6 +205,15 @@ export const releaseQuery = z.strictObject({
   owner: z.string().min(1).max(LIMITS.ownerLength).optional(),
 });
 export const noQuery = z.strictObject({});
+export const subnetMapQuery = z.strictObject({
+  cell: z
+    .string()
+    .max(100)
+    .optional()
+    .describe(
+      'The cell to zoom into: its index at the top level, then dot-separated indexes one level down each (3, 3.17); omitted: the top level',
+    ),
+});
 
 // Responses (documentation; the domain builds them).
 const count = z
@@ -276,6 +286,26 @@ export const addressLookupResponse = z.object({
         .describe('QUARANTINED only: when its release cool-down ends (ISO-8601)'),
       inPools: z.boolean(),
       allocation: allocationResponse.nullable(),
+    }),
+  ),
+});
+export const subnetMapResponse = z.object({
+  subnetId: z.string(),
+  cidr: z.string(),
+  cell: z.string().nullable().describe('The path zoomed into (as asked), null at the top level'),
+  cellSize: count.describe('Addresses per cell'),
+  cells: z.array(
+    z.object({
+      index: z.number().int(),
+      first: z.string(),
+      last: z.string(),
+      allocated: count.describe('Held without a lease'),
+      leased: count.describe('Held with a live lease'),
+      quarantined: count.describe('In their release cool-down'),
+      free: count.describe('In the pools and none of the above (expired leases included)'),
+      state: addressLookupResponse.shape.items.element.shape.state
+        .optional()
+        .describe('Cells of one address only: its state, as GET /addresses/{ip} gives it'),
     }),
   ),
 });

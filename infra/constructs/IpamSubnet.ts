@@ -41,6 +41,8 @@ export interface IpamSubnetProps {
   readonly name?: string;
   /** Updated in place; keys starting with `ipam:cfn-` are the provider's. */
   readonly tags?: Record<string, string>;
+  /** The release cool-down: a released address stays QUARANTINED this long. Default none. Updated in place. */
+  readonly reuseDelay?: Duration;
   /** `RemovalPolicy.RETAIN` keeps the subnet in IPAM when the resource leaves the stack. */
   readonly removalPolicy?: RemovalPolicy;
   /** Default 15 minutes. */
@@ -72,6 +74,14 @@ export class IpamSubnet extends Construct {
     ) {
       throw new Error(`${this.node.path}: prefixLength must be a whole number from 0 to 128.`);
     }
+    const reuseDelaySeconds = props.reuseDelay?.toSeconds({ integral: true });
+    if (
+      reuseDelaySeconds !== undefined &&
+      !Token.isUnresolved(reuseDelaySeconds) &&
+      reuseDelaySeconds > 86_400
+    ) {
+      throw new Error(`${this.node.path}: reuseDelay must be at most one day.`);
+    }
     this.prefixLength = knownPrefixLength(props);
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: props.serviceToken,
@@ -82,6 +92,7 @@ export class IpamSubnet extends Construct {
         Cidr: props.cidr,
         Name: props.name,
         Tags: props.tags,
+        ReuseDelaySeconds: reuseDelaySeconds,
       },
       serviceTimeout: props.serviceTimeout ?? DEFAULT_SERVICE_TIMEOUT,
       ...(props.removalPolicy === undefined ? {} : { removalPolicy: props.removalPolicy }),

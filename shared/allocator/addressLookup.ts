@@ -154,11 +154,14 @@ async function placeIn(
     live || gateway
       ? undefined
       : coolingUntil(await readBlock(ctx, subnet, pos, true), pos.offset, now);
-  const state = gateway
-    ? AddressState.GATEWAY
-    : until === undefined
-      ? stateOf(subnet, ip, item, now, pooled)
-      : AddressState.QUARANTINED;
+  const holding: Holding = live
+    ? 'live'
+    : until !== undefined
+      ? 'cooling'
+      : item !== undefined
+        ? 'expired'
+        : 'none';
+  const state = addressState(subnet, ip.value, holding);
   return {
     space: subnet.space,
     subnetId: subnet.id,
@@ -170,26 +173,30 @@ async function placeIn(
   };
 }
 
-function stateOf(
-  subnet: Subnet,
-  ip: IpAddress,
-  item: AllocationItem | undefined,
-  now: number,
-  pooled: boolean,
-): AddressState {
-  if (item !== undefined) {
-    return item.ttl !== undefined && item.ttl <= now
-      ? AddressState.LEASE_EXPIRED
-      : AddressState.ALLOCATED;
-  }
-  if (subnet.gateway !== null && ip.value === subnet.gateway) return AddressState.GATEWAY;
+/**
+ * What holds an address, as read: a live allocation (or lease), an allocation past
+ * its expiry not yet reused, a release cool-down, or nothing.
+ */
+export type Holding = 'live' | 'expired' | 'cooling' | 'none';
+
+/**
+ * The state of an address of `subnet` from what holds it: the one rule behind
+ * `GET /addresses/{ip}` and the cells of one address of `GET /subnets/{id}/map`. A
+ * live allocation is never the gateway; the gateway is GATEWAY even while an
+ * address it moved onto cools down or holds an expired lease.
+ */
+export function addressState(subnet: Subnet, value: bigint, holding: Holding): AddressState {
+  if (holding === 'live') return AddressState.ALLOCATED;
+  if (subnet.gateway !== null && value === subnet.gateway) return AddressState.GATEWAY;
+  if (holding === 'cooling') return AddressState.QUARANTINED;
+  if (holding === 'expired') return AddressState.LEASE_EXPIRED;
   if (!usesEveryAddress(subnet.cidr)) {
     const first = cidrFirst(subnet.cidr);
     // IPv4 network and broadcast; IPv6 subnet-router anycast (the network address).
-    if (ip.value === first) return AddressState.RESERVED;
-    if (subnet.cidr.version === 4 && ip.value === cidrLast(subnet.cidr)) {
+    if (value === first) return AddressState.RESERVED;
+    if (subnet.cidr.version === 4 && value === cidrLast(subnet.cidr)) {
       return AddressState.RESERVED;
     }
   }
-  return pooled ? AddressState.FREE : AddressState.OUTSIDE_POOLS;
+  return inPools(subnet.pools, value) ? AddressState.FREE : AddressState.OUTSIDE_POOLS;
 }

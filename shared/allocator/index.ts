@@ -24,7 +24,13 @@
  * | `items.ts`           | the allocation item ↔ view mapping                                |
  * | `candidate.ts`       | what a pick hands to the writes                                   |
  */
-export { type AddressPlace, AddressState, lookupAddress } from './addressLookup.js';
+export {
+  type AddressPlace,
+  AddressState,
+  addressState,
+  type Holding,
+  lookupAddress,
+} from './addressLookup.js';
 export type { AllocateInput } from './allocate.js';
 export { Allocator, type AllocatorOptions } from './allocator.js';
 export type { UpdateAllocationInput } from './existing.js';

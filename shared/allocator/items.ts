@@ -34,6 +34,12 @@ export interface AllocationItem extends AllocationView {
   /** The request that wrote it: releases and undos match it, so they never hit a successor. */
   reqToken: string;
   /**
+   * Written by a request too large for one transaction (allocator/pending.ts): until
+   * its pending record goes, the item may yet be undone, so the history holds its
+   * ALLOCATED entry back until then (history/held.ts).
+   */
+  multiStep?: true;
+  /**
    * A fresh random id written by every change of the allocation (PATCH); absent
    * until the first. Writes condition on it, so nothing decided from a read can
    * be applied over a change made since (a release over a new owner, say).

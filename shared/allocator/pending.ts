@@ -8,7 +8,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { AllocationContentionError, SubnetNotFoundError } from '../errors.js';
 import { formatIp, type IpAddress, parseIp } from '../net/address.js';
-import type { IpamContext, Who } from '../store/context.js';
+import { type IpamContext, type Who, whoOf } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { backoffMs, RETRY, sleep } from '../store/retry.js';
 import { type TransactItems, writeTransaction } from '../store/transactions.js';
@@ -21,7 +21,13 @@ import type { Candidate } from './candidate.js';
 import type { AllocationItem } from './items.js';
 import { chunk, packGroups, type WritePlan } from './reservationPlan.js';
 import { type Lesson, transactChunks } from './transact.js';
-import { counterWrite, releaseNoteWrite, tokenAttribute, unchangedSince } from './writes.js';
+import {
+  counterWrite,
+  type PlannedWrite,
+  releaseNoteWrite,
+  tokenAttribute,
+  unchangedSince,
+} from './writes.js';
 
 /**
  * A request too large for one transaction: record the plan as a pending item,
@@ -59,7 +65,7 @@ export async function reserveInSteps(
   try {
     lesson = await transactChunks(
       ctx,
-      [...packGroups(plan.reservation), ...chunk(plan.items)],
+      [...packGroups(plan.reservation), ...chunk(plan.items.map(markedMultiStep))],
       progress,
     );
     if (lesson === undefined) {
@@ -84,14 +90,22 @@ export async function reserveInSteps(
   return lesson;
 }
 
+/** An allocation item's write, marked as one of a multi-step request (see AllocationItem). */
+function markedMultiStep(write: PlannedWrite): PlannedWrite {
+  const put = write.item.Put;
+  if (put === undefined) return write;
+  return { ...write, item: { Put: { ...put, Item: { ...put.Item, multiStep: true } } } };
+}
+
 /**
  * Undoes a pending (multi-step) request: deletes its allocation items and frees
  * the offsets it reserved — each only where it still carries the request's token,
  * so nothing that another request holds is touched. Returns how many addresses
  * were freed, or undefined when no such pending record exists (already committed
  * or undone). Used on failure, and by the audit for a crashed request, which
- * passes `who` (itself): each deleted allocation item then leaves a release note
- * naming it, in the same transaction, for the history.
+ * passes `who` (itself). Each deleted allocation item leaves a release note marked
+ * `undone` in the same transaction, so the history records nothing of a request
+ * that never committed (see history/held.ts).
  */
 export async function undoPending(
   ctx: IpamContext,
@@ -149,9 +163,12 @@ async function undoOne(
           ...unchangedSince(item.Item as AllocationItem),
         },
       });
-      if (who !== undefined) {
-        writes.push(releaseNoteWrite(ctx, subnet.id, keys.allocationSort(ip), token, who));
-      }
+      // The note says "undone": the history makes no entry of a request that never committed.
+      writes.push(
+        releaseNoteWrite(ctx, subnet.id, keys.allocationSort(ip), token, who ?? whoOf(ctx), {
+          undone: true,
+        }),
+      );
     }
     const reserved = block.Item?.[tokenName] === token;
     if (reserved) {

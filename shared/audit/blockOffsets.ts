@@ -14,6 +14,7 @@ import { FindingType, NotRepaired, type Outcome } from './report.js';
 import { type AuditScope, graceCutoffSeconds, seenLongEnough } from './scope.js';
 import { counterDelta } from './settlement.js';
 import {
+  countAside,
   countRepair,
   ipText,
   isLive,
@@ -55,6 +56,7 @@ export async function expiredLease(
       },
       NotRepaired.REPORT_ONLY,
     );
+    countAside(sh, seen, false);
     return;
   }
   const finding = {
@@ -70,6 +72,7 @@ export async function expiredLease(
   else if (!sh.current) outcome = NotRepaired.COUNTER_NOT_CURRENT;
   else if (expiry > graceCutoffSeconds(scope)) outcome = NotRepaired.GRACE_PERIOD;
   else outcome = await freeOffset(scope, sh, seen, false);
+  if (outcome !== true) countAside(sh, seen, false);
   scope.findings.add(finding, outcome);
 }
 

@@ -21,7 +21,24 @@ export type Key = Record<string, unknown>;
  * sum), and live allocations outside the pools with a few examples.
  */
 export interface SubnetTally extends OutsidePools {
-  shards: Record<string, [number, number]>;
+  shards: Record<string, ShardTally>;
+}
+
+/**
+ * One shard: its counter's `n` and `p` after the audit, then what of them nobody
+ * holds (expired leases left, cool-downs: all, in the pools, in a cool-down in the
+ * pools; shardAudit.ts `ShardCount`). Checkpoints written before those were kept
+ * have two numbers: the rest count as 0.
+ */
+export type ShardTally = [n: number, p: number, asideN?: number, asideP?: number, q?: number];
+
+/** The tally of a shard from its audit's counts. */
+export function shardTally(counted: {
+  n: number;
+  p: number;
+  aside: { n: number; p: number; q: number };
+}): ShardTally {
+  return [counted.n, counted.p, counted.aside.n, counted.aside.p, counted.aside.q];
 }
 
 /** Live allocations outside the pools: how many, and a few of their addresses. */

@@ -36,6 +36,7 @@ import {
   newPartialReport,
   type PartialReport,
   type SubnetTally,
+  shardTally,
 } from './checkpoint.js';
 import { AuditIo } from './io.js';
 import {
@@ -386,16 +387,19 @@ async function utilizationOf(
     subnet = fresh;
     for (const shard of missing) {
       const counted = await auditShardByQuery(scope, reader, subnet, shard, tally);
-      tally.shards[String(shard)] = [counted.n, counted.p];
+      tally.shards[String(shard)] = shardTally(counted);
     }
   }
+  // As the subnet's usage counts: what nobody holds is not allocated.
   let all = 0n;
   let inPools = 0n;
-  for (const [n, p] of Object.values(tally.shards)) {
-    all += BigInt(n);
-    inPools += BigInt(p);
+  let quarantined = 0n;
+  for (const [n, p, asideN = 0, asideP = 0, q = 0] of Object.values(tally.shards)) {
+    all += BigInt(Math.max(0, n - asideN));
+    inPools += BigInt(Math.max(0, p - asideP));
+    quarantined += BigInt(q);
   }
-  finishSubnet(scope, report, subnet, { ...tally, all, inPools });
+  finishSubnet(scope, report, subnet, { ...tally, all, inPools, quarantined });
 }
 
 function round(units: number): number {

@@ -18,6 +18,7 @@ import { loneItem } from './loneItems.js';
 import { FindingType, NotRepaired } from './report.js';
 import type { AuditScope } from './scope.js';
 import {
+  countAside,
   ipText,
   isLive,
   itemKey,
@@ -91,6 +92,7 @@ async function auditBlock(
       // In its release cool-down (released, or a lease past its expiry): held by its
       // block on purpose, counted as a lease, and free once `x<o>` passes — when it is
       // an expired lease to this audit like any other. Nothing to find or repair.
+      countAside(sh, seen, true);
     } else if (!live) {
       await blockWithoutAllocation(scope, sh, seen);
     } else {

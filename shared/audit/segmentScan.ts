@@ -23,7 +23,13 @@
 import { keys, PREFIX, parseItemKey, parseShardPartition } from '../store/keys.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { CapacityMeter } from './auditStore.js';
-import type { DeadlineGate, Key, SegmentState, SubnetTally } from './checkpoint.js';
+import {
+  type DeadlineGate,
+  type Key,
+  type SegmentState,
+  type SubnetTally,
+  shardTally,
+} from './checkpoint.js';
 import type { Item } from './io.js';
 import { Orphans } from './orphans.js';
 import { auditPending } from './pending.js';
@@ -129,11 +135,13 @@ export class SegmentScan {
   /** Audits the items of one partition key, and counts them. */
   private async finishPartition(pk: string, items: readonly Item[], state: SegmentState) {
     // The audit's own items, history entries (derived from the stream, not audited)
-    // and release notes (kept for the history, removed by their TTL).
+    // release notes (kept for the history, removed by their TTL) and address-map
+    // summaries (derived from the stream too).
     if (
       pk.startsWith(PREFIX.audit) ||
       pk.startsWith(PREFIX.history) ||
-      pk.startsWith(PREFIX.releaseNote)
+      pk.startsWith(PREFIX.releaseNote) ||
+      pk.startsWith(PREFIX.map)
     )
       return;
     state.part.scanned.items += items.length;
@@ -183,7 +191,7 @@ export class SegmentScan {
     };
     state.subnets[subnetId] = tally;
     const counted = await auditScannedShard(this.scope, this.reader, subnet, shard, items, tally);
-    tally.shards[String(shard)] = [counted.n, counted.p];
+    tally.shards[String(shard)] = shardTally(counted);
   }
 }
 

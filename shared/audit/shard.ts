@@ -28,6 +28,28 @@ export interface ShardScan {
   readonly ours: Tally;
   /** This audit's committed writes to the counter (each bumps `ver` by one). */
   writes: number;
+  /** Counted offsets that nobody holds after this audit (see {@link Aside}). */
+  readonly aside: Aside;
+}
+
+/**
+ * Offsets a counter counts that nobody holds: expired leases the audit did not free,
+ * and offsets in their release cool-down. Utilisation leaves them out as the
+ * subnet's `usage` does (subnets/leases.ts `liveCounts`): `p` of them lie in the
+ * pools, `q` of those are in a cool-down (`usage.quarantined`).
+ */
+export interface Aside {
+  n: number;
+  p: number;
+  q: number;
+}
+
+/** An offset counted as held that nobody holds: an expired lease left, or a cool-down. */
+export function countAside(sh: ShardScan, seen: SeenOffset, cooling: boolean): void {
+  sh.aside.n += 1;
+  if (!seen.inPool) return;
+  sh.aside.p += 1;
+  if (cooling) sh.aside.q += 1;
 }
 
 /** A shard's items for the join, each stream in address order. */

@@ -28,7 +28,12 @@ import { joinShard } from './join.js';
 import type { AuditReader } from './reader.js';
 import type { AuditScope } from './scope.js';
 import { counterOf, readCounter, type StoredCounter, settleCounter } from './settlement.js';
-import type { ShardScan } from './shard.js';
+import type { Aside, ShardScan } from './shard.js';
+
+/** A shard's counts after its audit: its counter's, and what of them nobody holds. */
+export interface ShardCount extends Tally {
+  readonly aside: Aside;
+}
 
 /** Audits a shard from its scanned items; returns the counts its counter holds afterwards. */
 export async function auditScannedShard(
@@ -38,7 +43,7 @@ export async function auditScannedShard(
   shard: number,
   items: readonly Item[],
   outside: OutsidePools,
-): Promise<Tally> {
+): Promise<ShardCount> {
   const blocks: Item[] = [];
   const allocations: Item[] = [];
   let counterItem: Item | undefined;
@@ -64,9 +69,10 @@ export async function auditScannedShard(
     scanned.l === sh.truth.l
   ) {
     // Agrees with its blocks as scanned: what it holds now is that plus our repairs.
-    return { n: scanned.n + sh.ours.n, p: scanned.p + sh.ours.p, l: scanned.l + sh.ours.l };
+    const n = scanned.n + sh.ours.n;
+    return { n, p: scanned.p + sh.ours.p, l: scanned.l + sh.ours.l, aside: sh.aside };
   }
-  return recheckCounter(scope, reader, sh);
+  return { ...(await recheckCounter(scope, reader, sh)), aside: sh.aside };
 }
 
 /**
@@ -79,11 +85,11 @@ export async function auditShardByQuery(
   subnet: Subnet,
   shard: number,
   outside: OutsidePools,
-): Promise<Tally> {
+): Promise<ShardCount> {
   const before = await readCounter(scope, subnet.id, shard);
   const sh = newShardScan(scope, subnet, shard, before, outside);
   await joinShard(scope, sh, reader.shard(subnet.id, shard));
-  return settleCounter(scope, sh, before);
+  return { ...(await settleCounter(scope, sh, before)), aside: sh.aside };
 }
 
 /**
@@ -135,6 +141,7 @@ function newShardScan(
     truth: { n: 0, p: 0, l: 0 },
     ours: { n: 0, p: 0, l: 0 },
     writes: 0,
+    aside: { n: 0, p: 0, q: 0 },
   };
 }
 

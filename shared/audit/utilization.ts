@@ -19,10 +19,14 @@ export function noteOutsidePool(progress: OutsidePools, ip: string): void {
   if (progress.outsideSample.length < OUTSIDE_POOL_SAMPLES) progress.outsideSample.push(ip);
 }
 
-/** What a subnet's shards add up to: live allocations, those in the pools, outside the pools. */
+/**
+ * What a subnet's shards add up to: live allocations, those in the pools, outside
+ * the pools, and the pool addresses in a cool-down (held by nobody, not available).
+ */
 export interface SubnetTotals extends OutsidePools {
   all: bigint;
   inPools: bigint;
+  quarantined: bigint;
 }
 
 /** Reports a subnet whose every shard is audited: its utilisation and the findings on it. */
@@ -47,7 +51,11 @@ export function finishSubnet(
       NotRepaired.INFORMATIONAL,
     );
   }
-  const usage = usageOf(subnet, { all: progress.all, inPools: progress.inPools });
+  const usage = usageOf(subnet, {
+    all: progress.all,
+    inPools: progress.inPools,
+    quarantined: progress.quarantined,
+  });
   const total = BigInt(usage.total);
   const allocated = BigInt(usage.allocated);
   const percent = total > 0n ? Number((allocated * 10_000n) / total) / 100 : 0;

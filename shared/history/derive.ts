@@ -36,6 +36,15 @@ export interface DerivedEntry {
   readonly space?: string;
   /** Actor and request id are this note's, when the change wrote one ({@link withNote}). */
   readonly note?: WriterNote;
+  /** An allocation by a multi-step request: held back until it commits (./held.ts). */
+  readonly held?: HeldFor;
+}
+
+/** The multi-step request an ALLOCATED entry waits for, and its item's address. */
+export interface HeldFor {
+  readonly subnetId: string;
+  readonly token: string;
+  readonly allocationSort: string;
 }
 
 /**
@@ -156,6 +165,7 @@ function liveToLive(record: ChangeRecord, old: Item, next: Item): Omitted[] {
 }
 
 function allocated(record: ChangeRecord, next: Item): Omitted {
+  const token = text(next.reqToken);
   return byWriter(
     {
       at: iso(timeOf(record, next.updatedAt ?? next.createdAt)),
@@ -165,6 +175,9 @@ function allocated(record: ChangeRecord, next: Item): Omitted {
       owner: ownerOf(next),
       before: null,
       after: view(next),
+      ...(next.multiStep === true && token !== null
+        ? { held: { subnetId: String(next.subnetId), token, allocationSort: record.sk } }
+        : {}),
     },
     next.updatedBy ?? next.createdBy,
   );
@@ -222,8 +235,9 @@ function removed(record: ChangeRecord, old: Item, subnetId: string): Omitted {
 
 /**
  * The entry with the writer its note names (`note`: the item read, undefined when
- * there is none — the actor stays "unknown"). A release note naming the audit
- * makes the release a repair. A release note's `releasedAt` (milliseconds) dates
+ * there is none — the actor stays "unknown"), or undefined when the note says the
+ * deletion undid a multi-step request that never committed: no entry. A release
+ * note naming the audit makes the release a repair. A release note's `releasedAt` (milliseconds) dates
  * the entry when later than the record's time, which streams give in whole seconds;
  * the key may depend on it because the note outlives the stream's 24 h (a
  * redelivery finds it and computes the same key). A subnet's entry keeps the
@@ -232,8 +246,9 @@ function removed(record: ChangeRecord, old: Item, subnetId: string): Omitted {
 export function withNote(
   entry: DerivedEntry,
   note: Record<string, unknown> | undefined,
-): DerivedEntry {
+): DerivedEntry | undefined {
   if (entry.note === undefined || note === undefined) return entry;
+  if (isUndoneNote(note)) return undefined;
   const actor = text(note[entry.note.actorAttribute]);
   const noted = { ...entry, actor: actor ?? UNKNOWN_ACTOR, requestId: text(note.requestId) };
   if (entry.note.actorAttribute !== 'releasedBy') return noted;
@@ -241,6 +256,11 @@ export function withNote(
   const at =
     Number.isFinite(releasedMs) && releasedMs > Date.parse(entry.at) ? iso(releasedMs) : entry.at;
   return byWriter({ ...noted, at }, actor);
+}
+
+/** A release note written by the undo of a multi-step request (allocator/pending.ts). */
+export function isUndoneNote(note: Record<string, unknown> | undefined): boolean {
+  return note?.undone === true;
 }
 
 /** The lease ran out: dated at its expiry, by nobody. */

@@ -10,6 +10,7 @@
  * | `derive.ts`    | one change → its entries (pure; the rules below)                       |
  * | `processor.ts` | `processStreamRecords`: idempotent writes, publish once, failures      |
  * | `places.ts`    | the subnet's cidr and space for address events (cached)                |
+ * | `held.ts`      | multi-step requests' ALLOCATED entries, held back until they commit   |
  * | `store.ts`     | conditional put, the published mark, pages                             |
  * | `history.ts`   | the routes' reads                                                       |
  * | `settings.ts`  | `IPAM_HISTORY_RETENTION_DAYS` (default 90)                              |
@@ -32,10 +33,14 @@
  *   actor and requestId from the release note `RELEASED#<reqToken>` /
  *   `<subnetId>#IP#<address hex>` (`releasedBy`, `releasedAt`, `requestId`, `ttl` > the stream's
  *   24 h) that the deleting transaction writes — a release by a known writer, the
- *   audit's undo of a crashed request, its deletion of a vanished subnet's
- *   allocations — read consistently when the REMOVE is processed; without a note,
+ *   audit's deletion of a vanished subnet's allocations — read consistently when the REMOVE is processed; without a note,
  *   actor "unknown". The note is keyed by the allocation's own request token, so it
  *   is never another allocation's; the entry's time stays the record's;
+ * - the items of a multi-step request (`multiStep`, allocator/pending.ts): their
+ *   ALLOCATED entry is held back (held.ts) and written once the request's pending
+ *   record is gone without an undo; the undo of a request that failed part-way or
+ *   crashed writes release notes marked `undone`, and then neither the ALLOCATED
+ *   nor the REMOVE makes an entry;
  * - REMOVE of a tombstone, and tombstone → tombstone: nothing;
  * - a change written with `updatedBy`/`releasedBy` "audit", or whose release note
  *   names "audit": REPAIRED (requestId = the audit's id, from `requestId`);
@@ -46,8 +51,13 @@
  *   (`deletedBy`, `requestId`, `ttl` > the stream's 24 h) that the delete
  *   transaction writes, read consistently when the REMOVE is processed; without a
  *   note, actor "unknown". The note itself makes no entry.
- * - everything else (blocks, counters, pending, space, pool, audit items, CFN items,
- *   release notes and history entries themselves) makes nothing.
+ * - a pending record's REMOVE writes the held entries of its request (held.ts);
+ * - everything else (blocks, counters, pending records' other changes, space, pool,
+ *   audit items, CFN items, release notes, map summaries and history entries
+ *   themselves) makes nothing.
+ *
+ * The same batch also keeps the address map's summaries (shared/map/refresh.ts):
+ * each block's newest image in the batch, then the sums above it.
  */
 
 export { type DerivedEntry, deriveEntries, type WriterNote, withNote } from './derive.js';

@@ -27,6 +27,11 @@ export const historyKeys = {
     historyKeys.addressPartition(subnetId, addressKey(ip)),
   /** The partition of a subnet's own entries (created, updated, deleted). */
   subnetPartition: (subnetId: string) => `${HISTORY_PREFIX}${subnetId}`,
+  /**
+   * The held-back entries of one multi-step request (./held.ts): its token's own
+   * partition (subnet ids are generated, never "HELD"), sorted like its release notes.
+   */
+  heldPartition: (token: string) => `${HISTORY_PREFIX}HELD#${token}`,
   /** Newest first when read backwards: time, then the record's place in its shard. */
   entrySort: (at: string, sequenceNumber: string, index: number) =>
     `${at}#${sequenceNumber.padStart(SEQUENCE_DIGITS, '0')}#${index}`,

@@ -1,6 +1,6 @@
 /**
  * The stream processor: one batch of stream records → history entries and their
- * events. Shared by the Lambda (functions/stream/) and the local poller
+ * events, and the address map's summaries (shared/map/refresh.ts). Shared by the Lambda (functions/stream/) and the local poller
  * (local/streamPoller.ts).
  *
  * At-least-once in, once out: each entry's key comes from its record, so a
@@ -14,10 +14,20 @@ import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventOf } from '../events/event.js';
 import type { EventPublisher } from '../events/publisher.js';
+import { type BlockImage, refreshSummaries } from '../map/refresh.js';
+import { parseCidr } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
-import { type DerivedEntry, deriveEntries, withNote } from './derive.js';
+import { parseBlockSort, parseItemKey } from '../store/keys.js';
+import {
+  type DerivedEntry,
+  deriveEntries,
+  type HeldFor,
+  isUndoneNote,
+  withNote,
+} from './derive.js';
 import type { HistoryItem } from './entry.js';
-import { historyKeys } from './keys.js';
+import { heldEntries, holdEntry, stillPending, undoNoteKey } from './held.js';
+import { historyKeys, isHistoryKey } from './keys.js';
 import { type Place, SubnetPlaces } from './places.js';
 import { type ChangeRecord, type StreamRecordInput, toChangeRecord } from './records.js';
 import { historyRetentionDays } from './settings.js';
@@ -90,6 +100,7 @@ export async function processStreamRecords(
   };
   const workers = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, queue.length));
   await Promise.all(Array.from({ length: workers }, worker));
+  await refreshMap(run, records, failed, options.concurrency);
   const failures = [...failed.keys()]
     .sort((a, b) => a - b)
     .map((index) => ({
@@ -115,19 +126,98 @@ interface Run {
   published: number;
 }
 
+/**
+ * The address map's summaries (shared/map/refresh.ts) from the batch's block
+ * records; a block whose summaries could not be written fails its newest record
+ * (the one whose image counts), so it is delivered again.
+ */
+async function refreshMap(
+  run: Run,
+  records: readonly StreamRecordInput[],
+  failed: Map<number, unknown>,
+  concurrency: number | undefined,
+): Promise<void> {
+  const indexOf = new Map<BlockImage, number>();
+  records.forEach((input, index) => {
+    if (failed.has(index)) return;
+    let record: ChangeRecord;
+    try {
+      record = toChangeRecord(input);
+    } catch {
+      return; // failed above already
+    }
+    const key = parseItemKey(record.pk, record.sk);
+    if (key.kind !== 'shardItem' || key.what !== 'block') return;
+    const image: BlockImage = {
+      subnetId: key.subnetId,
+      block: parseBlockSort(record.sk),
+      sequenceNumber: record.sequenceNumber,
+      image: record.newImage,
+    };
+    indexOf.set(image, index);
+  });
+  if (indexOf.size === 0) return;
+  const failures = await refreshSummaries(run.ctx, [...indexOf.keys()], {
+    cidrOf: async (subnetId) => {
+      const place = await run.places.of(run.ctx, subnetId, run.tally);
+      return place.cidr === null ? undefined : parseCidr(place.cidr);
+    },
+    tally: run.tally,
+    ...(concurrency === undefined ? {} : { concurrency }),
+  });
+  for (const [image, error] of failures) failed.set(indexOf.get(image) as number, error);
+}
+
 async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
+  const committed = committedRequest(record);
+  if (committed !== undefined) {
+    await releaseHeld(run, committed.subnetId, committed.token);
+    return;
+  }
   for (const derived of deriveEntries(record)) {
     const entry =
       derived.note === undefined
         ? derived
         : withNote(derived, await readNote(run, derived.note.key));
+    if (entry === undefined) continue;
     const item = await itemOf(run, record, entry);
-    const stored = await putEntry(run.ctx, item, run.tally);
-    if (stored === undefined) run.written += 1;
-    if (!run.publisher.publishes || stored?.published === true) continue;
-    await run.publisher.publish(eventOf(item));
-    run.published += 1;
-    await markPublished(run.ctx, { pk: item.pk, sk: item.sk }, run.tally);
+    if (entry.held !== undefined && !(await heldUntilCommitted(run, entry.held, item))) continue;
+    await store(run, item);
+  }
+}
+
+/** Writes the entry (once) and publishes its event (once). */
+async function store(run: Run, item: HistoryItem): Promise<void> {
+  const stored = await putEntry(run.ctx, item, run.tally);
+  if (stored === undefined) run.written += 1;
+  if (!run.publisher.publishes || stored?.published === true) return;
+  await run.publisher.publish(eventOf(item));
+  run.published += 1;
+  await markPublished(run.ctx, { pk: item.pk, sk: item.sk }, run.tally);
+}
+
+/**
+ * An entry of a multi-step request's item: held aside, and stored now only if the
+ * request has already committed (see ./held.ts for why no entry is lost between).
+ */
+async function heldUntilCommitted(run: Run, held: HeldFor, item: HistoryItem): Promise<boolean> {
+  await holdEntry(run.ctx, held, item, run.tally);
+  if (await stillPending(run.ctx, held, run.tally)) return false;
+  return !isUndoneNote(await readNote(run, undoNoteKey(held)));
+}
+
+/** The request whose pending record this REMOVE deleted: committed, or undone. */
+function committedRequest(record: ChangeRecord): { subnetId: string; token: string } | undefined {
+  if (isHistoryKey(record.pk) || record.newImage !== undefined) return undefined;
+  const key = parseItemKey(record.pk, record.sk);
+  return key.kind === 'pending' ? { subnetId: key.subnetId, token: key.token } : undefined;
+}
+
+/** Stores the held entries of a request whose pending record is gone, but for undone items. */
+async function releaseHeld(run: Run, subnetId: string, token: string): Promise<void> {
+  for (const { held, entry } of await heldEntries(run.ctx, subnetId, token, run.tally)) {
+    if (isUndoneNote(await readNote(run, undoNoteKey(held)))) continue;
+    await store(run, entry);
   }
 }
 

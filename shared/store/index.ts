@@ -19,6 +19,7 @@ export {
 export {
   auditKeys,
   keys,
+  mapKeys,
   PoolBlockKind,
   PREFIX,
   parseAllocationSort,

@@ -31,6 +31,8 @@ export const PREFIX = {
   /** Release notes (who released an allocation, for the history): never a subnet's items either. */
   releaseNote: 'RELEASED#',
   owner: 'OWNER#',
+  /** Address-map summaries (shared/map/): never a subnet's or a shard's items. */
+  map: 'MAP#',
 } as const;
 
 export const SORT = { meta: 'META', counter: 'COUNT', head: 'HEAD' } as const;
@@ -85,6 +87,23 @@ export const keys = {
   owner: (owner: string) => `${PREFIX.owner}${owner}`,
   /** gsi1 sort key of an owner's allocation: subnet, then address. */
   ownerSort: (subnetId: string, ip: IpAddress) => `${subnetId}#${addressKey(ip)}`,
+};
+
+/**
+ * Address-map summary items (shared/map/summaries.ts). A summary covers 2^level
+ * blocks, number `index` at its level (blocks counted from the subnet's start); the
+ * 256 of one level that share `index >> 8` share a partition, sorted by `index & 255`,
+ * so the cells of one map view are one Query, and the blocks of a small cell one
+ * range of it.
+ */
+export const mapKeys = {
+  partition: (subnetId: string, level: number, index: bigint) =>
+    `${PREFIX.map}${subnetId}#${level}#${(index >> 8n).toString(16)}`,
+  sortOf: (index: bigint) => (index & 255n).toString(16).padStart(2, '0'),
+  summary: (subnetId: string, level: number, index: bigint) => ({
+    pk: mapKeys.partition(subnetId, level, index),
+    sk: mapKeys.sortOf(index),
+  }),
 };
 
 export const poolKeys = {

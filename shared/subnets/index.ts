@@ -11,6 +11,7 @@
  * | `blocks.ts`   | a block item's taken offsets and leases                                         |
  * | `counters.ts` | per-shard usage counters, their recount after a configuration change           |
  * | `leases.ts`   | expired, not yet swept leases: left out of usage, freed by a subnet delete      |
+ * | `leaseCoolDowns.ts` | a PATCH of the cool-down moves the cool-downs of running leases          |
  */
 
 export { type Subnet, type SubnetView, subnetView, type Usage } from './subnet.js';

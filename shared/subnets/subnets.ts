@@ -42,6 +42,7 @@ import {
   storedCounters,
 } from './counters.js';
 import { geometryOf, positionOf } from './geometry.js';
+import { moveLeaseCoolDowns } from './leaseCoolDowns.js';
 import { heldAside, liveCounts, liveUsage, sweepExpiredLeases } from './leases.js';
 import {
   assertGatewayOutsidePools,
@@ -438,6 +439,11 @@ export async function updateSubnet(
       // The subnet (another PATCH) or a counter (a recount finished) moved: decide again.
       await sleep(backoffMs(attempt));
       continue;
+    }
+    if (reuseDelaySeconds !== current.reuseDelaySeconds) {
+      // Leases expiring from now on take the new delay (API.md: the delay in force at
+      // their expiry); the second of the PATCH itself stays with the old one.
+      await moveLeaseCoolDowns(ctx, next, Math.floor(Date.parse(next.updatedAt) / 1000) + 1);
     }
     await Promise.all(
       fence.recount.map((shard) =>

@@ -223,6 +223,8 @@ describe('OpenAPI document', () => {
       owner: 'd',
     });
     await id('listAllocations', `/subnets/${subnetId}/allocations`, 'GET');
+    await id('subnetMap', `/subnets/${subnetId}/map`, 'GET');
+    await id('subnetMap', `/subnets/${subnetId}/map?cell=9`, 'GET');
     await id('getAllocation', `/subnets/${subnetId}/allocations/10.65.0.9`, 'GET');
     await id('updateAllocation', `/subnets/${subnetId}/allocations/10.65.0.9`, 'PATCH', {
       description: 'x',

@@ -37,8 +37,17 @@ describe('HTTP subnet pools', () => {
       space: 'pools-http',
       gatewayIp: '10.64.0.1',
     });
-    const small = await call('POST', `/subnet-pools/${pool}/subnets`, { prefixLength: 28 });
-    expect(small.body.cidr).toBe('10.64.1.0/28');
+    const small = await call('POST', `/subnet-pools/${pool}/subnets`, {
+      prefixLength: 28,
+      reuseDelaySeconds: 600,
+    });
+    expect(small.body).toMatchObject({ cidr: '10.64.1.0/28', reuseDelaySeconds: 600 });
+    expect(
+      (await call('POST', `/subnet-pools/${pool}/subnets`, { reuseDelaySeconds: -1 })).body.error,
+    ).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: { issues: [expect.objectContaining({ path: 'body.reuseDelaySeconds' })] },
+    });
     const explicit = await call('POST', `/subnet-pools/${pool}/subnets`, { cidr: '10.64.3.0/24' });
     expect(explicit.status).toBe(201);
     const taken = await call('POST', `/subnet-pools/${pool}/subnets`, { cidr: '10.64.3.0/24' });

@@ -339,17 +339,40 @@ describe('An expired lease with a cool-down', () => {
     expect((await allocator.allocate(subnet.id, { ip: '10.95.0.30' }))[0]?.expiresAt).toBeNull();
   });
 
-  it('takes the delay in force when the lease was last set (a renewal)', async () => {
+  it('takes the delay in force at its expiry: a PATCH moves the cool-down of running leases', async () => {
     const subnet = await subnetOf('10.96.0.0/24', 0);
-    await allocator.allocate(subnet.id, { ip: '10.96.0.40', ttlSeconds: 60 });
+    const [lease] = await allocator.allocate(subnet.id, { ip: '10.96.0.40', ttlSeconds: 60 });
+    const [other] = await allocator.allocate(subnet.id, { ip: '10.96.0.41', ttlSeconds: 600 });
     await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 200 });
-    const [renewed] = [await allocator.update(subnet.id, '10.96.0.40', { ttlSeconds: 60 })];
-    const expiry = Date.parse(renewed?.expiresAt ?? '');
     db.advance(61_000);
     await expect(allocator.allocate(subnet.id, { ip: '10.96.0.40' })).rejects.toMatchObject({
       code: 'IP_QUARANTINED',
-      details: { availableAt: iso(expiry + 200_000) },
+      details: { availableAt: iso(Date.parse(lease?.expiresAt ?? '') + 200_000) },
     });
+    // Back to 0 before .41 expires: it is free at its expiry, while .40 keeps the
+    // cool-down that began under 200.
+    await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 0 });
+    db.advance(600_000);
+    expect(Date.parse(other?.expiresAt ?? '')).toBeLessThan(db.ctx.now());
+    expect((await stateOf('10.96.0.41', subnet.space))?.state).toBe('LEASE_EXPIRED');
+    expect((await allocator.allocate(subnet.id, { ip: '10.96.0.41' }))[0]?.ip).toBe('10.96.0.41');
+  });
+
+  it('keeps a renewal after the PATCH on the new delay, and a cool-down begun before on the old', async () => {
+    const subnet = await subnetOf('10.93.0.0/24', 100);
+    await allocator.allocate(subnet.id, { ip: '10.93.0.41', ttlSeconds: 60 });
+    db.advance(61_000); // .41's cool-down (100 s) has begun
+    const [fresh] = await allocator.allocate(subnet.id, { ip: '10.93.0.42', ttlSeconds: 60 });
+    await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 500 });
+    const again = await allocator.update(subnet.id, '10.93.0.42', { ttlSeconds: 120 });
+    db.advance(121_000);
+    await expect(allocator.allocate(subnet.id, { ip: '10.93.0.42' })).rejects.toMatchObject({
+      code: 'IP_QUARANTINED',
+      details: { availableAt: iso(Date.parse(again.expiresAt ?? '') + 500_000) },
+    });
+    expect(fresh?.ip).toBe('10.93.0.42');
+    // .41 expired under 100 and was free 100 s later, whatever the PATCH said.
+    expect((await stateOf('10.93.0.41', subnet.space))?.state).toBe('LEASE_EXPIRED');
   });
 });
 
@@ -390,6 +413,10 @@ describe('The audit and quarantined addresses', () => {
     for (let run = 0; run < 3; run++) {
       const report = await runAudit(auditDb.ctx, { repair: true, gracePeriodMs: 0 });
       expect(problems(report)).toEqual([]);
+      // Its utilisation counts what the subnet's usage counts: not the cool-downs.
+      expect(report.utilization).toEqual([
+        expect.objectContaining({ subnetId: subnet.id, allocated: 1 }),
+      ]);
       auditDb.advance(20 * 60_000); // past the default grace period each time
     }
     for (const ip of ['10.98.0.60', '10.98.0.61']) {
@@ -401,8 +428,14 @@ describe('The audit and quarantined addresses', () => {
       allocated: 1,
       quarantined: 2,
     });
-    // Past the cool-down they are ordinary expired offsets: the audit may sweep them.
+    // Past the cool-down they are ordinary expired offsets: the audit may sweep them,
+    // and counts them as not allocated while it leaves them (repair off).
     auditDb.advance(86_400_000);
+    const left = await runAudit(auditDb.ctx, { repair: false, gracePeriodMs: 0 });
+    expect(left.findings.filter((f) => f.type === 'EXPIRED_LEASE')).toHaveLength(2);
+    expect(left.utilization).toEqual([
+      expect.objectContaining({ subnetId: subnet.id, allocated: 1 }),
+    ]);
     await runAudit(auditDb.ctx, { repair: true, gracePeriodMs: 0 });
     expect((await getSubnet(auditDb.ctx, subnet.id)).usage).toMatchObject({
       allocated: 1,

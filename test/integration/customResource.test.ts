@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type {
   CloudFormationCustomResourceEvent,
@@ -588,6 +588,27 @@ describe('Custom::IpamSubnet', () => {
     await succeed(remove);
   });
 
+  it('ReuseDelaySeconds: set on Create, changed in place, 0 once removed, checked for its range', async () => {
+    const view = await pool('10.228.0.0/16');
+    const props = { PoolId: view.id, PrefixLength: 24, ReuseDelaySeconds: '300' };
+    const created = await succeed(createEvent('subnet', 'Cool', props));
+    const id = created.PhysicalResourceId;
+    expect((await loadSubnet(db.ctx, id)).reuseDelaySeconds).toBe(300);
+    const longer = { ...props, ReuseDelaySeconds: 3600 };
+    const changed = await succeed(updateEvent('subnet', 'Cool', id, longer, props));
+    expect(changed.PhysicalResourceId).toBe(id);
+    expect((await loadSubnet(db.ctx, id)).reuseDelaySeconds).toBe(3600);
+    const { ReuseDelaySeconds: _removed, ...without } = longer;
+    await succeed(updateEvent('subnet', 'Cool', id, without, longer));
+    expect((await loadSubnet(db.ctx, id)).reuseDelaySeconds).toBe(0);
+    const tooLong = { ...props, ReuseDelaySeconds: '86401' };
+    const refused = await fail(updateEvent('subnet', 'Cool', id, tooLong, without));
+    expect(refused.Reason).toMatch(
+      /^VALIDATION_ERROR: .*ReuseDelaySeconds.*whole number of seconds from 0 to 86400/,
+    );
+    expect((await loadSubnet(db.ctx, id)).reuseDelaySeconds).toBe(0);
+  });
+
   it('POOL_EXHAUSTED and POOL_NOT_FOUND reach CloudFormation', async () => {
     const view = await pool('10.226.0.0/24');
     await succeed(createEvent('subnet', 'First', { PoolId: view.id, PrefixLength: 24 }));
@@ -633,6 +654,7 @@ describe('the constructs and the provider agree', () => {
       prefixLength: 26,
       name: 'contract',
       tags: { team: 'net' },
+      reuseDelay: Duration.minutes(5),
     });
     new IpamAllocation(stack, 'Addr', {
       serviceToken: SERVICE_TOKEN,
@@ -650,6 +672,7 @@ describe('the constructs and the provider agree', () => {
     };
     const carved = await succeed(createEvent('subnet', 'Net', propsOf(IpamSubnet.RESOURCE_TYPE)));
     expect(carved.Data.Cidr).toBe('10.227.0.0/26');
+    expect((await loadSubnet(db.ctx, carved.PhysicalResourceId)).reuseDelaySeconds).toBe(300);
     const allocationProps = {
       ...propsOf(IpamAllocation.RESOURCE_TYPE),
       SubnetId: carved.Data.SubnetId,

@@ -3,11 +3,11 @@
  * committed change, idempotent on redelivery, published once, a poison record
  * reported and the rest written, a restart losing and doubling nothing.
  */
-import { DeleteCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createStreamHandler } from '../../functions/stream/streamHandler.js';
-import { listByOwner, lookupAddress, tokenAttribute } from '../../shared/allocator/index.js';
+import { listByOwner, lookupAddress } from '../../shared/allocator/index.js';
 import { runAudit } from '../../shared/audit/index.js';
 import { type EventPublisher, type IpamEvent, memoryPublisher } from '../../shared/events/index.js';
 import {
@@ -507,72 +507,6 @@ describe('who released an address', () => {
     expect(report.findings.filter((finding) => finding.type !== 'HIGH_UTILIZATION')).toEqual([]);
     expect(report.scanned.allocations).toBe(0);
     await expect(deleteSubnet(ctx, s.id, onSubnetDeleted)).resolves.toBeUndefined();
-  });
-
-  it("records the audit's undo of a crashed request as REPAIRED by the audit, with its id", async () => {
-    const fresh = await freshDb();
-    const ctx = fresh.db.ctx;
-    const s = await createSubnet(ctx, { cidr: '10.92.0.0/24' });
-    // A multi-step request that crashed after writing its one address.
-    const token = 'tok-crashed-history';
-    const ip = parseIp('10.92.0.20');
-    await ctx.doc.send(
-      new PutCommand({
-        TableName: ctx.tableName,
-        Item: {
-          ...keys.pending(s.id, token),
-          type: 'pending',
-          subnetId: s.id,
-          token,
-          ips: ['10.92.0.20'],
-          createdAt: new Date(ctx.now()).toISOString(),
-        },
-      }),
-    );
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: keys.block(s.id, 0, 0n),
-        UpdateExpression: `ADD u :o SET ${tokenAttribute(20)} = :token`,
-        ExpressionAttributeValues: { ':o': new Set([20]), ':token': token },
-      }),
-    );
-    await ctx.doc.send(
-      new UpdateCommand({
-        TableName: ctx.tableName,
-        Key: keys.counter(s.id, 0),
-        UpdateExpression: 'ADD n :one, p :one, ver :one',
-        ExpressionAttributeValues: { ':one': 1 },
-      }),
-    );
-    await ctx.doc.send(
-      new PutCommand({
-        TableName: ctx.tableName,
-        Item: {
-          ...keys.allocation(s.id, 0, ip),
-          type: 'allocation',
-          subnetId: s.id,
-          ip: '10.92.0.20',
-          owner: 'crashed',
-          description: null,
-          tags: {},
-          macAddress: null,
-          createdAt: new Date(ctx.now()).toISOString(),
-          expiresAt: null,
-          reqToken: token,
-        },
-      }),
-    );
-    fresh.db.advance(16 * 60_000);
-    const report = await runAudit(ctx, { repair: true });
-    expect(report.findings).toEqual([
-      expect.objectContaining({ type: 'STALE_PENDING', repaired: true }),
-    ]);
-    await historyPoller(fresh.db).drain();
-    expect(await whoDid(fresh.db, s.id, '10.92.0.20')).toEqual([
-      { action: 'REPAIRED', actor: 'audit', requestId: report.id },
-      { action: 'ALLOCATED', actor: 'unknown', requestId: null },
-    ]);
   });
 
   it("records the audit's deletion of a vanished subnet's allocation as REPAIRED by the audit", async () => {

@@ -21,6 +21,7 @@ export async function answerTo(failure: unknown) {
       getSubnet: fail,
       updateSubnet: fail,
       deleteSubnet: fail,
+      subnetMap: fail,
     },
     logger,
   );

@@ -1,0 +1,124 @@
+/**
+ * The ALLOCATED entries of multi-step requests (allocator/pending.ts), held back
+ * until the request commits. Such a request writes its items in several
+ * transactions and commits by deleting its pending record; a failure part-way
+ * undoes the items, and then the history must show nothing of it (API.md: "a
+ * refused or failed request has none").
+ *
+ * The entry for an item of such a request (`multiStep` on the item) is first
+ * written here, keyed by the request's token and the item's address, and becomes a
+ * real entry once the request is known to have committed:
+ * - when the item's INSERT is processed after the pending record is gone, and no
+ *   undo note (a release note marked `undone`) names the item; or
+ * - when the pending record's REMOVE is processed, for every held entry whose item
+ *   has no undo note.
+ * The INSERT side writes its held entry and then reads the pending record; the
+ * REMOVE side follows the record's deletion and then reads the held entries. Both
+ * reads are consistent, so at least one of the two sides sees the other's write,
+ * and the real entry's key is the one the INSERT derived, so a second side finds it
+ * written (idempotent). Undo notes are written in the transaction that deletes the
+ * item, before the pending record goes, so either side that looks finds them.
+ */
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { IpamContext } from '../store/context.js';
+import { keys } from '../store/keys.js';
+import { TTL_ATTRIBUTE } from '../store/table.js';
+import type { HeldFor } from './derive.js';
+import type { HistoryItem } from './entry.js';
+import { historyKeys } from './keys.js';
+import type { CapacityTally } from './store.js';
+
+/** Two days, as the release notes: longer than the stream keeps a record (24 h). */
+const HELD_SECONDS = 2 * 24 * 3600;
+
+type Consumed = { ConsumedCapacity?: { CapacityUnits?: number } | undefined };
+
+function heldKey(held: HeldFor): { pk: string; sk: string } {
+  // The sort key of the item's release note: one place per allocation of the request.
+  return {
+    pk: historyKeys.heldPartition(held.token),
+    sk: keys.releaseNote(held.subnetId, held.allocationSort, held.token).sk,
+  };
+}
+
+/** Writes the entry aside (the same content on every delivery: an overwrite is harmless). */
+export async function holdEntry(
+  ctx: IpamContext,
+  held: HeldFor,
+  entry: HistoryItem,
+  tally: CapacityTally,
+): Promise<void> {
+  const output = await ctx.doc.send(
+    new PutCommand({
+      TableName: ctx.tableName,
+      Item: {
+        ...heldKey(held),
+        type: 'heldEntry',
+        allocationSort: held.allocationSort,
+        entry,
+        [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + HELD_SECONDS,
+      },
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  tally.write += (output as Consumed).ConsumedCapacity?.CapacityUnits ?? 0;
+}
+
+/** The held entries of one request in one subnet, with their items' addresses. */
+export async function heldEntries(
+  ctx: IpamContext,
+  subnetId: string,
+  token: string,
+  tally: CapacityTally,
+): Promise<{ held: HeldFor; entry: HistoryItem }[]> {
+  const found: { held: HeldFor; entry: HistoryItem }[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const output = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :subnet)',
+        ExpressionAttributeValues: {
+          ':pk': historyKeys.heldPartition(token),
+          ':subnet': `${subnetId}#`,
+        },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    tally.read += output.ConsumedCapacity?.CapacityUnits ?? 0;
+    for (const item of output.Items ?? []) {
+      found.push({
+        held: { subnetId, token, allocationSort: String(item.allocationSort) },
+        entry: item.entry as HistoryItem,
+      });
+    }
+    start = output.LastEvaluatedKey;
+  } while (start !== undefined);
+  return found;
+}
+
+/** Whether the request's pending record is still there (it has not committed or been undone). */
+export async function stillPending(
+  ctx: IpamContext,
+  held: HeldFor,
+  tally: CapacityTally,
+): Promise<boolean> {
+  const output = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.pending(held.subnetId, held.token),
+      ConsistentRead: true,
+      ProjectionExpression: 'pk',
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  tally.read += output.ConsumedCapacity?.CapacityUnits ?? 0;
+  return output.Item !== undefined;
+}
+
+/** The key of the note an undo leaves for the held entry's item. */
+export function undoNoteKey(held: HeldFor): { pk: string; sk: string } {
+  return keys.releaseNote(held.subnetId, held.allocationSort, held.token);
+}

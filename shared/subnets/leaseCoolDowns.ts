@@ -1,0 +1,171 @@
+/**
+ * A PATCH of `reuseDelaySeconds` and the leases running at that moment. A lease's
+ * block entry holds the end of its cool-down in advance (`x<o>` = expiry + delay,
+ * `q<o>` = expiry; see blocks.ts), written when the lease was set. API.md wants the
+ * delay in force when the lease *expires*, so after the PATCH's fenced commit every
+ * lease that expires after it is rewritten to the new delay: the end of a cool-down
+ * that has not begun yet moves, one that has begun (a release, a lease that expired
+ * before) stays.
+ *
+ * Safe beside other writers: each block update conditions on the very entries it
+ * read (a renewal, release or takeover since then changes them: the block is read
+ * again and judged anew — a renewal after the fence already wrote the new delay), and
+ * on the subnet's `configVersion` being the PATCH's own, so a later PATCH's rewrite
+ * is never undone by this one. Counters do not change: the offsets stay taken and
+ * leased. Cost: only shards whose counter holds leases are read (as usage does).
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { IpamContext } from '../store/context.js';
+import { keys, PREFIX, parseBlockSort } from '../store/keys.js';
+import { queryPages } from '../store/query.js';
+import { RETRY } from '../store/retry.js';
+import { type TransactItem, writeTransaction } from '../store/transactions.js';
+import { type BlockState, blockFromItem, coolingAttribute, leaseAttribute } from './blocks.js';
+import { storedCounters } from './counters.js';
+import { geometryOf } from './geometry.js';
+import type { Subnet } from './subnet.js';
+
+/** Offsets one block update rewrites: keeps its condition expression well under 4 KB. */
+const CHUNK = 32;
+
+/** One lease's block entry before and after the new delay. */
+interface Move {
+  readonly offset: number;
+  readonly x: number;
+  readonly q: number | undefined;
+  readonly nextX: number;
+  readonly nextQ: number | undefined;
+}
+
+/**
+ * Rewrites the cool-downs of the leases of `subnet` (as PATCHed) that expire at or
+ * after `sinceSeconds` (just after the PATCH committed) to its delay.
+ */
+export async function moveLeaseCoolDowns(
+  ctx: IpamContext,
+  subnet: Subnet,
+  sinceSeconds: number,
+): Promise<void> {
+  const shardCount = geometryOf(subnet.cidr).shardCount;
+  const counters = await storedCounters(
+    ctx,
+    subnet.id,
+    Array.from({ length: shardCount }, (_, shard) => shard),
+    true,
+  );
+  const leased = [...counters.values()].filter((counter) => counter.l > 0);
+  await Promise.all(
+    leased.map(async ({ shard }) => {
+      for await (const items of queryPages(ctx, {
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
+        ExpressionAttributeValues: {
+          ':pk': keys.shardPartition(subnet.id, shard),
+          ':block': PREFIX.block,
+        },
+        ConsistentRead: true,
+      })) {
+        for (const item of items) {
+          await moveBlock(
+            ctx,
+            subnet,
+            shard,
+            blockFromItem(parseBlockSort(String(item.sk)), item),
+            sinceSeconds,
+          );
+        }
+      }
+    }),
+  );
+}
+
+/** The leases of a block whose cool-down is still to begin, with their new entries. */
+function movesOf(state: BlockState, delay: number, sinceSeconds: number): Move[] {
+  const moves: Move[] = [];
+  for (const [offset, x] of state.leases) {
+    if (!state.used.has(offset)) continue;
+    const q = state.cooling.get(offset);
+    // With a delay the expiry is `q<o>`; without one it is `x<o>` itself.
+    const expiry = q ?? x;
+    if (expiry < sinceSeconds) continue;
+    const nextX = expiry + delay;
+    const nextQ = delay > 0 ? expiry : undefined;
+    if (nextX !== x || nextQ !== q) moves.push({ offset, x, q, nextX, nextQ });
+  }
+  return moves;
+}
+
+async function moveBlock(
+  ctx: IpamContext,
+  subnet: Subnet,
+  shard: number,
+  read: BlockState,
+  sinceSeconds: number,
+): Promise<void> {
+  const key = keys.block(subnet.id, shard, read.block);
+  let state = read;
+  for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
+    const moves = movesOf(state, subnet.reuseDelaySeconds, sinceSeconds);
+    let changed = false;
+    for (let start = 0; start < moves.length && !changed; start += CHUNK) {
+      const outcome = await writeTransaction(ctx, [
+        blockUpdate(ctx, key, moves.slice(start, start + CHUNK)),
+        {
+          ConditionCheck: {
+            TableName: ctx.tableName,
+            Key: keys.subnet(subnet.id),
+            ConditionExpression: 'configVersion = :cv',
+            ExpressionAttributeValues: { ':cv': subnet.configVersion },
+          },
+        },
+      ]);
+      if (outcome.canceled === undefined) continue;
+      // A later PATCH committed: its own rewrite decides from here.
+      if (outcome.canceled.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed') return;
+      changed = true;
+    }
+    if (!changed) return;
+    // A lease of the block changed meanwhile (renewed, released, taken over): judge it again.
+    const fresh = await ctx.doc.send(
+      new GetCommand({ TableName: ctx.tableName, Key: key, ConsistentRead: true }),
+    );
+    state = blockFromItem(read.block, fresh.Item);
+  }
+}
+
+function blockUpdate(
+  ctx: IpamContext,
+  key: Record<string, string>,
+  moves: readonly Move[],
+): TransactItem {
+  const sets: string[] = [];
+  const removes: string[] = [];
+  const conditions: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const move of moves) {
+    const lease = leaseAttribute(move.offset);
+    const cooling = coolingAttribute(move.offset);
+    values[`:x${move.offset}`] = move.x;
+    values[`:nx${move.offset}`] = move.nextX;
+    sets.push(`${lease} = :nx${move.offset}`);
+    conditions.push(`${lease} = :x${move.offset}`);
+    if (move.q === undefined) conditions.push(`attribute_not_exists(${cooling})`);
+    else {
+      values[`:q${move.offset}`] = move.q;
+      conditions.push(`${cooling} = :q${move.offset}`);
+    }
+    if (move.nextQ === undefined) removes.push(cooling);
+    else {
+      values[`:nq${move.offset}`] = move.nextQ;
+      sets.push(`${cooling} = :nq${move.offset}`);
+    }
+  }
+  return {
+    Update: {
+      TableName: ctx.tableName,
+      Key: key,
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeValues: values,
+    },
+  };
+}
