@@ -43,7 +43,7 @@ export function App() {
       </header>
       <main id="main" tabIndex={-1}>
         {first === 'subnets' && second !== undefined ? (
-          <SubnetPage id={second} route={route} />
+          <SubnetPage key={second} id={second} route={route} />
         ) : first === 'pools' ? (
           <PoolsPage poolId={second} />
         ) : first === 'audits' ? (

@@ -74,6 +74,7 @@ export function SubnetPage({ id, route }: { id: string; route: Route }) {
               version={version}
               onZoom={(cell) => go({ cell })}
               onAddress={(address) => go({ ip: address })}
+              onRefresh={changed}
             />
             <div class="side">
               {ip !== undefined ? (
