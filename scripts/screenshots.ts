@@ -43,13 +43,24 @@ async function call(method: string, path: string, body?: unknown) {
 
 try {
   const web = await call('POST', '/subnets', {
-    cidr: '10.20.0.0/22',
+    cidr: '10.20.0.0/24',
     name: 'web',
     space: 'prod',
     reuseDelaySeconds: 3600,
   });
   const db = await call('POST', '/subnets', { cidr: '10.20.8.0/24', name: 'db', space: 'prod' });
-  await call('POST', '/subnets', { cidr: '10.0.0.0/8', name: 'lab-wide', space: 'lab' });
+  const wide = await call('POST', '/subnets', {
+    cidr: '10.0.0.0/8',
+    name: 'lab-wide',
+    space: 'lab',
+  });
+  for (let i = 0; i < 3; i++)
+    await call('POST', `/subnets/${wide.id}/allocations`, { count: 100, owner: 'lab' });
+  await call('POST', `/subnets/${wide.id}/allocations`, {
+    count: 100,
+    strategy: 'sequential',
+    ttlSeconds: 3600,
+  });
   const v6 = await call('POST', '/subnets', {
     cidr: '2001:db8:40::/64',
     name: 'k8s-pods',
@@ -103,13 +114,16 @@ try {
     console.log(`${OUT}/console-${name}.png`);
   };
   await shoot('subnets', '#/', 'table.subnets tbody tr');
-  await shoot('subnet', `#/subnets/${web.id}`, '.map');
-  await shoot('address', `#/subnets/${web.id}?ip=10.20.0.8`, '[data-testid="address-state"]');
+  const grid = 'table.grid td[data-index="255"]';
+  await shoot('subnet', `#/subnets/${web.id}`, grid);
+  await shoot('map-8', `#/subnets/${wide.id}`, grid);
+  await shoot('map-8-zoomed', `#/subnets/${wide.id}?cell=0`, 'table.grid[data-cell="0"] td');
+  await shoot('address', `#/subnets/${web.id}?ip=10.20.0.8`, 'ol.history li');
   await shoot('pool', `#/pools/${pool.id}`, '.pool-grid li');
   await shoot('audits', '#/audits', '[data-testid="audit-status"]');
   await shoot('lookup', '#/lookup?q=node-1', 'table.lookup tbody tr');
   await page.setViewportSize({ width: 390, height: 844 });
-  await shoot('narrow', `#/subnets/${db.id}`, '.map');
+  await shoot('narrow', `#/subnets/${db.id}`, grid);
   await browser.close();
 } finally {
   child.kill('SIGTERM');
