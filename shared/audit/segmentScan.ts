@@ -13,8 +13,8 @@
  * - a subnet's own partition `SUBNET#<id>`: its pending records (STALE_PENDING,
  *   or orphans when the subnet is gone);
  * - a space partition: its entries, orphans when their subnet is gone;
- * - the audit's own items, history entries, release notes and everything else:
- *   skipped.
+ * - the audit's own items, history entries, release notes, address-map summaries
+ *   (checked with their blocks: mapSummaries.ts) and everything else: skipped.
  *
  * Memory holds one partition at a time (a shard: its blocks and allocation items)
  * plus the segment's findings and per-subnet counts. The checkpoint (checkpoint.ts)
@@ -136,7 +136,8 @@ export class SegmentScan {
   private async finishPartition(pk: string, items: readonly Item[], state: SegmentState) {
     // The audit's own items, history entries (derived from the stream, not audited)
     // release notes (kept for the history, removed by their TTL) and address-map
-    // summaries (derived from the stream too).
+    // summaries (derived from the stream too; checked from their blocks' side, by
+    // one Query per summary partition a shard touches: mapSummaries.ts).
     if (
       pk.startsWith(PREFIX.audit) ||
       pk.startsWith(PREFIX.history) ||
