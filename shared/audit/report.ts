@@ -9,7 +9,7 @@ import type { Count } from '../subnets/subnet.js';
 import type { AuditSettings } from './options.js';
 
 export const FindingType = {
-  /** An item (allocation, block, counter, pending record) of a subnet that no longer exists. */
+  /** An item (allocation, block, counter, pending record, map summary) of a subnet that no longer exists. */
   ORPHAN_ALLOCATION: 'ORPHAN_ALLOCATION',
   /** A space entry naming a subnet that no longer exists: it blocks new subnets there. */
   ORPHAN_SPACE_ENTRY: 'ORPHAN_SPACE_ENTRY',

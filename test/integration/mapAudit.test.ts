@@ -11,10 +11,11 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AuditReport, FindingType, NotRepaired, runAudit } from '../../shared/audit/index.js';
 import { subnetMap } from '../../shared/map/index.js';
+import { onSubnetDeleted } from '../../shared/pools/index.js';
 import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { mapKeys } from '../../shared/store/keys.js';
-import { createSubnet } from '../../shared/subnets/subnets.js';
+import { createSubnet, deleteSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, historyPoller, type TestDb } from '../support/dynamo.js';
 import { countedContext, RequestCount } from '../support/requestCount.js';
 import { TextAllocator } from '../support/textAllocator.js';
@@ -165,6 +166,33 @@ describe('the audit and the address map, without a stream processor', () => {
     expect(again.findingCounts[STALE]).toBeUndefined();
     expect(seen.filter((request) => !request.startsWith('QueryCommand'))).toEqual([]);
     expect(seen).toHaveLength(4);
+  });
+
+  it("deletes a deleted subnet's summaries that no processor emptied, as orphans", {
+    timeout: 120_000,
+  }, async () => {
+    const subnet = await createSubnet(db.ctx, { cidr: '10.70.0.0/16', space: 'map-orphans' });
+    await allocator.allocate(subnet.id, { ip: '10.70.1.1', owner: 'a' });
+    await runAudit(db.ctx, { repair: true });
+    expect(await mapItems(db, subnet.id)).toEqual([expect.objectContaining({ a: 1, l: 0, q: 0 })]);
+    // No processor sees the release or the delete: the summary outlives its subnet.
+    await allocator.release(subnet.id, '10.70.1.1');
+    await deleteSubnet(db.ctx, subnet.id, onSubnetDeleted);
+    const first = await runAudit(db.ctx, { repair: true, gracePeriodMs: 0 });
+    const orphans = (report: AuditReport) =>
+      report.findings.filter(
+        (finding) =>
+          finding.type === FindingType.ORPHAN_ALLOCATION && finding.subnetId === subnet.id,
+      );
+    // Seen gone for the first time: kept until an earlier audit saw the same.
+    expect(orphans(first)).toEqual([
+      expect.objectContaining({ repaired: false, notRepaired: NotRepaired.GRACE_PERIOD }),
+    ]);
+    expect(orphans(first)[0]?.detail).toMatch(/^The address-map summary MAP#/);
+    expect(await mapItems(db, subnet.id)).toHaveLength(1);
+    const second = await runAudit(db.ctx, { repair: true, gracePeriodMs: 0 });
+    expect(orphans(second)).toEqual([expect.objectContaining({ repaired: true })]);
+    expect(await mapItems(db, subnet.id)).toEqual([]);
   });
 });
 
