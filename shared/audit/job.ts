@@ -57,7 +57,7 @@ import {
 } from './options.js';
 import { findOverlaps, type OverlapState } from './overlaps.js';
 import { AuditReader } from './reader.js';
-import { type AuditReport, Findings, fitReport, newReport } from './report.js';
+import { type AuditReport, Findings, fitReport, hasRoomFor, newReport } from './report.js';
 import type { AuditScope } from './scope.js';
 import { SegmentScan, SubnetCache } from './segmentScan.js';
 import { auditShardByQuery } from './shardAudit.js';
@@ -332,7 +332,7 @@ function scopeOf(
   };
 }
 
-/** Adds one segment's part to the report (findings in segment order, up to the cap). */
+/** Adds one segment's part to the report (findings in segment order, up to the caps). */
 function addPart(report: AuditReport, part: PartialReport, maxStoredFindings: number): void {
   report.scanned.allocations += part.scanned.allocations;
   report.scanned.items += part.scanned.items;
@@ -347,7 +347,7 @@ function addPart(report: AuditReport, part: PartialReport, maxStoredFindings: nu
     report.findingCounts[key] = into;
   }
   for (const finding of part.findings) {
-    if (report.findings.length < maxStoredFindings) report.findings.push(finding);
+    if (hasRoomFor(report.findings, finding.type, maxStoredFindings)) report.findings.push(finding);
     else report.findingsTruncated = true;
   }
   if (part.findingsTruncated) report.findingsTruncated = true;

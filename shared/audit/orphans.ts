@@ -1,6 +1,7 @@
 /**
- * Orphans: items of a subnet that no longer exists — shard items, pending records
- * (ORPHAN_ALLOCATION) and space entries (ORPHAN_SPACE_ENTRY), found as the scan
+ * Orphans: items of a subnet that no longer exists — shard items, pending records,
+ * lasting address-map summaries (ORPHAN_ALLOCATION) and space entries
+ * (ORPHAN_SPACE_ENTRY), found as the scan
  * meets them. Each is deleted on condition that its subnet is still gone, once an
  * earlier audit saw the subnet gone longer ago than the grace period.
  */
@@ -52,6 +53,17 @@ export class Orphans {
     } else {
       await this.orphan(subnetId, item, `${sk.toLowerCase()} item of ${String(item.pk)}`);
     }
+  }
+
+  /**
+   * An address-map summary without a `ttl` (`MAP#<id>#…`): an orphan when its subnet
+   * is gone. A deleted subnet's summaries empty out and get a TTL when the stream
+   * processor sees its blocks emptied; these are the ones it never saw (no processor
+   * ran, or it could not tell the subnet's CIDR any more).
+   */
+  async mapSummary(subnetId: string, item: Item): Promise<void> {
+    if (await this.subnetExists(subnetId)) return; // checked with its blocks
+    await this.orphan(subnetId, item, `address-map summary ${String(item.pk)} ${String(item.sk)}`);
   }
 
   /** A pending record (`SUBNET#<id>` / `PENDING#…`): an orphan when its subnet is gone. */

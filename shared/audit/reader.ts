@@ -1,12 +1,13 @@
 /**
  * How the audit reads the table in bulk, a page at a time (bounded memory), each
  * page metered: the Scan segments, a subnet's pending records, a shard's blocks
- * and allocation items (consistent Queries, in address order), and the subnet
- * list for the overlap pass. The checks (join.ts, settlement.ts, …) take what
+ * and allocation items (consistent Queries, in address order), the address map's
+ * summaries of a run of blocks, and the subnet list for the overlap pass. The checks (join.ts, settlement.ts, …) take what
  * this yields and never read in bulk themselves, so a different reader (one
  * parallel Scan feeding every shard) changes this module and scan.ts only.
  */
 import { paginateQuery, paginateScan } from '@aws-sdk/lib-dynamodb';
+import { readSummaries, type StoredSummary } from '../map/summaries.js';
 import type { IpamContext } from '../store/context.js';
 import { keys, PREFIX } from '../store/keys.js';
 import { LIST_INDEX } from '../store/table.js';
@@ -75,6 +76,22 @@ export class AuditReader {
       blocks: this.partition(pk, PREFIX.block),
       allocations: this.partition(pk, PREFIX.allocation),
     };
+  }
+
+  /**
+   * The stored map summaries of blocks `first` to `last` (one summary partition:
+   * the same `first >> 8`), by block; eventually consistent — they only suggest
+   * (mapSummaries.ts re-reads what disagrees).
+   */
+  async blockSummaries(
+    subnetId: string,
+    first: bigint,
+    last: bigint,
+  ): Promise<Map<bigint, StoredSummary>> {
+    const tally = { read: 0 };
+    const found = await readSummaries(this.ctx, subnetId, 0, first, last, false, tally);
+    this.meter.readUnits += tally.read;
+    return found;
   }
 
   /** Consistent, paged Query of one partition's items whose sort key starts with `prefix`. */

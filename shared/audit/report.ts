@@ -9,7 +9,7 @@ import type { Count } from '../subnets/subnet.js';
 import type { AuditSettings } from './options.js';
 
 export const FindingType = {
-  /** An item (allocation, block, counter, pending record) of a subnet that no longer exists. */
+  /** An item (allocation, block, counter, pending record, map summary) of a subnet that no longer exists. */
   ORPHAN_ALLOCATION: 'ORPHAN_ALLOCATION',
   /** A space entry naming a subnet that no longer exists: it blocks new subnets there. */
   ORPHAN_SPACE_ENTRY: 'ORPHAN_SPACE_ENTRY',
@@ -31,6 +31,8 @@ export const FindingType = {
   SUBNET_OVERLAP: 'SUBNET_OVERLAP',
   /** A subnet's pools are at least `highUtilizationPercent` allocated (informational). */
   HIGH_UTILIZATION: 'HIGH_UTILIZATION',
+  /** A block's address-map summary is missing, disagrees with the block, or has lapsed. */
+  MAP_SUMMARY_STALE: 'MAP_SUMMARY_STALE',
 } as const;
 export type FindingType = (typeof FindingType)[keyof typeof FindingType];
 
@@ -120,6 +122,29 @@ export interface AuditReport {
   segments?: number;
 }
 
+/**
+ * Types listed only as a few samples (counted in full): one finding per block, and a
+ * first audit of a table older than the map meets every block of every large subnet
+ * — listed in full, they would crowd every other finding out of the list.
+ */
+const LISTED_AT_MOST: Partial<Record<FindingType, number>> = {
+  [FindingType.MAP_SUMMARY_STALE]: 20,
+};
+
+/** Whether a finding of `type` still gets a place in `listed` (the cap, the per-type samples). */
+export function hasRoomFor(
+  listed: readonly AuditFinding[],
+  type: FindingType,
+  maxStoredFindings: number,
+): boolean {
+  if (listed.length >= maxStoredFindings) return false;
+  const samples = LISTED_AT_MOST[type];
+  if (samples === undefined) return true;
+  let same = 0;
+  for (const finding of listed) if (finding.type === type && ++same >= samples) return false;
+  return true;
+}
+
 /** The stored report stays well below DynamoDB's 400 KB item limit. */
 const MAX_REPORT_BYTES = 300_000;
 const MAX_DETAIL_LENGTH = 400;
@@ -151,7 +176,10 @@ export function newReport(ctx: IpamContext, settings: AuditSettings): AuditRepor
 /** Where findings are recorded: a report, or the part of it one segment produced. */
 export type FindingSink = Pick<AuditReport, 'findings' | 'findingCounts' | 'findingsTruncated'>;
 
-/** Records findings in a report: every one counted, at most `maxStoredFindings` listed. */
+/**
+ * Records findings in a report: every one counted, at most `maxStoredFindings`
+ * listed (and of the types in {@link LISTED_AT_MOST}, a few samples).
+ */
 export class Findings {
   constructor(
     private readonly report: FindingSink,
@@ -171,7 +199,7 @@ export class Findings {
     counts.found += 1;
     if (repaired) counts.repaired += 1;
     this.report.findingCounts[full.type] = counts;
-    if (this.report.findings.length < this.settings.maxStoredFindings) {
+    if (hasRoomFor(this.report.findings, full.type, this.settings.maxStoredFindings)) {
       this.report.findings.push(full);
     } else {
       this.report.findingsTruncated = true;

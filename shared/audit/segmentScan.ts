@@ -13,6 +13,9 @@
  * - a subnet's own partition `SUBNET#<id>`: its pending records (STALE_PENDING,
  *   or orphans when the subnet is gone);
  * - a space partition: its entries, orphans when their subnet is gone;
+ * - an address-map summary partition `MAP#<id>#…`: its summaries without a `ttl`,
+ *   orphans when their subnet is gone (the blocks' side checks the rest:
+ *   mapSummaries.ts, from the shard partitions);
  * - the audit's own items, history entries, release notes and everything else:
  *   skipped.
  *
@@ -20,7 +23,14 @@
  * plus the segment's findings and per-subnet counts. The checkpoint (checkpoint.ts)
  * is written every `checkpointEveryMs`, when the deadline says stop, and at the end.
  */
-import { keys, PREFIX, parseItemKey, parseShardPartition } from '../store/keys.js';
+import {
+  keys,
+  PREFIX,
+  parseItemKey,
+  parseMapPartition,
+  parseShardPartition,
+} from '../store/keys.js';
+import { TTL_ATTRIBUTE } from '../store/table.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { CapacityMeter } from './auditStore.js';
 import {
@@ -134,14 +144,19 @@ export class SegmentScan {
 
   /** Audits the items of one partition key, and counts them. */
   private async finishPartition(pk: string, items: readonly Item[], state: SegmentState) {
+    // Address-map summaries are checked from their blocks' side (one Query per
+    // summary partition a shard touches: mapSummaries.ts); here only those that
+    // outlived their subnet without a TTL.
+    if (pk.startsWith(PREFIX.map)) {
+      await this.mapPartition(pk, items);
+      return;
+    }
     // The audit's own items, history entries (derived from the stream, not audited)
-    // release notes (kept for the history, removed by their TTL) and address-map
-    // summaries (derived from the stream too).
+    // and release notes (kept for the history, removed by their TTL).
     if (
       pk.startsWith(PREFIX.audit) ||
       pk.startsWith(PREFIX.history) ||
-      pk.startsWith(PREFIX.releaseNote) ||
-      pk.startsWith(PREFIX.map)
+      pk.startsWith(PREFIX.releaseNote)
     )
       return;
     state.part.scanned.items += items.length;
@@ -167,6 +182,14 @@ export class SegmentScan {
       return;
     }
     await auditPending(this.scope, subnet, each(pending), true);
+  }
+
+  /** A summary partition: its lasting summaries are orphans when their subnet is gone. */
+  private async mapPartition(pk: string, items: readonly Item[]): Promise<void> {
+    const lasting = items.filter((item) => item[TTL_ATTRIBUTE] === undefined);
+    if (lasting.length === 0) return; // empty summaries go by their TTL
+    const subnetId = parseMapPartition(pk);
+    for (const item of lasting) await this.orphans.mapSummary(subnetId, item);
   }
 
   private async shardPartition(

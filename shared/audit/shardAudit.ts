@@ -14,6 +14,9 @@
  * (DynamoDB documents no order for Scan): the join then sees part of the shard,
  * and each of its suspicions is checked by a consistent read before it is reported.
  *
+ * Its blocks also pass the address map's check (mapSummaries.ts): each summary
+ * partition's blocks against one Query of their summaries, after the join.
+ *
  * The shard audits that need every item of a shard (a subnet created during the
  * scan, a shard whose partition the scan never met) use {@link auditShardByQuery}.
  */
@@ -25,6 +28,7 @@ import type { Subnet } from '../subnets/subnet.js';
 import type { OutsidePools } from './checkpoint.js';
 import type { Item, Tally } from './io.js';
 import { joinShard } from './join.js';
+import { MapSummaryCheck } from './mapSummaries.js';
 import type { AuditReader } from './reader.js';
 import type { AuditScope } from './scope.js';
 import { counterOf, readCounter, type StoredCounter, settleCounter } from './settlement.js';
@@ -60,7 +64,9 @@ export async function auditScannedShard(
   );
   const scanned = counterOf(counterItem);
   const sh = newShardScan(scope, subnet, shard, scanned, outside);
-  await joinShard(scope, sh, { blocks: each(blocks), allocations: each(allocations) });
+  const map = new MapSummaryCheck(scope, reader, subnet);
+  await joinShard(scope, sh, { blocks: map.watch(each(blocks)), allocations: each(allocations) });
+  await map.finish();
   if (
     scanned !== undefined &&
     scanned.pv === subnet.configVersion &&
@@ -88,7 +94,10 @@ export async function auditShardByQuery(
 ): Promise<ShardCount> {
   const before = await readCounter(scope, subnet.id, shard);
   const sh = newShardScan(scope, subnet, shard, before, outside);
-  await joinShard(scope, sh, reader.shard(subnet.id, shard));
+  const map = new MapSummaryCheck(scope, reader, subnet);
+  const items = reader.shard(subnet.id, shard);
+  await joinShard(scope, sh, { blocks: map.watch(items.blocks), allocations: items.allocations });
+  await map.finish();
   return { ...(await settleCounter(scope, sh, before)), aside: sh.aside };
 }
 

@@ -14,7 +14,15 @@
  * | `summaries.ts`  | a summary's counts and validity span; block → summary; sums; reads         |
  * | `cells.ts`      | large cells from summaries, going below where they cannot answer alone     |
  * | `map.ts`        | `subnetMap`, the route's read                                              |
- * | `refresh.ts`    | the stream processor's writes: block summaries, then the sums above them   |
+ * | `refresh.ts`    | the stream processor's writes: block summaries, then the sums above them;  |
+ * |                 | the audit's rebuild of a block's summary, with the same sums above it      |
  */
 export { type AddressMap, type MapCell, subnetMap } from './map.js';
-export { type BlockImage, type MapTally, refreshSummaries } from './refresh.js';
+export {
+  type BlockImage,
+  type MapTally,
+  rebuildBlockSummary,
+  recomputeSums,
+  refreshSummaries,
+} from './refresh.js';
+export { hasSummaries } from './tree.js';

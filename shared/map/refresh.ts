@@ -17,6 +17,13 @@
  * than the stream keeps a record, so no older record can come back after the TTL
  * deleted one — and a deleted subnet's summaries go by themselves (its empty
  * blocks' REMOVEs empty them).
+ *
+ * The audit rebuilds what the stream left missing, wrong or lapsed
+ * ({@link rebuildBlockSummary}, then {@link recomputeSums}: the same sums, the same
+ * `rev` conditions). It knows no sequence number, so it keeps the `v` it read: every
+ * record written after that one still wins, and its write is conditioned on the
+ * summary being exactly as read — before the block was read again — so it never
+ * lands on a newer image's summary.
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Cidr } from '../net/address.js';
@@ -24,7 +31,7 @@ import type { IpamContext } from '../store/context.js';
 import { mapKeys } from '../store/keys.js';
 import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
-import { blockFromItem } from '../subnets/blocks.js';
+import { type BlockState, blockFromItem } from '../subnets/blocks.js';
 import {
   blockSummary,
   isEmpty,
@@ -61,7 +68,8 @@ export interface RefreshOptions {
 const EMPTY_TTL_SECONDS = 2 * 24 * 3600;
 const SEQUENCE_DIGITS = 40;
 
-class SummaryContentionError extends Error {
+/** A sum kept changing under its recompute (every attempt's condition failed). */
+export class SummaryContentionError extends Error {
   override readonly name = 'SummaryContentionError';
 }
 
@@ -151,6 +159,91 @@ async function putBlockSummary(
     if (!isConditionalCheckFailed(error)) throw error;
     tally.write += 1; // a failed condition is billed too
     return false;
+  }
+}
+
+/**
+ * The audit's rebuild of one block's summary from `block`, read consistently after
+ * `read` (the summary item as read; undefined: there was none): put on condition
+ * that the item is still exactly `read`, keeping its `v`, so a record processed
+ * meanwhile (a newer image) makes it write nothing and any later record still
+ * wins. True when written.
+ */
+export async function rebuildBlockSummary(
+  ctx: IpamContext,
+  subnetId: string,
+  block: BlockState,
+  read: Record<string, unknown> | undefined,
+  now: number,
+  tally: MapTally,
+): Promise<boolean> {
+  const key = mapKeys.summary(subnetId, 0, block.block);
+  const kept = read?.v;
+  try {
+    const output = await ctx.doc.send(
+      new PutCommand({
+        TableName: ctx.tableName,
+        Item: {
+          ...key,
+          ...itemOf(blockSummary(block, now), now),
+          ...(kept === undefined ? {} : { v: kept }),
+        },
+        ...unchangedSince(read),
+        ReturnConsumedCapacity: 'TOTAL',
+      }),
+    );
+    tally.write += output.ConsumedCapacity?.CapacityUnits ?? 0;
+    return true;
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+    tally.write += 1;
+    return false;
+  }
+}
+
+/** The summary attributes a write may change, each as read (or still absent). */
+const WRITTEN = ['a', 'l', 'q', 'at', 'next', 'v'] as const;
+
+function unchangedSince(read: Record<string, unknown> | undefined) {
+  if (read === undefined) return { ConditionExpression: 'attribute_not_exists(pk)' };
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const terms = WRITTEN.map((name, i) => {
+    names[`#n${i}`] = name;
+    if (read[name] === undefined) return `attribute_not_exists(#n${i})`;
+    values[`:v${i}`] = read[name];
+    return `#n${i} = :v${i}`;
+  });
+  return {
+    ConditionExpression: terms.join(' AND '),
+    ExpressionAttributeNames: names,
+    ...(Object.keys(values).length === 0 ? {} : { ExpressionAttributeValues: values }),
+  };
+}
+
+/**
+ * Recomputes the sums above `blocks` of one subnet, lowest level first, each once
+ * (the processor's code and conditions: {@link recomputeSum}).
+ */
+export async function recomputeSums(
+  ctx: IpamContext,
+  subnetId: string,
+  cidr: Cidr,
+  blocks: Iterable<bigint>,
+  now: number,
+  tally: MapTally,
+): Promise<void> {
+  const byLevel = new Map<number, Map<bigint, Node>>();
+  for (const block of blocks) {
+    for (const node of ancestorsOf(cidr, block)) {
+      const level = byLevel.get(node.level) ?? new Map<bigint, Node>();
+      byLevel.set(node.level, level);
+      level.set(node.index, node);
+    }
+  }
+  for (const level of [...byLevel.keys()].sort((x, y) => x - y)) {
+    const nodes = [...(byLevel.get(level)?.values() ?? [])];
+    await inParallel(nodes, undefined, (node) => recomputeSum(ctx, subnetId, node, now, tally));
   }
 }
 

@@ -178,6 +178,12 @@ export function parseShardPartition(pk: string): number {
   return Number(pk.slice(pk.lastIndexOf(PREFIX.shard) + PREFIX.shard.length));
 }
 
+/** The subnet of an address-map partition key (`MAP#<subnetId>#<level>#<hex>`). */
+export function parseMapPartition(pk: string): string {
+  const rest = pk.slice(PREFIX.map.length);
+  return rest.slice(0, rest.indexOf('#'));
+}
+
 /** What an item is, read from its key alone (the audit's scan sorts items by it). */
 export type ItemKey =
   | { readonly kind: 'subnet'; readonly subnetId: string }
