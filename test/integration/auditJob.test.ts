@@ -32,7 +32,8 @@ async function fill(): Promise<void> {
   const allocator = new TextAllocator(ctx);
   for (let i = 0; i < 3; i++) {
     const s = await createSubnet(ctx, { cidr: `10.40.${i * 2}.0/23`, space: 'jobs' });
-    await allocator.allocate(s.id, { count: 5, owner: `web-${i}` });
+    // Sequential: a random pick could take the address the lease below asks for.
+    await allocator.allocate(s.id, { count: 5, owner: `web-${i}`, strategy: 'sequential' });
     await allocator.allocate(s.id, { ip: `10.40.${i * 2 + 1}.9`, ttlSeconds: 60 });
     if (i === 2) {
       await ctx.doc.send(
