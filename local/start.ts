@@ -13,10 +13,15 @@ import { resolve } from 'node:path';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamoDbLocal.js';
 import type { StreamPoller } from './streamPoller.js';
 
+/** The DynamoDB Local this process started, so a failed start-up stops it too. */
+let started: LocalDynamoDb | undefined;
+
 async function main(): Promise<void> {
   // The SDK warns that releases after January 2027 need Node 22; the lock file pins ours.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const port = Number(process.env.PORT ?? 3000);
+  // Settings are checked before anything starts.
+  const history = historyWanted(process.env.IPAM_HISTORY);
   let dynamo: LocalDynamoDb | undefined;
   if (
     process.env.IPAM_DYNAMODB_ENDPOINT === undefined &&
@@ -26,6 +31,7 @@ async function main(): Promise<void> {
       process.env.IPAM_DATA_DIR === undefined ? undefined : resolve(process.env.IPAM_DATA_DIR);
     if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
     dynamo = await startLocalDynamoDb(dataDir === undefined ? {} : { dataDir });
+    started = dynamo;
     process.env.IPAM_DYNAMODB_ENDPOINT = dynamo.endpoint;
     console.error(
       `DynamoDB Local on ${dynamo.endpoint} (${dataDir === undefined ? 'in memory' : `data in ${dataDir}`})`,
@@ -36,7 +42,6 @@ async function main(): Promise<void> {
   const endpoint = process.env.IPAM_DYNAMODB_ENDPOINT;
   let poller: StreamPoller | undefined;
   if (endpoint !== undefined) {
-    const history = historyWanted(process.env.IPAM_HISTORY);
     await prepareTables({ stream: history });
     // Against AWS (no endpoint) the deployed stream processor writes history instead.
     if (history) poller = await startPoller(endpoint);
@@ -44,7 +49,16 @@ async function main(): Promise<void> {
   const { createLocalServer } = await import('./server.js');
   const server = createLocalServer(routeResolver);
   await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `Port ${port} on 127.0.0.1 is in use: stop what holds it, or set PORT ` +
+                '(PORT=0 takes a free port).',
+            )
+          : error,
+      ),
+    );
     server.listen(port, '127.0.0.1', () => resolveListen());
   });
   const address = server.address();
@@ -101,7 +115,9 @@ function installShutdown(
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
+  // A JVM left behind would hold its port and memory until killed by hand.
+  await started?.stop().catch(() => undefined);
   process.exit(1);
 });

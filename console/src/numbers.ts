@@ -3,12 +3,12 @@ import type { Count } from './types.js';
 
 export const big = (count: Count | undefined): bigint => BigInt(count ?? 0);
 
-/** part / whole in percent, one decimal, exact for IPv6-sized counts. */
+/** part / whole in percent, rounded to one decimal (as the CLI and the audit), exact for IPv6-sized counts. */
 export function percent(part: Count | bigint, whole: Count | bigint): number {
   const w = typeof whole === 'bigint' ? whole : big(whole);
   if (w === 0n) return 0;
   const p = typeof part === 'bigint' ? part : big(part);
-  return Number((p * 1000n) / w) / 10;
+  return Number((p * 2000n + w) / (2n * w)) / 10;
 }
 
 /** 65536 → "65,536"; beyond a trillion: "2^56" when a power of two, else "1.2e+17". */

@@ -28,7 +28,7 @@ function parameters(route: Route): JsonObject[] {
     schema: { type: 'string' },
     description:
       name === 'ip'
-        ? 'An address of the subnet; may be URL-encoded (2001%3Adb8%3A%3A5)'
+        ? `${route.path.startsWith('/addresses/') ? 'The address to look up' : 'An address of the subnet'}; may be URL-encoded (2001%3Adb8%3A%3A5)`
         : undefined,
   }));
   const query = jsonSchema(route.query, 'input') as {

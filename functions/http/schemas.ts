@@ -200,7 +200,13 @@ export const listByOwnerQuery = z
     message: 'give exactly one of owner and macAddress',
     path: ['owner'],
   });
-export const addressLookupQuery = z.strictObject({ space: space.optional() });
+export const addressLookupQuery = z.strictObject({
+  space: space
+    .optional()
+    .describe(
+      'Only this address space (omitted: every space that has a subnet holding the address)',
+    ),
+});
 export const releaseQuery = z.strictObject({
   owner: z.string().min(1).max(LIMITS.ownerLength).optional(),
 });

@@ -59,7 +59,7 @@ describe('console: subnets', () => {
     expect(rows).toHaveLength(listed.length);
     for (const subnet of listed) {
       const row = rows.find((cells) => cells[0] === subnet.cidr);
-      const percent = Math.floor((subnet.usage.allocated * 1000) / subnet.usage.total) / 10;
+      const percent = Math.round((subnet.usage.allocated * 1000) / subnet.usage.total) / 10;
       expect(row?.slice(0, 5)).toEqual([
         subnet.cidr,
         subnet.name,

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
@@ -74,6 +75,29 @@ describe('local server (npm start)', () => {
       rmSync(emptyPath, { recursive: true, force: true });
     }
   });
+
+  it('stops the DynamoDB Local it started when its port is taken, and says how to pick another', async () => {
+    const holder = createServer();
+    await new Promise<void>((done) => holder.listen(0, '127.0.0.1', () => done()));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const { IPAM_DYNAMODB_ENDPOINT: _endpoint, IPAM_TABLE_NAME: _table, ...env } = process.env;
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+        env: { ...env, PORT: String(taken) },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`Port ${taken} on 127.0.0.1 is in use`);
+      expect(result.stderr).toContain('PORT=0 takes a free port');
+      const started = /DynamoDB Local on (http:\/\/127\.0\.0\.1:\d+)/.exec(result.stderr)?.[1];
+      expect(started).toBeDefined();
+      // Nothing answers there any more: the JVM went with the failed start.
+      await expect(fetch(`${started}/`)).rejects.toThrow();
+    } finally {
+      holder.close();
+    }
+  }, 150_000);
 
   it('refuses an IPAM_HISTORY other than on or off, naming the values', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'local/start.ts'], {

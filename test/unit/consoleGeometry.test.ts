@@ -84,6 +84,9 @@ describe('counts', () => {
   it('computes percentages exactly for IPv6 sizes', () => {
     expect(percent('18446744073709551616', '36893488147419103232')).toBe(50);
     expect(percent(1, 3)).toBe(33.3);
+    // Rounded as the CLI and the audit round: 4 of 253 is 1.58 %.
+    expect(percent(4, 253)).toBe(1.6);
+    expect(percent(2, 3)).toBe(66.7);
     expect(percent(1, 0)).toBe(0);
     expect(formatCount('72057594037927936')).toBe('2^56');
     expect(formatCount(65536)).toBe('65,536');
