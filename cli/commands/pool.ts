@@ -5,7 +5,12 @@ import { expectJson } from '../client.js';
 import { type Ctx, listAll, pathOf, resolvePool } from '../context.js';
 import { bar, dash, fields, json, table, tagsText } from '../output.js';
 import type { Page, Pool, Subnet } from '../types.js';
-import { addSubnetRuleOptions, printSubnet, subnetRuleBody } from './subnet.js';
+import {
+  addReuseDelayOption,
+  addSubnetRuleOptions,
+  printSubnet,
+  subnetRuleBody,
+} from './subnet.js';
 
 function poolFields(p: Pool): string {
   return fields([
@@ -104,16 +109,18 @@ export function registerPool(program: Command): void {
     );
 
   addSubnetRuleOptions(
-    pool
-      .command('carve <pool>')
-      .description('carve the next free subnet from a pool (best fit, lowest first)')
-      .option(
-        '--prefix-length <n>',
-        "the subnet's prefix length (default: the pool's)",
-        integer(0, 128),
-      )
-      .option('--cidr <cidr>', 'this exact CIDR instead')
-      .option('--space <space>', 'the space of a prefix or name'),
+    addReuseDelayOption(
+      pool
+        .command('carve <pool>')
+        .description('carve the next free subnet from a pool (best fit, lowest first)')
+        .option(
+          '--prefix-length <n>',
+          "the subnet's prefix length (default: the pool's)",
+          integer(0, 128),
+        )
+        .option('--cidr <cidr>', 'this exact CIDR instead')
+        .option('--space <space>', 'the space of a prefix or name'),
+    ),
     'set',
   ).action(
     action(async (ctx, opts, ref) => {

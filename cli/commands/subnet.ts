@@ -68,8 +68,8 @@ export function subnetRuleBody(opts: Opts): Record<string, unknown> {
   return body;
 }
 
-/** `--reuse-delay` of create and update (the server checks the range: up to a day). */
-function addReuseDelayOption(command: Command): Command {
+/** `--reuse-delay` of create, update and carve (the server checks the range: up to a day). */
+export function addReuseDelayOption(command: Command): Command {
   return command.option(
     '--reuse-delay <duration>',
     'release cool-down: a released address is not handed out again for this long (seconds or 90s, 15m, 12h, 1d; 0 for none)',

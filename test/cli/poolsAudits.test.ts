@@ -35,9 +35,24 @@ describe('ipam pool', { timeout: SLOW }, () => {
     expect(show.json()).toEqual((await api(url(), 'GET', `/subnet-pools/${pool.id}`)).body);
     expect(next.json()).toEqual({ cidr: '10.64.0.0/20' });
 
-    const carved = await run('pool', 'carve', 'vpcs', '--name', 'vpc-a', '-o', 'json');
+    const carved = await run(
+      'pool',
+      'carve',
+      'vpcs',
+      '--name',
+      'vpc-a',
+      '--reuse-delay',
+      '5m',
+      '-o',
+      'json',
+    );
     expect(carved.code).toBe(0);
-    expect(carved.json()).toMatchObject({ cidr: '10.64.0.0/24', name: 'vpc-a', space: 'vpcs' });
+    expect(carved.json()).toMatchObject({
+      cidr: '10.64.0.0/24',
+      name: 'vpc-a',
+      space: 'vpcs',
+      reuseDelaySeconds: 300,
+    });
     expect(carved.json()).toEqual((await api(url(), 'GET', `/subnets/${carved.json().id}`)).body);
     const table = await run('pool', 'show', pool.id);
     expect(table.stdout).toMatch(/carved:\s+256 of 65536 addresses/);
