@@ -11,7 +11,8 @@ import { formatIp, type IpAddress, parseIp } from '../net/address.js';
 import { type IpamContext, type Who, whoOf } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { backoffMs, RETRY, sleep } from '../store/retry.js';
-import { type TransactItems, writeTransaction } from '../store/transactions.js';
+import { TTL_ATTRIBUTE } from '../store/table.js';
+import { type TransactItem, type TransactItems, writeTransaction } from '../store/transactions.js';
 import { blockFromItem, coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
@@ -24,7 +25,7 @@ import { type Lesson, transactChunks } from './transact.js';
 import {
   counterWrite,
   type PlannedWrite,
-  releaseNoteWrite,
+  RELEASE_NOTE_SECONDS,
   tokenAttribute,
   unchangedSince,
 } from './writes.js';
@@ -90,6 +91,27 @@ export async function reserveInSteps(
   return lesson;
 }
 
+/** The note that a multi-step request was undone (keys.undoneRequestNote; outlives the stream). */
+function undoneRequestNote(
+  ctx: IpamContext,
+  subnetId: string,
+  token: string,
+  who: Who,
+): TransactItem {
+  return {
+    Put: {
+      TableName: ctx.tableName,
+      Item: {
+        ...keys.undoneRequestNote(subnetId, token),
+        type: 'undoneRequestNote',
+        undoneBy: who.actor,
+        undoneAt: new Date(ctx.now()).toISOString(),
+        [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + RELEASE_NOTE_SECONDS,
+      },
+    },
+  };
+}
+
 /** An allocation item's write, marked as one of a multi-step request (see AllocationItem). */
 function markedMultiStep(write: PlannedWrite): PlannedWrite {
   const put = write.item.Put;
@@ -103,9 +125,9 @@ function markedMultiStep(write: PlannedWrite): PlannedWrite {
  * so nothing that another request holds is touched. Returns how many addresses
  * were freed, or undefined when no such pending record exists (already committed
  * or undone). Used on failure, and by the audit for a crashed request, which
- * passes `who` (itself). Each deleted allocation item leaves a release note marked
- * `undone` in the same transaction, so the history records nothing of a request
- * that never committed (see history/held.ts).
+ * passes `who` (itself). Before it deletes anything it writes the request's undo
+ * note, so the history records nothing of a request that never committed — not its
+ * items, nor whatever became of them meanwhile (history/held.ts).
  */
 export async function undoPending(
   ctx: IpamContext,
@@ -118,11 +140,12 @@ export async function undoPending(
     new GetCommand({ TableName: ctx.tableName, Key: pendingKey, ConsistentRead: true }),
   );
   if (record.Item === undefined) return undefined;
+  await writeTransaction(ctx, [undoneRequestNote(ctx, subnetId, token, who ?? whoOf(ctx))]);
   let freed = 0;
   try {
     const current = { subnet: await loadSubnet(ctx, subnetId) };
     for (const text of record.Item.ips as string[]) {
-      freed += await undoOne(ctx, current, parseIp(text), token, who);
+      freed += await undoOne(ctx, current, parseIp(text), token);
     }
   } catch (error) {
     // Its counters and blocks went with it; the audit deletes what is left.
@@ -142,7 +165,6 @@ async function undoOne(
   current: { subnet: Subnet },
   ip: IpAddress,
   token: string,
-  who: Who | undefined,
 ): Promise<number> {
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
     // Reloaded after a cancellation: the pools may have changed under the undo.
@@ -163,12 +185,6 @@ async function undoOne(
           ...unchangedSince(item.Item as AllocationItem),
         },
       });
-      // The note says "undone": the history makes no entry of a request that never committed.
-      writes.push(
-        releaseNoteWrite(ctx, subnet.id, keys.allocationSort(ip), token, who ?? whoOf(ctx), {
-          undone: true,
-        }),
-      );
     }
     const reserved = block.Item?.[tokenName] === token;
     if (reserved) {

@@ -23,16 +23,14 @@ export type PlannedWrite =
   | { readonly kind: 'note'; readonly item: TransactItem };
 
 /** Two days: longer than the stream keeps a record (24 h). */
-const RELEASE_NOTE_SECONDS = 2 * 24 * 3600;
+export const RELEASE_NOTE_SECONDS = 2 * 24 * 3600;
 
 /**
  * The note a deletion of a live allocation item writes in its transaction, for the
  * history: the stream's REMOVE carries only the item as it was, so the processor
  * reads who released it, and when, here (`releasedBy`, `releasedAt`, `requestId`). It outlives the stream's
  * 24 h retention, so a late or redelivered REMOVE still finds it; then the table's
- * TTL removes it. `allocationSort` and `reqToken` are the deleted item's. An undo of
- * a multi-step request that never committed writes it with `undone`: the history
- * then has no entry for the item at all (history/held.ts).
+ * TTL removes it. `allocationSort` and `reqToken` are the deleted item's.
  */
 export function releaseNoteWrite(
   ctx: IpamContext,
@@ -40,7 +38,6 @@ export function releaseNoteWrite(
   allocationSort: string,
   reqToken: string,
   who: Who,
-  options: { readonly undone?: boolean } = {},
 ): TransactItem {
   return {
     Put: {
@@ -48,7 +45,6 @@ export function releaseNoteWrite(
       Item: {
         ...keys.releaseNote(subnetId, allocationSort, reqToken),
         type: 'releaseNote',
-        ...(options.undone === true ? { undone: true } : {}),
         releasedBy: who.actor,
         // To the millisecond: the stream dates the REMOVE in whole seconds.
         releasedAt: new Date(ctx.now()).toISOString(),

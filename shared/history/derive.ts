@@ -36,11 +36,11 @@ export interface DerivedEntry {
   readonly space?: string;
   /** Actor and request id are this note's, when the change wrote one ({@link withNote}). */
   readonly note?: WriterNote;
-  /** An allocation by a multi-step request: held back until it commits (./held.ts). */
+  /** A change of an item of a multi-step request: held back until it commits (./held.ts). */
   readonly held?: HeldFor;
 }
 
-/** The multi-step request an ALLOCATED entry waits for, and its item's address. */
+/** The multi-step request an entry waits for, and its item's address. */
 export interface HeldFor {
   readonly subnetId: string;
   readonly token: string;
@@ -83,7 +83,7 @@ export function deriveEntries(record: ChangeRecord): DerivedEntry[] {
       addressHex: record.sk.slice(PREFIX.allocation.length),
       ip,
     };
-    entries = allocationEntries(record, key.subnetId);
+    entries = allocationEntries(record, key.subnetId).map((entry) => withHold(entry, record));
   } else if (key.kind === 'subnet') {
     target = { kind: 'subnet', subnetId: key.subnetId };
     entries = subnetEntries(record, key.subnetId);
@@ -164,8 +164,22 @@ function liveToLive(record: ChangeRecord, old: Item, next: Item): Omitted[] {
   ];
 }
 
+/**
+ * An entry about an item that a multi-step request wrote (`multiStep`) waits for the
+ * request's outcome (./held.ts): the item it is about is the new image where the
+ * entry has an `after`, else the old one.
+ */
+function withHold(entry: Omitted, record: ChangeRecord): Omitted {
+  const subject = entry.after !== null ? record.newImage : record.oldImage;
+  const token = text(subject?.reqToken);
+  if (subject?.multiStep !== true || token === null) return entry;
+  return {
+    ...entry,
+    held: { subnetId: String(subject.subnetId), token, allocationSort: record.sk },
+  };
+}
+
 function allocated(record: ChangeRecord, next: Item): Omitted {
-  const token = text(next.reqToken);
   return byWriter(
     {
       at: iso(timeOf(record, next.updatedAt ?? next.createdAt)),
@@ -175,9 +189,6 @@ function allocated(record: ChangeRecord, next: Item): Omitted {
       owner: ownerOf(next),
       before: null,
       after: view(next),
-      ...(next.multiStep === true && token !== null
-        ? { held: { subnetId: String(next.subnetId), token, allocationSort: record.sk } }
-        : {}),
     },
     next.updatedBy ?? next.createdBy,
   );
@@ -235,9 +246,8 @@ function removed(record: ChangeRecord, old: Item, subnetId: string): Omitted {
 
 /**
  * The entry with the writer its note names (`note`: the item read, undefined when
- * there is none — the actor stays "unknown"), or undefined when the note says the
- * deletion undid a multi-step request that never committed: no entry. A release
- * note naming the audit makes the release a repair. A release note's `releasedAt` (milliseconds) dates
+ * there is none — the actor stays "unknown"). A release note naming the audit makes
+ * the release a repair. A release note's `releasedAt` (milliseconds) dates
  * the entry when later than the record's time, which streams give in whole seconds;
  * the key may depend on it because the note outlives the stream's 24 h (a
  * redelivery finds it and computes the same key). A subnet's entry keeps the
@@ -246,9 +256,8 @@ function removed(record: ChangeRecord, old: Item, subnetId: string): Omitted {
 export function withNote(
   entry: DerivedEntry,
   note: Record<string, unknown> | undefined,
-): DerivedEntry | undefined {
+): DerivedEntry {
   if (entry.note === undefined || note === undefined) return entry;
-  if (isUndoneNote(note)) return undefined;
   const actor = text(note[entry.note.actorAttribute]);
   const noted = { ...entry, actor: actor ?? UNKNOWN_ACTOR, requestId: text(note.requestId) };
   if (entry.note.actorAttribute !== 'releasedBy') return noted;
@@ -256,11 +265,6 @@ export function withNote(
   const at =
     Number.isFinite(releasedMs) && releasedMs > Date.parse(entry.at) ? iso(releasedMs) : entry.at;
   return byWriter({ ...noted, at }, actor);
-}
-
-/** A release note written by the undo of a multi-step request (allocator/pending.ts). */
-export function isUndoneNote(note: Record<string, unknown> | undefined): boolean {
-  return note?.undone === true;
 }
 
 /** The lease ran out: dated at its expiry, by nobody. */

@@ -58,6 +58,8 @@ export interface HistoryItem extends HistoryEntryView, EntryPlace {
   readonly published: boolean;
   /** Epoch seconds: DynamoDB's TTL removes the entry after the retention. */
   readonly ttl: number;
+  /** Epoch ms when the processor wrote it (set by the put; store.ts). */
+  readonly writtenAt?: number;
 }
 
 /** The API's fields of a stored entry. */

@@ -1,23 +1,25 @@
 /**
- * The ALLOCATED entries of multi-step requests (allocator/pending.ts), held back
- * until the request commits. Such a request writes its items in several
- * transactions and commits by deleting its pending record; a failure part-way
- * undoes the items, and then the history must show nothing of it (API.md: "a
- * refused or failed request has none").
+ * The entries of the items of multi-step requests (allocator/pending.ts), held back
+ * until the request's outcome is known. Such a request writes its items in several
+ * transactions and commits by deleting its pending record; a failure part-way (or a
+ * crash, undone later by the audit) undoes it, and then the history must show
+ * nothing of it (API.md: "a refused or failed request has none") — not its
+ * ALLOCATED entries, nor whatever became of its items meanwhile (a lease that
+ * expired before the audit's undo, a PATCH, a release).
  *
- * The entry for an item of such a request (`multiStep` on the item) is first
- * written here, keyed by the request's token and the item's address, and becomes a
- * real entry once the request is known to have committed:
- * - when the item's INSERT is processed after the pending record is gone, and no
- *   undo note (a release note marked `undone`) names the item; or
- * - when the pending record's REMOVE is processed, for every held entry whose item
- *   has no undo note.
- * The INSERT side writes its held entry and then reads the pending record; the
+ * Every entry about such an item (`multiStep` on the item) is first written here,
+ * keyed by the request's token, the item's address and the entry's own key, and
+ * becomes a real entry once the request is known to have committed — its pending
+ * record gone, and no undo note (keys.undoneRequestNote, which the undo writes
+ * before it deletes anything) for it:
+ * - when the entry's record is processed after the pending record is gone; or
+ * - when the pending record's REMOVE is processed, for every entry held by then.
+ * The record's side writes its held entry and then reads the pending record; the
  * REMOVE side follows the record's deletion and then reads the held entries. Both
- * reads are consistent, so at least one of the two sides sees the other's write,
- * and the real entry's key is the one the INSERT derived, so a second side finds it
- * written (idempotent). Undo notes are written in the transaction that deletes the
- * item, before the pending record goes, so either side that looks finds them.
+ * reads are consistent, so at least one of the two sides sees the other's write;
+ * the real entry's key is the one the record derived, so a second side finds it
+ * written (idempotent). After a commit the items keep `multiStep`: their later
+ * changes take the same path, finding the pending record gone and no undo note.
  */
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
@@ -33,11 +35,10 @@ const HELD_SECONDS = 2 * 24 * 3600;
 
 type Consumed = { ConsumedCapacity?: { CapacityUnits?: number } | undefined };
 
-function heldKey(held: HeldFor): { pk: string; sk: string } {
-  // The sort key of the item's release note: one place per allocation of the request.
+function heldKey(held: HeldFor, entry: HistoryItem): { pk: string; sk: string } {
   return {
     pk: historyKeys.heldPartition(held.token),
-    sk: keys.releaseNote(held.subnetId, held.allocationSort, held.token).sk,
+    sk: `${held.subnetId}#${held.allocationSort}#${entry.sk}`,
   };
 }
 
@@ -52,7 +53,7 @@ export async function holdEntry(
     new PutCommand({
       TableName: ctx.tableName,
       Item: {
-        ...heldKey(held),
+        ...heldKey(held, entry),
         type: 'heldEntry',
         allocationSort: held.allocationSort,
         entry,
@@ -118,7 +119,22 @@ export async function stillPending(
   return output.Item !== undefined;
 }
 
-/** The key of the note an undo leaves for the held entry's item. */
-export function undoNoteKey(held: HeldFor): { pk: string; sk: string } {
-  return keys.releaseNote(held.subnetId, held.allocationSort, held.token);
+/** Whether the request was undone (its undo wrote this note before deleting anything). */
+export async function wasUndone(
+  ctx: IpamContext,
+  subnetId: string,
+  token: string,
+  tally: CapacityTally,
+): Promise<boolean> {
+  const output = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: keys.undoneRequestNote(subnetId, token),
+      ConsistentRead: true,
+      ProjectionExpression: 'pk',
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  tally.read += output.ConsumedCapacity?.CapacityUnits ?? 0;
+  return output.Item !== undefined;
 }

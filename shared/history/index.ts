@@ -36,11 +36,11 @@
  *   audit's deletion of a vanished subnet's allocations — read consistently when the REMOVE is processed; without a note,
  *   actor "unknown". The note is keyed by the allocation's own request token, so it
  *   is never another allocation's; the entry's time stays the record's;
- * - the items of a multi-step request (`multiStep`, allocator/pending.ts): their
- *   ALLOCATED entry is held back (held.ts) and written once the request's pending
+ * - the items of a multi-step request (`multiStep`, allocator/pending.ts): every
+ *   entry about one is held back (held.ts) and written once the request's pending
  *   record is gone without an undo; the undo of a request that failed part-way or
- *   crashed writes release notes marked `undone`, and then neither the ALLOCATED
- *   nor the REMOVE makes an entry;
+ *   crashed first writes the request's undo note, and then none of its items'
+ *   entries is written (not their ALLOCATED, nor a lease that expired meanwhile);
  * - REMOVE of a tombstone, and tombstone → tombstone: nothing;
  * - a change written with `updatedBy`/`releasedBy` "audit", or whose release note
  *   names "audit": REPAIRED (requestId = the audit's id, from `requestId`);

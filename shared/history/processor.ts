@@ -18,20 +18,14 @@ import { type BlockImage, refreshSummaries } from '../map/refresh.js';
 import { parseCidr } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
 import { parseBlockSort, parseItemKey } from '../store/keys.js';
-import {
-  type DerivedEntry,
-  deriveEntries,
-  type HeldFor,
-  isUndoneNote,
-  withNote,
-} from './derive.js';
+import { type DerivedEntry, deriveEntries, type HeldFor, withNote } from './derive.js';
 import type { HistoryItem } from './entry.js';
-import { heldEntries, holdEntry, stillPending, undoNoteKey } from './held.js';
+import { heldEntries, holdEntry, stillPending, wasUndone } from './held.js';
 import { historyKeys, isHistoryKey } from './keys.js';
 import { type Place, SubnetPlaces } from './places.js';
 import { type ChangeRecord, type StreamRecordInput, toChangeRecord } from './records.js';
 import { historyRetentionDays } from './settings.js';
-import { type CapacityTally, markPublished, newTally, putEntry } from './store.js';
+import { awaitPublished, type CapacityTally, markPublished, newTally, putEntry } from './store.js';
 
 export interface ProcessOptions {
   readonly retentionDays?: number;
@@ -179,18 +173,29 @@ async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
       derived.note === undefined
         ? derived
         : withNote(derived, await readNote(run, derived.note.key));
-    if (entry === undefined) continue;
     const item = await itemOf(run, record, entry);
     if (entry.held !== undefined && !(await heldUntilCommitted(run, entry.held, item))) continue;
     await store(run, item);
   }
 }
 
-/** Writes the entry (once) and publishes its event (once). */
+/**
+ * How long a record that finds its entry written but unpublished waits for the
+ * writer's mark before it publishes the event itself (the writer may have died).
+ */
+const PUBLISH_WAIT_MS = 5000;
+
+/**
+ * Writes the entry (once) and publishes its event: once, unless a writer dies
+ * between its put and its mark (then the next delivery publishes it again — the
+ * event id is the same, so consumers can tell).
+ */
 async function store(run: Run, item: HistoryItem): Promise<void> {
   const stored = await putEntry(run.ctx, item, run.tally);
   if (stored === undefined) run.written += 1;
   if (!run.publisher.publishes || stored?.published === true) return;
+  if (stored !== undefined && (await awaitPublished(run.ctx, stored, run.tally, PUBLISH_WAIT_MS)))
+    return;
   await run.publisher.publish(eventOf(item));
   run.published += 1;
   await markPublished(run.ctx, { pk: item.pk, sk: item.sk }, run.tally);
@@ -203,7 +208,7 @@ async function store(run: Run, item: HistoryItem): Promise<void> {
 async function heldUntilCommitted(run: Run, held: HeldFor, item: HistoryItem): Promise<boolean> {
   await holdEntry(run.ctx, held, item, run.tally);
   if (await stillPending(run.ctx, held, run.tally)) return false;
-  return !isUndoneNote(await readNote(run, undoNoteKey(held)));
+  return !(await wasUndone(run.ctx, held.subnetId, held.token, run.tally));
 }
 
 /** The request whose pending record this REMOVE deleted: committed, or undone. */
@@ -213,10 +218,10 @@ function committedRequest(record: ChangeRecord): { subnetId: string; token: stri
   return key.kind === 'pending' ? { subnetId: key.subnetId, token: key.token } : undefined;
 }
 
-/** Stores the held entries of a request whose pending record is gone, but for undone items. */
+/** Stores the held entries of a request whose pending record is gone, unless it was undone. */
 async function releaseHeld(run: Run, subnetId: string, token: string): Promise<void> {
-  for (const { held, entry } of await heldEntries(run.ctx, subnetId, token, run.tally)) {
-    if (isUndoneNote(await readNote(run, undoNoteKey(held)))) continue;
+  if (await wasUndone(run.ctx, subnetId, token, run.tally)) return;
+  for (const { entry } of await heldEntries(run.ctx, subnetId, token, run.tally)) {
     await store(run, entry);
   }
 }

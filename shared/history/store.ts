@@ -36,7 +36,8 @@ export async function putEntry(
     const output = await ctx.doc.send(
       new PutCommand({
         TableName: ctx.tableName,
-        Item: item,
+        // When it was written (this process's clock), for a second writer's wait.
+        Item: { ...item, writtenAt: Date.now() },
         ConditionExpression: 'attribute_not_exists(pk)',
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         ReturnConsumedCapacity: 'TOTAL',
@@ -73,6 +74,28 @@ export async function markPublished(
   tallyWrite(tally, output);
 }
 
+/**
+ * Waits, until `ms` after the entry was written, for its writer's published mark:
+ * true once marked. Used when a record finds its entry written but not yet
+ * published — its writer may be publishing at this very moment (a multi-step
+ * request's entry is stored from two records), or may have died after its put
+ * (then the wait is over soon, or at once).
+ */
+export async function awaitPublished(
+  ctx: IpamContext,
+  stored: HistoryItem,
+  tally: CapacityTally,
+  ms: number,
+): Promise<boolean> {
+  const key = { pk: stored.pk, sk: stored.sk };
+  const deadline = (stored.writtenAt ?? 0) + ms;
+  for (;;) {
+    if ((await readEntry(ctx, key.pk, key.sk, tally))?.published === true) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function readEntry(
   ctx: IpamContext,
   pk: string,
@@ -101,5 +124,6 @@ function unmarshalled(old: Record<string, unknown>): HistoryItem {
   if (typeof pk === 'string') return old as unknown as HistoryItem;
   const published = (raw.published as { BOOL?: boolean } | undefined)?.BOOL === true;
   const sk = (raw.sk as { S?: string } | undefined)?.S ?? '';
-  return { pk: pk.S ?? '', sk, published } as HistoryItem;
+  const writtenAt = Number((raw.writtenAt as { N?: string } | undefined)?.N ?? 0);
+  return { pk: pk.S ?? '', sk, published, writtenAt } as HistoryItem;
 }

@@ -72,6 +72,15 @@ export const keys = {
     pk: `${PREFIX.releaseNote}${reqToken}`,
     sk: `${subnetId}#${allocationSort}`,
   }),
+  /**
+   * The note the undo of a multi-step request writes before it deletes anything: the
+   * request never committed (history/held.ts). Beside the request's release notes,
+   * under a sort key no address has.
+   */
+  undoneRequestNote: (subnetId: string, token: string) => ({
+    pk: `${PREFIX.releaseNote}${token}`,
+    sk: `${subnetId}#UNDONE`,
+  }),
   pending: (subnetId: string, token: string) => ({
     pk: `${PREFIX.subnet}${subnetId}`,
     sk: `${PREFIX.pending}${token}`,

@@ -15,7 +15,7 @@ import { createDocumentClient, createDynamoClient } from '../../shared/store/cli
 import { PREFIX } from '../../shared/store/keys.js';
 import { TRANSACTION_ATTEMPTS } from '../../shared/store/transactions.js';
 import { createSubnet } from '../../shared/subnets/subnets.js';
-import { createTestDb, streamRecords, type TestDb } from '../support/dynamo.js';
+import { createTestDb, storedIps, streamRecords, type TestDb } from '../support/dynamo.js';
 import { injectFaults } from '../support/faults.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
@@ -156,4 +156,44 @@ describe('history of multi-step requests', () => {
     await process(db, await streamRecords(db));
     expect(await allocationEntries(db)).toEqual([]);
   });
+
+  it.each([
+    ['undone by the audit', false],
+    ['one of them taken over first, then undone by the audit', true],
+  ])(
+    'has no entry for a crashed request of leases that expired before it was %s',
+    async (_, takeOver) => {
+      const db = await freshDb();
+      // The clock 20 minutes behind the stream's: its records see the leases expired.
+      db.advance(-20 * 60_000);
+      const s = await createSubnet(db.ctx, { cidr: '10.101.0.0/24' });
+      const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+      injectFaults(client, [
+        {
+          command: 'TransactWriteItemsCommand',
+          when: (call) => call >= 4,
+          error: 'InternalServerError',
+        },
+      ]);
+      const faulty = new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
+      await expect(
+        faulty.allocate(s.id, { count: 100, owner: 'bulk', ttlSeconds: 60 }),
+      ).rejects.toMatchObject({ name: 'InternalServerError' });
+      db.advance(16 * 60_000);
+      const allocator = new TextAllocator(db.ctx);
+      const taken = takeOver ? (await storedIps(db.ctx, s.id)).slice(0, 1) : [];
+      expect(taken).toHaveLength(takeOver ? 1 : 0);
+      for (const ip of taken) await allocator.allocate(s.id, { ip, owner: 'taker' });
+      const report = await runAudit(db.ctx, { repair: true });
+      expect(report.findings).toContainEqual(
+        expect.objectContaining({ type: 'STALE_PENDING', repaired: true }),
+      );
+      await process(db, await streamRecords(db));
+      const entries = await allocationEntries(db);
+      // Only the taker's own allocation: nothing of the request, nor of its leases' ends.
+      expect(entries.map((entry) => [entry.ip, entry.action, entry.owner])).toEqual(
+        taken.map((ip) => [ip, 'ALLOCATED', 'taker']),
+      );
+    },
+  );
 });
