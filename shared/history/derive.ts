@@ -59,7 +59,16 @@ export interface WriterNote {
 }
 
 /** Subnet attributes that are bookkeeping, not part of the subnet's view. */
-const SUBNET_INTERNAL = ['pk', 'sk', 'type', 'version', 'configVersion', 'gsi1pk', 'gsi1sk'];
+const SUBNET_INTERNAL = [
+  'pk',
+  'sk',
+  'type',
+  'version',
+  'configVersion',
+  'gsi1pk',
+  'gsi1sk',
+  'reuseDelayFrom',
+];
 /** Attributes every write changes: a MODIFY that changes only these changes nothing. */
 const WRITE_STAMPS = ['updatedAt', 'updatedBy', 'requestId', 'ttl'];
 

@@ -36,6 +36,11 @@ export interface Subnet {
    * QUARANTINED this long before it can be allocated again. 0 = reusable at once.
    */
   readonly reuseDelaySeconds: number;
+  /**
+   * When the delay last changed (epoch seconds, just after that PATCH committed):
+   * leases expiring from then on take it (leaseCoolDowns.ts). Absent until a change.
+   */
+  readonly reuseDelayFrom?: number;
 }
 
 /** The stored subnet item: the API view without usage, plus keys and versions. */
@@ -49,6 +54,7 @@ export interface SubnetItem extends Omit<SubnetView, 'usage' | 'reuseDelaySecond
   gsi1sk: string;
   /** Stored only when above 0: a subnet without it (every older one) has no cool-down. */
   reuseDelaySeconds?: number;
+  reuseDelayFrom?: number;
 }
 
 export function address(version: IpVersion, value: bigint): IpAddress {
@@ -75,6 +81,7 @@ export function toSubnetItem(subnet: Subnet): SubnetItem {
     configVersion: subnet.configVersion,
     ...(subnet.poolId === undefined ? {} : { poolId: subnet.poolId }),
     ...(subnet.reuseDelaySeconds > 0 ? { reuseDelaySeconds: subnet.reuseDelaySeconds } : {}),
+    ...(subnet.reuseDelayFrom === undefined ? {} : { reuseDelayFrom: subnet.reuseDelayFrom }),
     gsi1pk: keys.allSubnets,
     gsi1sk: `${subnet.space}#${keys.spaceEntrySort(network)}`,
   };
@@ -99,6 +106,9 @@ export function fromSubnetItem(item: Record<string, unknown>): Subnet {
     configVersion: stored.configVersion,
     ...(stored.poolId === undefined ? {} : { poolId: stored.poolId }),
     reuseDelaySeconds: Number(stored.reuseDelaySeconds ?? 0),
+    ...(stored.reuseDelayFrom === undefined
+      ? {}
+      : { reuseDelayFrom: Number(stored.reuseDelayFrom) }),
   };
 }
 
@@ -170,6 +180,7 @@ export function subnetView(subnet: Subnet, counts: UsageCounts): SubnetView {
     gsi1pk: _g1,
     gsi1sk: _g2,
     reuseDelaySeconds: _delay,
+    reuseDelayFrom: _from,
     ...view
   } = toSubnetItem(subnet);
   return { ...view, usage: usageOf(subnet, counts), reuseDelaySeconds: subnet.reuseDelaySeconds };

@@ -397,14 +397,19 @@ export async function updateSubnet(
       input.allocationPools !== undefined ||
       gateway !== current.gateway ||
       reuseDelaySeconds !== current.reuseDelaySeconds;
+    const updatedAt = new Date(ctx.now()).toISOString();
     const next: Subnet = {
       ...current,
       name: input.name === undefined ? current.name : input.name,
       tags: input.tags ?? current.tags,
       reuseDelaySeconds,
+      // The second of the PATCH itself stays with the old delay.
+      ...(reuseDelaySeconds === current.reuseDelaySeconds
+        ? {}
+        : { reuseDelayFrom: Math.floor(Date.parse(updatedAt) / 1000) + 1 }),
       gateway,
       pools,
-      updatedAt: new Date(ctx.now()).toISOString(),
+      updatedAt,
       version: current.version + 1,
       configVersion: current.configVersion + (configChanged ? 1 : 0),
     };
@@ -440,10 +445,11 @@ export async function updateSubnet(
       await sleep(backoffMs(attempt));
       continue;
     }
-    if (reuseDelaySeconds !== current.reuseDelaySeconds) {
-      // Leases expiring from now on take the new delay (API.md: the delay in force at
-      // their expiry); the second of the PATCH itself stays with the old one.
-      await moveLeaseCoolDowns(ctx, next, Math.floor(Date.parse(next.updatedAt) / 1000) + 1);
+    if (input.reuseDelaySeconds !== undefined && next.reuseDelayFrom !== undefined) {
+      // Leases expiring since the delay changed take it (API.md: the delay in force at
+      // their expiry). Also when this PATCH repeats the delay: a retry completes the
+      // rewrite of one that was cut short.
+      await moveLeaseCoolDowns(ctx, next, next.reuseDelayFrom);
     }
     await Promise.all(
       fence.recount.map((shard) =>

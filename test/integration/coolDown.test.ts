@@ -10,10 +10,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { lookupAddress } from '../../shared/allocator/addressLookup.js';
 import { runAudit } from '../../shared/audit/index.js';
 import { parseCidr, parseIp } from '../../shared/net/address.js';
+import { createDocumentClient, createDynamoClient } from '../../shared/store/client.js';
 import { keys } from '../../shared/store/keys.js';
 import { geometryOf, positionOf } from '../../shared/subnets/geometry.js';
 import { createSubnet, getSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { injectFaults } from '../support/faults.js';
 import { interrupted } from '../support/interleave.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
@@ -356,6 +358,31 @@ describe('An expired lease with a cool-down', () => {
     expect(Date.parse(other?.expiresAt ?? '')).toBeLessThan(db.ctx.now());
     expect((await stateOf('10.96.0.41', subnet.space))?.state).toBe('LEASE_EXPIRED');
     expect((await allocator.allocate(subnet.id, { ip: '10.96.0.41' }))[0]?.ip).toBe('10.96.0.41');
+  });
+
+  it('completes the rewrite of a PATCH cut short when the PATCH is sent again', async () => {
+    const subnet = await subnetOf('10.92.0.0/24', 0);
+    const [lease] = await allocator.allocate(subnet.id, { ip: '10.92.0.40', ttlSeconds: 600 });
+    const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+    // The PATCH's own transaction commits; every write of its rewrite fails.
+    injectFaults(client, [
+      {
+        command: 'TransactWriteItemsCommand',
+        when: (call) => call >= 2,
+        error: 'InternalServerError',
+      },
+    ]);
+    const cut = { ...db.ctx, doc: createDocumentClient(client) };
+    await expect(updateSubnet(cut, subnet.id, { reuseDelaySeconds: 300 })).rejects.toMatchObject({
+      name: 'InternalServerError',
+    });
+    expect((await getSubnet(db.ctx, subnet.id)).reuseDelaySeconds).toBe(300);
+    await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 300 });
+    db.advance(601_000);
+    await expect(allocator.allocate(subnet.id, { ip: '10.92.0.40' })).rejects.toMatchObject({
+      code: 'IP_QUARANTINED',
+      details: { availableAt: iso(Date.parse(lease?.expiresAt ?? '') + 300_000) },
+    });
   });
 
   it('keeps a renewal after the PATCH on the new delay, and a cool-down begun before on the old', async () => {
