@@ -15,6 +15,7 @@ import { parseIp } from '../../shared/net/address.js';
 import { onSubnetDeleted } from '../../shared/pools/index.js';
 import { createSubnet, deleteSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, historyPoller, streamRecords, type TestDb } from '../support/dynamo.js';
+import { counts } from '../support/mapCells.js';
 import { countedContext, RequestCount } from '../support/requestCount.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
@@ -40,18 +41,6 @@ async function mapItems(subnetId: string): Promise<Record<string, unknown>[]> {
   );
   return page.Items ?? [];
 }
-
-const counts = (cell: {
-  allocated: unknown;
-  leased: unknown;
-  quarantined: unknown;
-  free: unknown;
-}) => ({
-  allocated: cell.allocated,
-  leased: cell.leased,
-  quarantined: cell.quarantined,
-  free: cell.free,
-});
 
 describe('address map', () => {
   it('draws a /24 from its block: exact at once, without the stream', async () => {

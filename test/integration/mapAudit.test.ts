@@ -17,22 +17,11 @@ import type { IpamContext } from '../../shared/store/context.js';
 import { mapKeys } from '../../shared/store/keys.js';
 import { createSubnet, deleteSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, historyPoller, type TestDb } from '../support/dynamo.js';
+import { counts } from '../support/mapCells.js';
 import { countedContext, RequestCount } from '../support/requestCount.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
 const STALE = FindingType.MAP_SUMMARY_STALE;
-
-const counts = (cell: {
-  allocated: unknown;
-  leased: unknown;
-  quarantined: unknown;
-  free: unknown;
-}) => ({
-  allocated: cell.allocated,
-  leased: cell.leased,
-  quarantined: cell.quarantined,
-  free: cell.free,
-});
 
 /** Every map item of a subnet, straight from the table. */
 async function mapItems(db: TestDb, subnetId: string): Promise<Record<string, unknown>[]> {
