@@ -11,8 +11,7 @@ import { formatIp, type IpAddress, parseIp } from '../net/address.js';
 import { type IpamContext, type Who, whoOf } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { backoffMs, RETRY, sleep } from '../store/retry.js';
-import { TTL_ATTRIBUTE } from '../store/table.js';
-import { type TransactItem, type TransactItems, writeTransaction } from '../store/transactions.js';
+import { type TransactItems, writeTransaction } from '../store/transactions.js';
 import { blockFromItem, coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
@@ -25,9 +24,9 @@ import { type Lesson, transactChunks } from './transact.js';
 import {
   counterWrite,
   type PlannedWrite,
-  RELEASE_NOTE_SECONDS,
   tokenAttribute,
   unchangedSince,
+  undoneRequestNote,
 } from './writes.js';
 
 /**
@@ -89,27 +88,6 @@ export async function reserveInSteps(
     await undoPending(ctx, subnet.id, token);
   }
   return lesson;
-}
-
-/** The note that a multi-step request was undone (keys.undoneRequestNote; outlives the stream). */
-function undoneRequestNote(
-  ctx: IpamContext,
-  subnetId: string,
-  token: string,
-  who: Who,
-): TransactItem {
-  return {
-    Put: {
-      TableName: ctx.tableName,
-      Item: {
-        ...keys.undoneRequestNote(subnetId, token),
-        type: 'undoneRequestNote',
-        undoneBy: who.actor,
-        undoneAt: new Date(ctx.now()).toISOString(),
-        [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + RELEASE_NOTE_SECONDS,
-      },
-    },
-  };
 }
 
 /** An allocation item's write, marked as one of a multi-step request (see AllocationItem). */

@@ -23,7 +23,7 @@ export type PlannedWrite =
   | { readonly kind: 'note'; readonly item: TransactItem };
 
 /** Two days: longer than the stream keeps a record (24 h). */
-export const RELEASE_NOTE_SECONDS = 2 * 24 * 3600;
+const RELEASE_NOTE_SECONDS = 2 * 24 * 3600;
 
 /**
  * The note a deletion of a live allocation item writes in its transaction, for the
@@ -49,6 +49,27 @@ export function releaseNoteWrite(
         // To the millisecond: the stream dates the REMOVE in whole seconds.
         releasedAt: new Date(ctx.now()).toISOString(),
         ...(who.requestId === null ? {} : { requestId: who.requestId }),
+        [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + RELEASE_NOTE_SECONDS,
+      },
+    },
+  };
+}
+
+/** The note that a multi-step request was undone (keys.undoneRequestNote; outlives the stream). */
+export function undoneRequestNote(
+  ctx: IpamContext,
+  subnetId: string,
+  token: string,
+  who: Who,
+): TransactItem {
+  return {
+    Put: {
+      TableName: ctx.tableName,
+      Item: {
+        ...keys.undoneRequestNote(subnetId, token),
+        type: 'undoneRequestNote',
+        undoneBy: who.actor,
+        undoneAt: new Date(ctx.now()).toISOString(),
         [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + RELEASE_NOTE_SECONDS,
       },
     },

@@ -21,9 +21,10 @@
  * written (idempotent). After a commit the items keep `multiStep`: their later
  * changes take the same path, finding the pending record gone and no undo note.
  */
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
+import { queryPages } from '../store/query.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import type { HeldFor } from './derive.js';
 import type { HistoryItem } from './entry.js';
@@ -55,7 +56,6 @@ export async function holdEntry(
       Item: {
         ...heldKey(held, entry),
         type: 'heldEntry',
-        allocationSort: held.allocationSort,
         entry,
         [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + HELD_SECONDS,
       },
@@ -65,71 +65,62 @@ export async function holdEntry(
   tally.write += (output as Consumed).ConsumedCapacity?.CapacityUnits ?? 0;
 }
 
-/** The held entries of one request in one subnet, with their items' addresses. */
+/** The held entries of one request in one subnet. */
 export async function heldEntries(
   ctx: IpamContext,
   subnetId: string,
   token: string,
   tally: CapacityTally,
-): Promise<{ held: HeldFor; entry: HistoryItem }[]> {
-  const found: { held: HeldFor; entry: HistoryItem }[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const output = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :subnet)',
-        ExpressionAttributeValues: {
-          ':pk': historyKeys.heldPartition(token),
-          ':subnet': `${subnetId}#`,
-        },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    tally.read += output.ConsumedCapacity?.CapacityUnits ?? 0;
-    for (const item of output.Items ?? []) {
-      found.push({
-        held: { subnetId, token, allocationSort: String(item.allocationSort) },
-        entry: item.entry as HistoryItem,
-      });
-    }
-    start = output.LastEvaluatedKey;
-  } while (start !== undefined);
+): Promise<HistoryItem[]> {
+  const found: HistoryItem[] = [];
+  const pages = queryPages(
+    ctx,
+    {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :subnet)',
+      ExpressionAttributeValues: {
+        ':pk': historyKeys.heldPartition(token),
+        ':subnet': `${subnetId}#`,
+      },
+      ConsistentRead: true,
+    },
+    tally,
+  );
+  for await (const items of pages) {
+    for (const item of items) found.push(item.entry as HistoryItem);
+  }
   return found;
 }
 
 /** Whether the request's pending record is still there (it has not committed or been undone). */
-export async function stillPending(
-  ctx: IpamContext,
-  held: HeldFor,
-  tally: CapacityTally,
-): Promise<boolean> {
-  const output = await ctx.doc.send(
-    new GetCommand({
-      TableName: ctx.tableName,
-      Key: keys.pending(held.subnetId, held.token),
-      ConsistentRead: true,
-      ProjectionExpression: 'pk',
-      ReturnConsumedCapacity: 'TOTAL',
-    }),
-  );
-  tally.read += output.ConsumedCapacity?.CapacityUnits ?? 0;
-  return output.Item !== undefined;
-}
-
-/** Whether the request was undone (its undo wrote this note before deleting anything). */
-export async function wasUndone(
+export function stillPending(
   ctx: IpamContext,
   subnetId: string,
   token: string,
   tally: CapacityTally,
 ): Promise<boolean> {
+  return exists(ctx, keys.pending(subnetId, token), tally);
+}
+
+/** Whether the request was undone (its undo wrote this note before deleting anything). */
+export function wasUndone(
+  ctx: IpamContext,
+  subnetId: string,
+  token: string,
+  tally: CapacityTally,
+): Promise<boolean> {
+  return exists(ctx, keys.undoneRequestNote(subnetId, token), tally);
+}
+
+/** Whether an item is there, read consistently (both sides of ./held.ts rely on it). */
+async function exists(
+  ctx: IpamContext,
+  key: { pk: string; sk: string },
+  tally: CapacityTally,
+): Promise<boolean> {
   const output = await ctx.doc.send(
     new GetCommand({
       TableName: ctx.tableName,
-      Key: keys.undoneRequestNote(subnetId, token),
+      Key: key,
       ConsistentRead: true,
       ProjectionExpression: 'pk',
       ReturnConsumedCapacity: 'TOTAL',

@@ -163,9 +163,9 @@ async function refreshMap(
 }
 
 async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
-  const committed = committedRequest(record);
-  if (committed !== undefined) {
-    await releaseHeld(run, committed.subnetId, committed.token);
+  const ended = endedRequest(record);
+  if (ended !== undefined) {
+    await releaseHeld(run, ended.subnetId, ended.token);
     return;
   }
   for (const derived of deriveEntries(record)) {
@@ -207,12 +207,12 @@ async function store(run: Run, item: HistoryItem): Promise<void> {
  */
 async function heldUntilCommitted(run: Run, held: HeldFor, item: HistoryItem): Promise<boolean> {
   await holdEntry(run.ctx, held, item, run.tally);
-  if (await stillPending(run.ctx, held, run.tally)) return false;
+  if (await stillPending(run.ctx, held.subnetId, held.token, run.tally)) return false;
   return !(await wasUndone(run.ctx, held.subnetId, held.token, run.tally));
 }
 
 /** The request whose pending record this REMOVE deleted: committed, or undone. */
-function committedRequest(record: ChangeRecord): { subnetId: string; token: string } | undefined {
+function endedRequest(record: ChangeRecord): { subnetId: string; token: string } | undefined {
   if (isHistoryKey(record.pk) || record.newImage !== undefined) return undefined;
   const key = parseItemKey(record.pk, record.sk);
   return key.kind === 'pending' ? { subnetId: key.subnetId, token: key.token } : undefined;
@@ -221,7 +221,7 @@ function committedRequest(record: ChangeRecord): { subnetId: string; token: stri
 /** Stores the held entries of a request whose pending record is gone, unless it was undone. */
 async function releaseHeld(run: Run, subnetId: string, token: string): Promise<void> {
   if (await wasUndone(run.ctx, subnetId, token, run.tally)) return;
-  for (const { entry } of await heldEntries(run.ctx, subnetId, token, run.tally)) {
+  for (const entry of await heldEntries(run.ctx, subnetId, token, run.tally)) {
     await store(run, entry);
   }
 }

@@ -10,9 +10,9 @@
  * are optimistic, ./refresh.ts); an empty one carries `ttl`, so a deleted subnet's
  * summaries go by themselves.
  */
-import { QueryCommand, type QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
 import { mapKeys } from '../store/keys.js';
+import { queryPages } from '../store/query.js';
 import type { BlockState } from '../subnets/blocks.js';
 import { kindOf } from './kinds.js';
 
@@ -129,28 +129,24 @@ export async function readSummaries(
 ): Promise<Map<bigint, StoredSummary>> {
   const base = (first >> 8n) << 8n;
   const found = new Map<bigint, StoredSummary>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page: QueryCommandOutput = await ctx.doc.send(
-      new QueryCommand({
-        TableName: ctx.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
-        ExpressionAttributeValues: {
-          ':pk': mapKeys.partition(subnetId, level, first),
-          ':first': mapKeys.sortOf(first),
-          ':last': mapKeys.sortOf(last),
-        },
-        ConsistentRead: consistent,
-        ExclusiveStartKey: startKey,
-        ...(tally === undefined ? {} : { ReturnConsumedCapacity: 'TOTAL' }),
-      }),
-    );
-    if (tally !== undefined) tally.read += page.ConsumedCapacity?.CapacityUnits ?? 0;
-    for (const item of page.Items ?? []) {
+  const pages = queryPages(
+    ctx,
+    {
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+      ExpressionAttributeValues: {
+        ':pk': mapKeys.partition(subnetId, level, first),
+        ':first': mapKeys.sortOf(first),
+        ':last': mapKeys.sortOf(last),
+      },
+      ConsistentRead: consistent,
+    },
+    tally,
+  );
+  for await (const items of pages) {
+    for (const item of items) {
       const index = base + BigInt(`0x${String(item.sk)}`);
       found.set(index, summaryFromItem(item, index));
     }
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  }
   return found;
 }
