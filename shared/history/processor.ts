@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventOf } from '../events/event.js';
 import type { EventPublisher } from '../events/publisher.js';
+import { inParallel } from '../inParallel.js';
 import { type BlockImage, refreshSummaries } from '../map/refresh.js';
 import { parseCidr } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
@@ -31,7 +32,7 @@ export interface ProcessOptions {
   readonly retentionDays?: number;
   /** Kept across batches (module default): subnets' cidr and space. */
   readonly places?: SubnetPlaces;
-  /** Items handled at once (records of one item always one after another). */
+  /** Items handled at once (default 8; records of one item always one after another). */
   readonly concurrency?: number;
 }
 
@@ -51,7 +52,6 @@ export interface ProcessResult {
 }
 
 const defaultPlaces = new SubnetPlaces();
-const DEFAULT_CONCURRENCY = 8;
 
 /** Processes a batch; never throws for a record (failures are in the result). */
 export async function processStreamRecords(
@@ -77,23 +77,18 @@ export async function processStreamRecords(
     groups.set(item, [...(groups.get(item) ?? []), index]);
   });
   const failed = new Map<number, unknown>();
-  const queue = [...groups.values()];
-  const worker = async () => {
-    for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
-      for (const [position, index] of group.entries()) {
-        try {
-          await processRecord(run, toChangeRecord(records[index] as StreamRecordInput));
-        } catch (error) {
-          failed.set(index, error);
-          // The item's later records wait for this one (they are redelivered with it).
-          for (const later of group.slice(position + 1)) failed.set(later, error);
-          break;
-        }
+  await inParallel([...groups.values()], options.concurrency, async (group) => {
+    for (const [position, index] of group.entries()) {
+      try {
+        await processRecord(run, toChangeRecord(records[index] as StreamRecordInput));
+      } catch (error) {
+        failed.set(index, error);
+        // The item's later records wait for this one (they are redelivered with it).
+        for (const later of group.slice(position + 1)) failed.set(later, error);
+        break;
       }
     }
-  };
-  const workers = Math.max(1, Math.min(options.concurrency ?? DEFAULT_CONCURRENCY, queue.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+  });
   await refreshMap(run, records, failed, options.concurrency);
   const failures = [...failed.keys()]
     .sort((a, b) => a - b)

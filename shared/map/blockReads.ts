@@ -51,13 +51,3 @@ export async function readBlocks(
   );
   return perShard.flat();
 }
-
-/** One block item, read consistently (an empty block when it has none). */
-export async function readBlock(
-  ctx: IpamContext,
-  subnetId: string,
-  g: Geometry,
-  block: bigint,
-): Promise<BlockState> {
-  return (await readBlocks(ctx, subnetId, g, block, block))[0] ?? blockFromItem(block, undefined);
-}

@@ -8,10 +8,11 @@
  * inside a cell that holds addresses, the gateway's cell. Each such cell costs one
  * Query per level below it (a block: one read), along the paths that need it.
  */
+
+import { readBlock } from '../allocator/reads.js';
 import type { IpamContext } from '../store/context.js';
-import type { Geometry } from '../subnets/geometry.js';
+import { type Geometry, shardOfBlock } from '../subnets/geometry.js';
 import type { Subnet } from '../subnets/subnet.js';
-import { readBlock } from './blockReads.js';
 import { addCounts, type CellCounts, exactCells, poolCount, zeroCounts } from './exact.js';
 import { heldIn, holdsAt, readSummaries, type Summary } from './summaries.js';
 import { childrenOf, type Node } from './tree.js';
@@ -68,7 +69,8 @@ async function nodeCounts(
     }
   }
   if (node.level === 0) {
-    const block = await readBlock(reading.ctx, subnet.id, g, node.index);
+    const pos = { block: node.index, offset: 0, shard: shardOfBlock(g, node.index) };
+    const block = await readBlock(reading.ctx, subnet, pos, true);
     const [cell] = exactCells(
       subnet,
       g,

@@ -9,7 +9,7 @@
 import { type AddressState, addressState, type Holding } from '../allocator/addressLookup.js';
 import type { BlockState } from '../subnets/blocks.js';
 import { addressAt, type Geometry } from '../subnets/geometry.js';
-import { type AddressRange, clipPools, inPools } from '../subnets/rules.js';
+import { type AddressRange, clipPools, inPools, poolSize } from '../subnets/rules.js';
 import type { Subnet } from '../subnets/subnet.js';
 import { type Kind, kindOf } from './kinds.js';
 
@@ -33,7 +33,7 @@ export function holdingOf(kind: Kind | undefined): Holding {
 
 /** How many addresses of [start, end] lie in the pools. */
 export function poolCount(pools: readonly AddressRange[], start: bigint, end: bigint): bigint {
-  return clipPools(pools, start, end).reduce((sum, r) => sum + (r.end - r.start + 1n), 0n);
+  return poolSize(clipPools(pools, start, end));
 }
 
 export function zeroCounts(): CellCounts {

@@ -26,6 +26,7 @@
  * lands on a newer image's summary.
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { inParallel } from '../inParallel.js';
 import type { Cidr } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
 import { mapKeys } from '../store/keys.js';
@@ -313,18 +314,4 @@ function itemOf(summary: Summary, now: number): Record<string, unknown> {
     ...summaryAttributes(summary),
     ...(isEmpty(summary) ? { [TTL_ATTRIBUTE]: now + EMPTY_TTL_SECONDS } : {}),
   };
-}
-
-async function inParallel<T>(
-  items: readonly T[],
-  concurrency: number | undefined,
-  run: (item: T) => Promise<void>,
-): Promise<void> {
-  const queue = [...items];
-  const workers = Math.max(1, Math.min(concurrency ?? 8, queue.length));
-  await Promise.all(
-    Array.from({ length: workers }, async () => {
-      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await run(item);
-    }),
-  );
 }

@@ -13,7 +13,7 @@
  * (2^56 blocks) costs what a /24 costs.
  */
 import { bitLength, type Cidr, cidrFirst } from '../net/address.js';
-import { type AddressRange, clipPools } from './rules.js';
+import { type AddressRange, clipPools, poolSize } from './rules.js';
 
 export const BLOCK_BITS = 8n;
 export const BLOCK_SIZE = 1n << BLOCK_BITS;
@@ -83,7 +83,7 @@ export function poolSizePerShard(g: Geometry, pools: readonly AddressRange[]): b
   const sizes: bigint[] = [];
   for (let shard = 0; shard < g.shardCount; shard++) {
     const { start, end } = shardRange(g, shard);
-    sizes.push(clipPools(pools, start, end).reduce((sum, r) => sum + (r.end - r.start + 1n), 0n));
+    sizes.push(poolSize(clipPools(pools, start, end)));
   }
   return sizes;
 }
