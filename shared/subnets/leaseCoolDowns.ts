@@ -16,13 +16,13 @@
  */
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
-import { keys, PREFIX, parseBlockSort } from '../store/keys.js';
-import { queryPages } from '../store/query.js';
+import { keys } from '../store/keys.js';
 import { RETRY } from '../store/retry.js';
 import { type TransactItem, writeTransaction } from '../store/transactions.js';
 import { type BlockState, blockFromItem, coolingAttribute, leaseAttribute } from './blocks.js';
 import { storedCounters } from './counters.js';
 import { geometryOf } from './geometry.js';
+import { forEachLeasedBlock } from './leases.js';
 import type { Subnet } from './subnet.js';
 
 /** Offsets one block update rewrites: keeps its condition expression well under 4 KB. */
@@ -53,28 +53,8 @@ export async function moveLeaseCoolDowns(
     Array.from({ length: shardCount }, (_, shard) => shard),
     true,
   );
-  const leased = [...counters.values()].filter((counter) => counter.l > 0);
-  await Promise.all(
-    leased.map(async ({ shard }) => {
-      for await (const items of queryPages(ctx, {
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
-        ExpressionAttributeValues: {
-          ':pk': keys.shardPartition(subnet.id, shard),
-          ':block': PREFIX.block,
-        },
-        ConsistentRead: true,
-      })) {
-        for (const item of items) {
-          await moveBlock(
-            ctx,
-            subnet,
-            shard,
-            blockFromItem(parseBlockSort(String(item.sk)), item),
-            sinceSeconds,
-          );
-        }
-      }
-    }),
+  await forEachLeasedBlock(ctx, subnet, [...counters.values()], true, (shard, state) =>
+    moveBlock(ctx, subnet, shard, state, sinceSeconds),
   );
 }
 

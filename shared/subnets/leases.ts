@@ -15,6 +15,7 @@ import { queryPages } from '../store/query.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import { type TransactItem, writeTransaction } from '../store/transactions.js';
 import {
+  type BlockState,
   blockFromItem,
   coolingAttribute,
   coolingUntil,
@@ -77,12 +78,48 @@ export async function heldAside(
 ): Promise<HeldAside> {
   const g = geometryOf(subnet.cidr);
   const now = Math.floor(ctx.now() / 1000);
-  const cooling: ExpiredLease[] = [];
-  const perShard = await Promise.all(
+  const perShard = new Map<number, { expired: ExpiredLease[]; cooling: ExpiredLease[] }>();
+  await forEachLeasedBlock(ctx, subnet, counters, consistent, (shard, state) => {
+    const found = perShard.get(shard) ?? { expired: [], cooling: [] };
+    perShard.set(shard, found);
+    for (const [offset, expiry] of state.leases) {
+      const expired = offsetState(state, offset, now) === 'expired';
+      if (!expired && coolingUntil(state, offset, now) === undefined) continue;
+      const value = addressAt(g, state.block, offset);
+      (expired ? found.expired : found.cooling).push({
+        shard,
+        block: state.block,
+        offset,
+        expiry,
+        value,
+        inPool: inPools(subnet.pools, value),
+      });
+    }
+  });
+  // In shard order, as the counters are.
+  const shards = [...perShard.entries()].sort(([a], [b]) => a - b).map(([, found]) => found);
+  return {
+    expired: shards.flatMap((found) => found.expired),
+    cooling: shards.flatMap((found) => found.cooling),
+  };
+}
+
+/**
+ * Visits every block item of the shards whose counter holds leases (`l > 0`; a
+ * cool-down counts as one), one range query per shard (paged), the shards in
+ * parallel and each shard's blocks one after another.
+ */
+export async function forEachLeasedBlock(
+  ctx: IpamContext,
+  subnet: Subnet,
+  counters: readonly ShardCounter[],
+  consistent: boolean,
+  visit: (shard: number, state: BlockState) => void | Promise<void>,
+): Promise<void> {
+  await Promise.all(
     counters
       .filter((counter) => counter.l > 0)
       .map(async ({ shard }) => {
-        const found: ExpiredLease[] = [];
         for await (const items of queryPages(ctx, {
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :block)',
           ExpressionAttributeValues: {
@@ -92,26 +129,11 @@ export async function heldAside(
           ConsistentRead: consistent,
         })) {
           for (const item of items) {
-            const state = blockFromItem(parseBlockSort(String(item.sk)), item);
-            for (const [offset, expiry] of state.leases) {
-              const expired = offsetState(state, offset, now) === 'expired';
-              if (!expired && coolingUntil(state, offset, now) === undefined) continue;
-              const value = addressAt(g, state.block, offset);
-              (expired ? found : cooling).push({
-                shard,
-                block: state.block,
-                offset,
-                expiry,
-                value,
-                inPool: inPools(subnet.pools, value),
-              });
-            }
+            await visit(shard, blockFromItem(parseBlockSort(String(item.sk)), item));
           }
         }
-        return found;
       }),
   );
-  return { expired: perShard.flat(), cooling };
 }
 
 /**
