@@ -42,6 +42,31 @@ function process(db: TestDb, records: StreamRecord[], publisher = memoryPublishe
   return processStreamRecords(db.ctx, records as StreamRecordInput[], publisher);
 }
 
+/**
+ * A `count: 100` request on a /24 (one shard: calls 1 pending record, 2 reservation,
+ * 3 allocation items, 4 commit) whose TransactWriteItems calls from `fails.from` on
+ * fail (up to `until`, exclusive), so it rejects with InternalServerError.
+ */
+async function failingBulkRequest(
+  db: TestDb,
+  subnetId: string,
+  fails: { readonly from: number; readonly until?: number },
+  details: { readonly ttlSeconds?: number } = {},
+): Promise<void> {
+  const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+  injectFaults(client, [
+    {
+      command: 'TransactWriteItemsCommand',
+      when: (call) => call >= fails.from && (fails.until === undefined || call < fails.until),
+      error: 'InternalServerError',
+    },
+  ]);
+  const faulty = new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
+  await expect(
+    faulty.allocate(subnetId, { count: 100, owner: 'bulk', ...details }),
+  ).rejects.toMatchObject({ name: 'InternalServerError' });
+}
+
 describe('history of multi-step requests', () => {
   it('has one ALLOCATED entry per address of a committed request, once on redelivery', async () => {
     const db = await freshDb();
@@ -99,21 +124,8 @@ describe('history of multi-step requests', () => {
   it('has no entry for a request that wrote its items, failed to commit and was undone', async () => {
     const db = await freshDb();
     const s = await createSubnet(db.ctx, { cidr: '10.99.0.0/24' });
-    const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-    // A /24 is one shard: calls 1 pending record, 2 reservation, 3 allocation items,
-    // 4 commit. Every
-    // attempt of the commit fails, so the undo deletes the 100 items it wrote.
-    injectFaults(client, [
-      {
-        command: 'TransactWriteItemsCommand',
-        when: (call) => call >= 4 && call < 4 + TRANSACTION_ATTEMPTS,
-        error: 'InternalServerError',
-      },
-    ]);
-    const faulty = new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
-    await expect(faulty.allocate(s.id, { count: 100, owner: 'bulk' })).rejects.toMatchObject({
-      name: 'InternalServerError',
-    });
+    // Every attempt of the commit fails, so the undo deletes the 100 items it wrote.
+    await failingBulkRequest(db, s.id, { from: 4, until: 4 + TRANSACTION_ATTEMPTS });
     const records = await streamRecords(db);
     expect(records.filter(isAllocationInsert)).toHaveLength(100);
     const publisher = memoryPublisher();
@@ -130,20 +142,9 @@ describe('history of multi-step requests', () => {
   it('has no entry for a crashed request that the audit undoes', async () => {
     const db = await freshDb();
     const s = await createSubnet(db.ctx, { cidr: '10.100.0.0/24' });
-    const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-    // The commit fails and so does the undo's first delete: the request is left as a
+    // The commit fails and so does the undo's first write: the request is left as a
     // crash leaves it, its pending record and items in place, for the audit.
-    injectFaults(client, [
-      {
-        command: 'TransactWriteItemsCommand',
-        when: (call) => call >= 4,
-        error: 'InternalServerError',
-      },
-    ]);
-    const faulty = new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
-    await expect(faulty.allocate(s.id, { count: 100, owner: 'bulk' })).rejects.toMatchObject({
-      name: 'InternalServerError',
-    });
+    await failingBulkRequest(db, s.id, { from: 4 });
     const written = await streamRecords(db);
     expect(written.filter(isAllocationInsert)).toHaveLength(100);
     await process(db, written);
@@ -167,18 +168,8 @@ describe('history of multi-step requests', () => {
       // The clock 20 minutes behind the stream's: its records see the leases expired.
       db.advance(-20 * 60_000);
       const s = await createSubnet(db.ctx, { cidr: '10.101.0.0/24' });
-      const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
-      injectFaults(client, [
-        {
-          command: 'TransactWriteItemsCommand',
-          when: (call) => call >= 4,
-          error: 'InternalServerError',
-        },
-      ]);
-      const faulty = new TextAllocator({ ...db.ctx, doc: createDocumentClient(client) });
-      await expect(
-        faulty.allocate(s.id, { count: 100, owner: 'bulk', ttlSeconds: 60 }),
-      ).rejects.toMatchObject({ name: 'InternalServerError' });
+      // Crashed as above, its items 60-second leases.
+      await failingBulkRequest(db, s.id, { from: 4 }, { ttlSeconds: 60 });
       db.advance(16 * 60_000);
       const allocator = new TextAllocator(db.ctx);
       const taken = takeOver ? (await storedIps(db.ctx, s.id)).slice(0, 1) : [];
