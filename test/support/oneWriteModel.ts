@@ -124,9 +124,10 @@ function removeWithCounter(s: State, a: number) {
 /** Runs one step of process `p` in state `s` (mutates both; `s` is a copy). */
 function step(s: State, p: Proc, v: Variant): string | undefined {
   const a = p.address;
-  const answer = (what: string) => {
+  const answer = (what: string): undefined => {
     s.answers.push(`${p.id}:${what}`);
     p.pc = 'done';
+    return undefined;
   };
   const write = () => {
     const freeAt = p.lease === undefined ? null : s.now + p.lease;
