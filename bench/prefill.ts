@@ -28,6 +28,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { formatIp, parseIp } from '../shared/net/address.js';
 import { sampleWithoutReplacement } from '../shared/net/random.js';
+import { UNKNOWN_WHO, writerStamps } from '../shared/store/context.js';
 import { keys, parseBlockSort } from '../shared/store/keys.js';
 import { isConditionalCheckFailed } from '../shared/store/retry.js';
 import { emptyBlock, freeOffsets } from '../shared/subnets/blocks.js';
@@ -83,6 +84,9 @@ function allocationItem(
     macAddress: null,
     createdAt,
     expiresAt: null,
+    // What the bench's allocators write: no actor is known to them.
+    createdBy: UNKNOWN_WHO.actor,
+    ...writerStamps(UNKNOWN_WHO),
     reqToken,
   };
 }

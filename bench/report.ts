@@ -25,6 +25,8 @@ export interface Measurements {
   ceiling: CeilingResult;
   fill: FillResult;
   fillChoice: string;
+  /** A /24 filled by 32 allocators (one shard: one counter for all of them). */
+  smallFill: FillResult;
   sizes: SizeResult[];
   neutronBaseline: BaselineResult;
   churn: ChurnResult;
@@ -123,6 +125,15 @@ export function judge(m: Measurements): TargetCheck[] {
     met: at90.length === 2 && factor >= 100,
     measured: `baseline (${m.neutronBaseline.cidr} at ${m.neutronBaseline.fillPercent} %) ${m.neutronBaseline.rcuPerAlloc} RCU vs ours ${ours} (worse of 50→90 % and 90→99 %): ${round(factor, 1)}×`,
   });
+  const small = m.smallFill;
+  const smallContention = small.phases.reduce((sum, p) => sum + p.contentionErrors, 0);
+  const smallRatio = small.total.allocsPerSec / m.fill.total.allocsPerSec;
+  checks.push({
+    name: 'smallSubnetFill',
+    target: `a /24 filled by 32 allocators: allocs/s ≥ 0.8× the fill of ${m.fill.cidr}, 0 contention errors`,
+    met: small.complete && smallRatio >= 0.8 && smallContention === 0,
+    measured: `${small.total.allocsPerSec} vs ${m.fill.total.allocsPerSec} allocs/s (${round(smallRatio, 2)}×), ${smallContention} contention errors`,
+  });
   checks.push({
     name: 'zeroDuplicates',
     target: 'zero duplicates',
@@ -165,6 +176,12 @@ export function toJson(m: Measurements, checks: TargetCheck[]) {
       newContainer: m.fill.coldAfterFull,
       allWorkersLastCall: m.fill.exhaustedAnswers,
       prematureExhausted: m.fill.prematureExhausted,
+    },
+    smallFill: {
+      cidr: m.smallFill.cidr,
+      complete: m.smallFill.complete,
+      total: m.smallFill.total,
+      phases: m.smallFill.phases,
     },
     sizes: m.sizes,
     neutronBaseline: m.neutronBaseline,
@@ -283,6 +300,13 @@ export function toText(m: Measurements, checks: TargetCheck[]): string {
   out.push(
     '   (÷tx: allocations/s ÷ bare allocation-shaped transactions/s; req: DynamoDB requests per allocation; ' +
       "failed cond, RCU, WCU (real price, low–high): per allocation; hot key: share of the phase's writes on its most written partition key)",
+  );
+  const small = m.smallFill;
+  out.push(
+    `   a /24 (${small.cidr}, one shard) filled by 32 allocators: ${small.total.allocsPerSec} allocs/s ` +
+      `(${round(small.total.allocsPerSec / m.fill.total.allocsPerSec, 2)}× the whole fill above), ${small.total.requestsMean} requests, ` +
+      `WCU ${small.total.wcuPerAllocLow}–${small.total.wcuPerAlloc}, ` +
+      `contention errors ${small.phases.reduce((sum, p) => sum + p.contentionErrors, 0)}, complete: ${small.complete}`,
   );
   out.push('');
   out.push('3. Size independence (50 % fill; allocate, then release elsewhere)');

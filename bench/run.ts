@@ -261,6 +261,12 @@ async function main(): Promise<void> {
     const fill = await runFill(env, cidr, { maxMs: fillMaxMs });
     progress(`  ${fill.allocated}/${fill.poolSize} allocated in ${fill.seconds} s`);
 
+    // Issue 17's phase: a /24 is one shard, so every allocation in it meets the others
+    // on one counter; its rate beside the /16's shows what that costs.
+    progress('8. small subnet: a /24 filled by 32 allocators');
+    const smallFill = await runFill(env, '10.125.0.0/24', { maxMs: 60_000 });
+    progress(`  ${smallFill.allocated}/${smallFill.poolSize} allocated in ${smallFill.seconds} s`);
+
     progress('verification: full Scan of the table');
     const verification = await verify(env);
     progress(
@@ -284,6 +290,7 @@ async function main(): Promise<void> {
       ceiling,
       fill,
       fillChoice,
+      smallFill,
       sizes,
       neutronBaseline,
       churn,
