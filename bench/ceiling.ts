@@ -22,10 +22,10 @@ export interface CeilingResult {
 const CONCURRENCY = 32;
 
 /** A payload the size of an allocation item, so a put carries what an allocation writes. */
-function payload() {
+export function payload(subnetId = `sub_${randomBytes(16).toString('base64url')}`) {
   return {
     type: 'ceiling',
-    subnetId: `sub_${randomBytes(16).toString('base64url')}`,
+    subnetId,
     ip: '10.123.45.67',
     owner: null,
     description: null,

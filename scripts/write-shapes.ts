@@ -14,6 +14,7 @@ import {
   PutCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { payload } from '../bench/ceiling.js';
 import { BenchEnv, progress, runWorkers } from '../bench/env.js';
 import { itemSize, Meter, round, Usage } from '../bench/metrics.js';
 import { keys } from '../shared/store/keys.js';
@@ -38,22 +39,6 @@ interface Round {
   readonly table: string;
   readonly subnetId: string;
   readonly counters: number;
-}
-
-/** The payload of bench/ceiling.ts `payload()` (not exported there): an allocation item's size. */
-function payload(subnetId: string) {
-  return {
-    type: 'ceiling',
-    subnetId,
-    ip: '10.123.45.67',
-    owner: null,
-    description: null,
-    tags: {},
-    macAddress: null,
-    createdAt: new Date().toISOString(),
-    expiresAt: null,
-    reqToken: randomBytes(12).toString('base64url'),
-  };
 }
 
 const counterKey = (r: Round, op: number) => keys.counter(r.subnetId, op % r.counters);
