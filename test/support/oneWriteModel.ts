@@ -3,16 +3,24 @@
  * and an exhaustive search over every interleaving of its processes. Each step of a
  * process is one DynamoDB request, atomic as DynamoDB makes it (a single-item write,
  * a transaction, a strongly consistent read); the clock is a process too (`tick`), so
- * leases end between any two steps. The search runs every order of the steps and
- * checks the promises at every state:
+ * leases end between any two steps. With `crashes`, any process may also stop for
+ * good between two of its requests (a crashed Lambda); the table's TTL (`ttl`) deletes
+ * items past their `freeAt` at any time. The search runs every order of
+ * the steps and checks the promises at every state:
  *
- * - `SUBNET_EXHAUSTED` is answered only while every address is held;
+ * - `SUBNET_EXHAUSTED` is answered only while every address of the pools is held;
  * - no allocation is answered as made in a subnet that a delete has removed;
- * - once every process is done, an exact shard's free set lists every free address
- *   but the expired leases, and those only while `soon` has passed (so "full?" looks).
+ * - no allocation is answered that the subnet's rules (pools, gateway, reuse delay)
+ *   forbade at every moment since its item was written (one written before a change
+ *   stays, as today);
+ * - a release uses the reuse delay in force when it commits;
+ * - once every process is done (or crashed), an exact shard's free set lists every
+ *   free address but the expired leases, and those only while `soon` has passed (so
+ *   "full?" looks); a subnet that was not deleted is not left closed; a deleted one
+ *   holds nothing.
  *
- * `Variant` switches off parts of the protocol the page argues for, so a test can show
- * that the search finds what goes wrong without them.
+ * `Variant` switches off parts of the protocol, so a test can show that the search
+ * finds what goes wrong without them.
  */
 
 export type Mode = 'fast' | 'sealing' | 'exact' | 'closed';
@@ -20,6 +28,8 @@ export type Mode = 'fast' | 'sealing' | 'exact' | 'closed';
 export interface Variant {
   /** A fast allocation reads the counter after its Put and reconciles (Dekker). */
   readonly readAfter: boolean;
+  /** The read after a Put also compares `pv` and reloads the subnet when it moved. */
+  readonly readAfterPv: boolean;
   /** The sealer fences (mode = sealing) before it reads the truth. */
   readonly fenceFirst: boolean;
   /**
@@ -27,49 +37,111 @@ export interface Variant {
    * fast, or ADD free :o). Off: a bare Delete, then the read and reconcile of a Put.
    */
   readonly releaseWithCounter: boolean;
+  /** The release's counter condition includes `pv = :pv` (its reuse delay is current). */
+  readonly releaseChecksPv: boolean;
   /** Writes that give an item a lease end lower the counter's `soon`. */
   readonly lowerSoon: boolean;
+  /**
+   * A new lease end (PATCH) is one transaction with the counter, shaped as a release.
+   * Off: the UpdateItem, then a read of the counter and a reconcile lowering `soon`.
+   */
+  readonly renewWithCounter: boolean;
+  /**
+   * The fence gives the seal a fresh `epoch`; a (co-)sealer publishes on `mode =
+   * sealing AND epoch = :seen`. Off: on `mode = sealing` only.
+   */
+  readonly sealEpoch: boolean;
+  /**
+   * A delete fences on `mode <> closed` and records itself (`closer`); it reopens on
+   * `closer = :me`. Off: it fences unconditionally and restores the mode it found.
+   */
+  readonly deleteOwnsFence: boolean;
+  /** "Full?" reads the subnet and the counter and retries when their `pv` differ. */
+  readonly fullChecksPv: boolean;
+  /**
+   * The exact free set lists every free offset of the shard, and "full" is an empty
+   * `free ∩ pools`. Off: it lists the free pool offsets only, and full is `free = ∅`.
+   */
+  readonly freeListsAllOffsets: boolean;
 }
 
 export const PROTOCOL: Variant = {
   readAfter: true,
+  readAfterPv: true,
   fenceFirst: true,
   releaseWithCounter: true,
+  releaseChecksPv: true,
   lowerSoon: true,
+  renewWithCounter: true,
+  sealEpoch: true,
+  deleteOwnsFence: true,
+  fullChecksPv: true,
+  freeListsAllOffsets: true,
 };
+
+/** The subnet item: what a process caches as its view. `pv` is also on the counter. */
+interface Config {
+  readonly pv: number;
+  /** The addresses in the allocation pools. */
+  readonly pools: readonly number[];
+  readonly gateway: number | null;
+  /** `reuseDelaySeconds`, in ticks. */
+  readonly delay: number;
+}
 
 /** An address's allocation item: who holds it, and until when (null: no lease). */
 interface Item {
   readonly holder: string;
   readonly freeAt: number | null;
+  /** A specific-address allocation (may lie outside the pools). */
+  readonly specific?: boolean;
+  /**
+   * Ghost (checking only): the rules allowed this item at some moment since it was
+   * written — its address, and for a lease the delay in its `freeAt`.
+   */
+  readonly allowed?: boolean;
+  /** Ghost: the reuse delay its `freeAt` was computed with (leases). */
+  readonly delay?: number;
 }
 
 /** One process: its kind, where it is, and what it remembers between steps. */
 interface Proc {
   readonly kind: Spec['kind'];
   readonly id: string;
-  /** The address it allocates or releases (-1 for the others). */
+  /** The address it allocates, releases or renews (-1 for the others). */
   readonly address: number;
-  /** An allocation's lease, in ticks from its write (undefined: none). */
+  /** An allocation's or renewal's lease, in ticks from its write (undefined: none). */
   readonly lease: number | undefined;
+  readonly specific: boolean;
+  /** A config change's new pools / gateway / delay. */
+  readonly change: Partial<Omit<Config, 'pv'>> | undefined;
   pc: string;
   seen?: Mode;
+  view?: Config;
   computed?: number[];
   computedSoon?: number | null;
   before?: Mode;
+  epoch?: number;
 }
 
 interface State {
   items: (Item | null)[];
   now: number;
+  config: Config;
   mode: Mode;
   free: number[];
   /** A lower bound of the lease ends in an exact shard (null: none). */
   soon: number | null;
+  /** The seal epoch, bumped by each fence (sealEpoch). */
+  epoch: number;
+  /** The delete that closed the counter (deleteOwnsFence). */
+  closer: string | null;
   procs: Proc[];
   /** What processes answered: `<id>:<answer>` (reporting only). */
   answers: string[];
   deleted: boolean;
+  /** Ghost: addresses whose expired item the TTL deleted (an expired lease, but gone). */
+  swept: number[];
 }
 
 export type Spec =
@@ -78,13 +150,26 @@ export type Spec =
       readonly id: string;
       readonly address: number;
       readonly lease?: number;
+      /** A specific-address request (else a random pick that drew `address`). */
+      readonly specific?: boolean;
     }
   | { readonly kind: 'release'; readonly id: string; readonly address: number }
+  /** PATCH of a lease end: `lease` ticks from the write. */
+  | {
+      readonly kind: 'renew';
+      readonly id: string;
+      readonly address: number;
+      readonly lease: number;
+    }
   | { readonly kind: 'seal' }
   | { readonly kind: 'unseal' }
-  | { readonly kind: 'delete' }
+  | { readonly kind: 'delete'; readonly id?: string }
+  /** PATCH of the subnet: pools, gateway or reuse delay (one transaction with `pv + 1`). */
+  | { readonly kind: 'patch'; readonly change: Partial<Omit<Config, 'pv'>> }
   | { readonly kind: 'checkFull' }
-  | { readonly kind: 'tick' };
+  | { readonly kind: 'tick' }
+  /** The table's TTL deleting the item of `address` once past its freeAt (ttl = freeAt). */
+  | { readonly kind: 'ttl'; readonly address: number };
 
 export interface Scenario {
   /** Holders (or null), or items with a lease end. */
@@ -92,7 +177,13 @@ export interface Scenario {
   readonly mode: Mode;
   readonly free?: readonly number[];
   readonly soon?: number;
+  /** Pools (default: every address), gateway (default none), reuse delay (default 0). */
+  readonly pools?: readonly number[];
+  readonly gateway?: number;
+  readonly delay?: number;
   readonly procs: readonly Spec[];
+  /** The processes (ids) that may stop for good between two of their requests. */
+  readonly crashes?: readonly string[];
 }
 
 export interface SearchResult {
@@ -106,6 +197,8 @@ const isFree = (s: State, a: number) => {
   return item === null || item === undefined || (item.freeAt !== null && item.freeAt <= s.now);
 };
 const holds = (s: State, a: number, id: string) => s.items[a]?.holder === id && !isFree(s, a);
+/** What a `reqToken` condition checks: the item is this request's (live or not). */
+const isMine = (s: State, a: number, id: string) => s.items[a]?.holder === id;
 const addFree = (s: State, a: number) => {
   if (!s.free.includes(a)) s.free = [...s.free, a].sort();
 };
@@ -114,11 +207,27 @@ const removeFree = (s: State, a: number) => {
 };
 const lower = (soon: number | null, freeAt: number | null) =>
   freeAt === null ? soon : soon === null ? freeAt : Math.min(soon, freeAt);
+/** May an allocation of `a` be made under `c` (a random pick: only in the pools)? */
+const permits = (c: Config, a: number, specific: boolean) =>
+  a !== c.gateway && (specific || c.pools.includes(a));
+/** Does an item fit the rules of `c` (its address, and a lease's delay)? */
+const fits = (c: Config, a: number, item: Item) =>
+  permits(c, a, item.specific === true) && (item.delay === undefined || item.delay === c.delay);
 
-/** Removes an item in one transaction with the counter: a release, or an undo. */
-function removeWithCounter(s: State, a: number) {
-  s.items[a] = null;
-  if (s.mode !== 'fast') addFree(s, a);
+/**
+ * Releases an item in one transaction with the counter (a release, or an undo): gone,
+ * or a cool-down tombstone under a reuse delay; a shard that is not fast lists it free,
+ * or lowers `soon` to the tombstone's end.
+ */
+function releaseWithCounter(s: State, a: number, id: string, delay: number, v: Variant) {
+  if (delay === 0) {
+    s.items[a] = null;
+    if (s.mode !== 'fast') addFree(s, a);
+    return;
+  }
+  const freeAt = s.now + delay;
+  s.items[a] = { holder: `${id}~cooling`, freeAt };
+  if (s.mode !== 'fast' && v.lowerSoon) s.soon = lower(s.soon, freeAt);
 }
 
 /** Runs one step of process `p` in state `s` (mutates both; `s` is a copy). */
@@ -129,76 +238,134 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
     p.pc = 'done';
     return undefined;
   };
-  const write = () => {
-    const freeAt = p.lease === undefined ? null : s.now + p.lease;
-    s.items[a] = { holder: p.id, freeAt };
-    return freeAt;
+  /** The counter condition of a release-shaped transaction: which shape, and is it current? */
+  const counterShapeHolds = () =>
+    (s.mode === 'fast') === (p.seen === 'fast') &&
+    (!v.releaseChecksPv || s.config.pv === p.view?.pv);
+  const answerAllocation = (): string | undefined => {
+    if (s.deleted) return `${p.id} answered an allocation in a deleted subnet`;
+    const item = s.items[a];
+    if (item?.allowed === false)
+      return `${p.id} answered an allocation of ${a} that the rules forbade since its write`;
+    answer('ok');
+    return undefined;
   };
   switch (p.kind) {
     case 'tick':
       s.now += 1;
       return answer('tick');
+    case 'ttl': {
+      // Deletes whenever it gets to it (one pass, at any point), only an item past its
+      // ttl (= freeAt).
+      const item = s.items[a];
+      if (item === null || item === undefined || !isFree(s, a)) return answer('nothing');
+      s.items[a] = null;
+      if (!s.swept.includes(a)) s.swept = [...s.swept, a];
+      return answer('deleted');
+    }
     case 'allocate':
       switch (p.pc) {
         case 'start': // The view it decides on: read now, used later (a cache).
           p.seen = s.mode;
-          p.pc = p.seen === 'exact' ? 'exactWrite' : p.seen === 'closed' ? 'gone' : 'put';
+          p.view = s.config;
+          if (p.seen === 'closed') p.pc = 'gone';
+          else if (!permits(p.view, a, p.specific)) return answer('notInView');
+          else p.pc = p.seen === 'exact' ? 'exactWrite' : 'put';
           return;
         case 'gone':
           return answer('notFound');
-        case 'put': // One conditional Put: no item, or one past its freeAt.
+        case 'put': {
+          // One conditional Put: no item, or one past its freeAt.
           if (!isFree(s, a)) return answer('taken');
-          write();
+          const view = p.view as Config;
+          const item: Item = {
+            holder: p.id,
+            freeAt: p.lease === undefined ? null : s.now + p.lease + view.delay,
+            specific: p.specific,
+            ...(p.lease === undefined ? {} : { delay: view.delay }),
+          };
+          s.items[a] = { ...item, allowed: fits(s.config, a, item) };
           p.pc = v.readAfter ? 'readAfter' : 'answer';
           return;
+        }
         case 'readAfter': {
+          // A strongly consistent read of the counter: mode and pv.
           const mode = s.mode;
-          p.pc = mode === 'fast' ? 'answer' : mode === 'closed' ? 'undo' : 'reconcile';
+          if (mode === 'closed') p.pc = 'undo';
+          else if (v.readAfterPv && s.config.pv !== p.view?.pv) p.pc = 'reload';
+          else p.pc = mode === 'fast' ? 'answer' : 'reconcile';
           return;
         }
-        case 'reconcile': // ConditionCheck (the item is mine) + DELETE free :o, lower soon.
-          if (holds(s, a, p.id)) {
+        case 'reload': {
+          // The pv moved: read the subnet; undo what its rules forbid, else read again.
+          const item = s.items[a];
+          const forbidden =
+            !permits(s.config, a, p.specific) ||
+            (item?.delay !== undefined && item.delay !== s.config.delay);
+          p.view = s.config;
+          p.pc = forbidden ? 'undo' : 'readAfter';
+          return;
+        }
+        case 'reconcile': // ConditionCheck (reqToken) + DELETE free :o, lower soon.
+          if (isMine(s, a, p.id)) {
             removeFree(s, a);
             if (v.lowerSoon) s.soon = lower(s.soon, s.items[a]?.freeAt ?? null);
           }
           p.pc = 'answer';
           return;
-        case 'undo': // The subnet is being deleted: take the write back, answer 404.
-          // Shaped as a release: the shard may reopen into sealing or exact, whose
-          // free set must then list the address.
-          if (holds(s, a, p.id)) removeWithCounter(s, a);
-          return answer('notFound');
+        case 'undo': // Taken back, shaped as a release (the shard may be sealing or exact).
+          if (isMine(s, a, p.id)) releaseWithCounter(s, a, p.id, 0, v);
+          return answer(s.mode === 'closed' ? 'notFound' : 'retry');
         case 'answer':
-          if (s.deleted) return `${p.id} answered an allocation in a deleted subnet`;
-          return answer('ok');
+          return answerAllocation();
         case 'exactWrite': {
-          // Put + DELETE free :o (and soon lowered) on contains(free, :o) AND mode = exact.
-          if (s.mode !== 'exact' || !s.free.includes(a)) return answer('retry');
-          if (!isFree(s, a)) {
-            removeFree(s, a); // A late fast write: the set listed a taken address.
+          // Put + DELETE free :o (and soon lowered) on contains(free, :o) AND mode = exact
+          // AND pv = :pv.
+          const view = p.view as Config;
+          if (s.mode !== 'exact' || !s.free.includes(a) || s.config.pv !== view.pv)
             return answer('retry');
+          if (!isFree(s, a)) {
+            p.pc = 'exactFix'; // A late fast write: the set listed a taken address.
+            return;
           }
-          const freeAt = write();
+          const freeAt = p.lease === undefined ? null : s.now + p.lease + view.delay;
+          s.items[a] = {
+            holder: p.id,
+            freeAt,
+            specific: p.specific,
+            allowed: true,
+            ...(p.lease === undefined ? {} : { delay: view.delay }),
+          };
           removeFree(s, a);
           if (v.lowerSoon) s.soon = lower(s.soon, freeAt);
-          return answer('ok');
+          return answerAllocation();
         }
+        case 'exactFix': // ConditionCheck the item is live + DELETE free :o.
+          if (!isFree(s, a)) removeFree(s, a);
+          return answer('retry');
       }
       return;
     case 'release':
       switch (p.pc) {
         case 'start':
           p.seen = s.mode;
+          p.view = s.config;
           p.pc = v.releaseWithCounter ? 'release' : 'delete';
           return;
-        case 'release': // Delete + (ConditionCheck mode = fast | ADD free :o, mode <> fast).
-          if ((s.mode === 'fast') !== (p.seen === 'fast')) {
+        case 'release': {
+          // Delete (or tombstone) + (ConditionCheck mode = fast | ADD free :o / lower soon
+          // on mode <> fast), and pv = :pv where releaseChecksPv.
+          if (!counterShapeHolds()) {
             p.pc = 'start'; // The condition failed: read the counter again.
             return;
           }
           if (!holds(s, a, p.id)) return answer('gone');
-          removeWithCounter(s, a);
+          const delay = (p.view as Config).delay;
+          if (delay !== s.config.delay)
+            return `${p.id} released with reuse delay ${delay} after ${s.config.delay} was set`;
+          releaseWithCounter(s, a, p.id, delay, v);
           return answer('ok');
+        }
         case 'delete': // A bare conditional Delete (the holder's)...
           if (!holds(s, a, p.id)) return answer('gone');
           s.items[a] = null;
@@ -213,17 +380,55 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           return answer('ok');
       }
       return;
+    case 'renew':
+      switch (p.pc) {
+        case 'start':
+          p.seen = s.mode;
+          p.view = s.config;
+          p.pc = v.renewWithCounter ? 'renew' : 'update';
+          return;
+        case 'renew': {
+          // UpdateItem freeAt (reqToken, live) + (ConditionCheck mode = fast | lower soon
+          // on mode <> fast): shaped as a release.
+          if ((s.mode === 'fast') !== (p.seen === 'fast')) {
+            p.pc = 'start';
+            return;
+          }
+          const freeAt = renewItem(s, p);
+          if (freeAt === undefined) return answer('gone');
+          if (s.mode !== 'fast' && v.lowerSoon) s.soon = lower(s.soon, freeAt);
+          return answer('ok');
+        }
+        case 'update': // The page's "read-after, reconcile": the UpdateItem alone...
+          if (renewItem(s, p) === undefined) return answer('gone');
+          p.pc = 'readAfter';
+          return;
+        case 'readAfter': // ...then the counter...
+          if (s.mode === 'fast') return answer('ok');
+          p.pc = 'reconcile';
+          return;
+        case 'reconcile': // ...and lowering soon (ConditionCheck reqToken).
+          if (isMine(s, a, p.id) && v.lowerSoon) s.soon = lower(s.soon, s.items[a]?.freeAt ?? null);
+          return answer('ok');
+      }
+      return;
     case 'seal':
       switch (p.pc) {
         case 'start':
-          if (v.fenceFirst) {
+          if (!v.fenceFirst) {
             if (s.mode !== 'fast') return answer('skip');
-            s.mode = 'sealing';
-          }
+          } else if (s.mode === 'fast') {
+            s.mode = 'sealing'; // The fence, with a fresh epoch.
+            s.epoch += 1;
+          } else if (s.mode !== 'sealing') return answer('skip');
+          // Found sealing (a crashed or slow sealer): finish its work, same epoch.
+          p.epoch = s.epoch;
           p.pc = 'query';
           return;
         case 'query': // Strongly consistent Query of the shard's allocation items.
-          p.computed = s.items.flatMap((_, i) => (isFree(s, i) ? [i] : []));
+          p.computed = s.items.flatMap((_, i) =>
+            isFree(s, i) && (v.freeListsAllOffsets || s.config.pools.includes(i)) ? [i] : [],
+          );
           p.computedSoon = s.items.reduce<number | null>(
             (least, item, i) => (isFree(s, i) ? least : lower(least, item?.freeAt ?? null)),
             null,
@@ -232,7 +437,7 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           return;
         case 'publish': {
           const from = v.fenceFirst ? 'sealing' : 'fast';
-          if (s.mode !== from) return answer('skip');
+          if (s.mode !== from || (v.sealEpoch && s.epoch !== p.epoch)) return answer('skip');
           s.mode = 'exact';
           for (const i of p.computed ?? []) addFree(s, i);
           s.soon = lower(s.soon, p.computedSoon ?? null);
@@ -249,8 +454,10 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
     case 'delete':
       switch (p.pc) {
         case 'start': // The fence: close the counters first.
+          if (v.deleteOwnsFence && s.mode === 'closed') return answer('busy');
           p.before = s.mode;
           s.mode = 'closed';
+          s.closer = p.id;
           p.pc = 'query';
           return;
         case 'query':
@@ -261,32 +468,87 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           s.deleted = true;
           return answer('deleted');
         case 'reopen':
-          s.mode = p.before ?? 'fast';
+          if (!v.deleteOwnsFence || s.closer === p.id) {
+            s.mode = p.before ?? 'fast';
+            s.closer = null;
+          }
           return answer('inUse');
       }
       return;
-    case 'checkFull': // A consistent counter read: full = exact, nothing free, soon ahead.
-      if (s.mode === 'exact' && s.free.length === 0 && (s.soon === null || s.soon > s.now)) {
-        const free = s.items.findIndex((_, i) => isFree(s, i));
-        if (free >= 0) return `SUBNET_EXHAUSTED while address ${free} is free`;
-        return answer('full');
+    case 'patch': {
+      // One TransactWriteItems: the subnet, every counter's pv + 1, and for a new
+      // gateway a ConditionCheck that no live item holds it.
+      const change = p.change ?? {};
+      if (change.gateway !== undefined && change.gateway !== null && !isFree(s, change.gateway))
+        return answer('ipAlreadyAllocated');
+      s.config = { ...s.config, ...change, pv: s.config.pv + 1 };
+      // Existing allocations stay where they are: an item that fits the new rules is
+      // one the rules allowed at this moment.
+      s.items = s.items.map((item, i) =>
+        item === null || item.allowed !== false || !fits(s.config, i, item)
+          ? item
+          : { ...item, allowed: true },
+      );
+      return answer('patched');
+    }
+    case 'checkFull':
+      // Read the subnet (its pools, its pv), then the counter. Where nothing changes the
+      // subnet, reading it apart makes no order that reading both at once does not.
+      if (p.pc === 'start') {
+        p.view = s.config;
+        p.pc = 'read';
+        if (s.procs.some((q) => q.kind === 'patch')) return;
       }
-      return answer('notFull');
+      return readFull(s, p, v, answer);
   }
   return;
 }
 
-/** The promise checked once every process is done. */
+/**
+ * "Full?": a consistent read of the counter, beside the subnet read before it: full =
+ * exact, nothing free in the pools, soon ahead.
+ */
+function readFull(
+  s: State,
+  p: Proc,
+  v: Variant,
+  answer: (what: string) => undefined,
+): string | undefined {
+  const view = p.view as Config;
+  if (v.fullChecksPv && s.config.pv !== view.pv) return answer('retry');
+  const listed = v.freeListsAllOffsets ? s.free.filter((i) => view.pools.includes(i)) : s.free;
+  const full = s.mode === 'exact' && listed.length === 0 && (s.soon === null || s.soon > s.now);
+  if (!full) return answer('notFull');
+  const free = s.config.pools.find((i) => isFree(s, i));
+  if (free !== undefined) return `SUBNET_EXHAUSTED while address ${free} is free`;
+  return answer('full');
+}
+
+/** A renewal's UpdateItem (reqToken, live): the new freeAt, or undefined if it is gone. */
+function renewItem(s: State, p: Proc): number | undefined {
+  const item = s.items[p.address];
+  if (item === null || item === undefined || !holds(s, p.address, p.id)) return undefined;
+  const freeAt = s.now + (p.lease ?? 0) + s.config.delay;
+  s.items[p.address] = { ...item, freeAt };
+  return freeAt;
+}
+
+/** The promises checked once every process is done (or crashed). */
 function finalCheck(s: State): string | undefined {
   if (s.mode === 'exact') {
     const soonPassed = s.soon !== null && s.soon <= s.now;
+    const expired = (i: number) => s.items[i] !== null || s.swept.includes(i);
     const missed = s.items.findIndex(
-      (item, i) => isFree(s, i) && !s.free.includes(i) && (item === null || !soonPassed),
+      (_, i) => isFree(s, i) && !s.free.includes(i) && (!expired(i) || !soonPassed),
     );
     if (missed >= 0) return `exact free set misses free address ${missed}`;
   }
   if (s.deleted && s.items.some((_, i) => !isFree(s, i)))
     return 'a deleted subnet still holds an allocation';
+  if (s.mode === 'closed' && !s.deleted) return 'a subnet that was not deleted is left closed';
+  const forbidden = s.items.findIndex((item, i) => item?.allowed === false && !isFree(s, i));
+  if (forbidden >= 0) return `an allocation of ${forbidden} the rules forbade is left behind`;
+  if (s.deleted && s.mode !== 'closed') return 'a deleted subnet has open counters';
   return undefined;
 }
 
@@ -297,18 +559,29 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
       typeof item === 'string' ? { holder: item, freeAt: null } : item,
     ),
     now: 0,
+    config: {
+      pv: 1,
+      pools: scenario.pools ?? scenario.items.map((_, i) => i),
+      gateway: scenario.gateway ?? null,
+      delay: scenario.delay ?? 0,
+    },
     mode: scenario.mode,
     free: [...(scenario.free ?? [])],
     soon: scenario.soon ?? null,
+    epoch: 0,
+    closer: null,
     procs: scenario.procs.map((spec, i) => ({
       kind: spec.kind,
-      id: 'id' in spec ? spec.id : `${spec.kind}${i}`,
+      id: 'id' in spec && spec.id !== undefined ? spec.id : `${spec.kind}${i}`,
       address: 'address' in spec ? spec.address : -1,
       lease: 'lease' in spec ? spec.lease : undefined,
+      specific: 'specific' in spec && spec.specific === true,
+      change: 'change' in spec ? spec.change : undefined,
       pc: 'start',
     })),
     answers: [],
     deleted: false,
+    swept: [],
   };
   const seen = new Set<string>();
   const stack: State[] = [start];
@@ -317,7 +590,7 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
     const key = keyOf(s);
     if (seen.has(key)) continue;
     seen.add(key);
-    const runnable = s.procs.filter((p) => p.pc !== 'done');
+    const runnable = s.procs.filter((p) => p.pc !== 'done' && p.pc !== 'crashed');
     if (runnable.length === 0) {
       const broken = finalCheck(s);
       if (broken !== undefined)
@@ -325,11 +598,20 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
       continue;
     }
     for (const p of runnable) {
+      const i = s.procs.indexOf(p);
       const next = copy(s);
-      const broken = step(next, next.procs[s.procs.indexOf(p)] as Proc, variant);
+      const broken = step(next, next.procs[i] as Proc, variant);
       if (broken !== undefined)
         return { states: seen.size, violation: `${broken} (answers: ${s.answers.join(', ')})` };
       stack.push(next);
+      // A crash between two requests: the process never runs again (one that has not
+      // begun is no different from one that never existed).
+      if (scenario.crashes?.includes(p.id) === true && p.pc !== 'start') {
+        const crashed = copy(s);
+        (crashed.procs[i] as Proc).pc = 'crashed';
+        crashed.answers.push(`${p.id}:crashed`);
+        stack.push(crashed);
+      }
     }
   }
   return { states: seen.size };
@@ -337,11 +619,18 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
 
 /** What decides the future of a state (the answers only report the past). */
 function keyOf(s: State): string {
-  const items = s.items.map((item) => (item === null ? '-' : `${item.holder}@${item.freeAt}`));
-  const procs = s.procs.map(
-    (p) => `${p.pc}/${p.seen ?? ''}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}`,
+  const items = s.items.map((item) =>
+    item === null
+      ? '-'
+      : `${item.holder}@${item.freeAt}${item.specific ? 's' : ''}${item.allowed === false ? '!' : ''}/${item.delay ?? ''}`,
   );
-  return `${items.join()}|${s.now}|${s.mode}|${s.free.join()}|${s.soon}|${s.deleted}|${procs.join(';')}`;
+  const config = (c: Config | undefined) =>
+    c === undefined ? '' : `${c.pv}:${c.pools.join('.')}:${c.gateway}:${c.delay}`;
+  const procs = s.procs.map(
+    (p) =>
+      `${p.pc}/${p.seen ?? ''}/${config(p.view)}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}/${p.epoch ?? ''}`,
+  );
+  return `${items.join()}|${s.swept.join()}|${s.now}|${config(s.config)}|${s.mode}|${s.free.join()}|${s.soon}|${s.epoch}|${s.closer}|${s.deleted}|${procs.join(';')}`;
 }
 
 function copy(s: State): State {

@@ -26,14 +26,16 @@ const allocateWhileDeleting: Scenario = {
   procs: [{ kind: 'allocate', id: 'A', address: 0 }, { kind: 'delete' }],
 };
 
-/** Releases, racing allocations and two sealers (one of them finishing the other's work). */
+/**
+ * A release, allocations racing it and two sealers (the second finishing the first's
+ * work when it finds the shard sealing).
+ */
 const busyShard: Scenario = {
   items: ['h0', null, 'h2'],
   mode: 'fast',
   procs: [
     { kind: 'release', id: 'h0', address: 0 },
     { kind: 'allocate', id: 'A', address: 1 },
-    { kind: 'allocate', id: 'B', address: 1 },
     { kind: 'allocate', id: 'C', address: 0 },
     { kind: 'seal' },
     { kind: 'seal' },
