@@ -63,6 +63,18 @@ export interface Variant {
    * `free ∩ pools`. Off: it lists the free pool offsets only, and full is `free = ∅`.
    */
   readonly freeListsAllOffsets: boolean;
+  /**
+   * Option (a') of the design page: the counter promises no fence before
+   * `stableUntil`; a fast Put whose response comes while the writer's clock shows the
+   * window open (less the clock bound ε) answers without the read after, and a
+   * delete or subnet PATCH freezes the window and waits it out on its own clock
+   * before it fences.
+   */
+  readonly stabilityWindow: boolean;
+  /** (with the window) Changers wait until `stableUntil + ε` on their own clock. */
+  readonly windowWait: boolean;
+  /** (with the window) The writer's test allows for the clock bound ε. */
+  readonly windowSkew: boolean;
 }
 
 export const PROTOCOL: Variant = {
@@ -77,7 +89,20 @@ export const PROTOCOL: Variant = {
   deleteOwnsFence: true,
   fullChecksPv: true,
   freeListsAllOffsets: true,
+  stabilityWindow: false,
+  windowWait: true,
+  windowSkew: true,
 };
+
+/** The protocol with the stability window (option a'). */
+export const WITH_WINDOW: Variant = { ...PROTOCOL, stabilityWindow: true };
+
+/**
+ * The processes that wait out the window before they fence: those after whose fence a
+ * late Put is forbidden. A seal need not: a late Put only makes the free set list a
+ * taken address, which the next exact write removes (sealInWindow checks that).
+ */
+const CHANGERS: ReadonlySet<string> = new Set(['delete', 'patch']);
 
 /** The subnet item: what a process caches as its view. `pv` is also on the counter. */
 interface Config {
@@ -115,9 +140,15 @@ interface Proc {
   readonly specific: boolean;
   /** A config change's new pools / gateway / delay. */
   readonly change: Partial<Omit<Config, 'pv'>> | undefined;
+  /** How far its clock is off real time (|skew| ≤ the scenario's ε). */
+  readonly skew: number;
   pc: string;
   seen?: Mode;
   view?: Config;
+  /** The counter's `stableUntil` as it read it. */
+  stableSeen?: number;
+  /** A changer's passage through the window: frozen it, waited it out, let it go. */
+  gate?: 'frozen' | 'passed' | 'released';
   computed?: number[];
   computedSoon?: number | null;
   before?: Mode;
@@ -142,6 +173,13 @@ interface State {
   deleted: boolean;
   /** Ghost: addresses whose expired item the TTL deleted (an expired lease, but gone). */
   swept: number[];
+  /** The counter's promise: no fence before this moment (stabilityWindow). */
+  stableUntil: number;
+  /** Changers that froze the window (no extension while > 0). */
+  freezers: number;
+  /** The clock bound, and the window's length (constants of the scenario). */
+  readonly epsilon: number;
+  readonly windowLength: number;
 }
 
 export type Spec =
@@ -152,6 +190,7 @@ export type Spec =
       readonly lease?: number;
       /** A specific-address request (else a random pick that drew `address`). */
       readonly specific?: boolean;
+      readonly skew?: number;
     }
   | { readonly kind: 'release'; readonly id: string; readonly address: number }
   /** PATCH of a lease end: `lease` ticks from the write. */
@@ -161,11 +200,17 @@ export type Spec =
       readonly address: number;
       readonly lease: number;
     }
-  | { readonly kind: 'seal' }
+  | { readonly kind: 'seal'; readonly skew?: number }
   | { readonly kind: 'unseal' }
-  | { readonly kind: 'delete'; readonly id?: string }
+  | { readonly kind: 'delete'; readonly id?: string; readonly skew?: number }
   /** PATCH of the subnet: pools, gateway or reuse delay (one transaction with `pv + 1`). */
-  | { readonly kind: 'patch'; readonly change: Partial<Omit<Config, 'pv'>> }
+  | {
+      readonly kind: 'patch';
+      readonly change: Partial<Omit<Config, 'pv'>>;
+      readonly skew?: number;
+    }
+  /** An allocator moving the window on (stabilityWindow): not while frozen, fast only. */
+  | { readonly kind: 'extend'; readonly skew?: number }
   | { readonly kind: 'checkFull' }
   | { readonly kind: 'tick' }
   /** The table's TTL deleting the item of `address` once past its freeAt (ttl = freeAt). */
@@ -184,12 +229,18 @@ export interface Scenario {
   readonly procs: readonly Spec[];
   /** The processes (ids) that may stop for good between two of their requests. */
   readonly crashes?: readonly string[];
+  /** The counter's `stableUntil` at the start, the clock bound ε, the window's length. */
+  readonly stableUntil?: number;
+  readonly epsilon?: number;
+  readonly window?: number;
 }
 
 export interface SearchResult {
   readonly states: number;
   /** The first broken promise found, with the answers given up to it. */
   readonly violation?: string;
+  /** Every answer given on some path (`<id>:<answer>`): what the search exercised. */
+  readonly answers: readonly string[];
 }
 
 const isFree = (s: State, a: number) => {
@@ -236,8 +287,28 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
   const answer = (what: string): undefined => {
     s.answers.push(`${p.id}:${what}`);
     p.pc = 'done';
+    if (p.gate === 'passed') {
+      s.freezers -= 1; // Done: the window may move on again.
+      p.gate = 'released';
+    }
     return undefined;
   };
+  if (v.stabilityWindow && CHANGERS.has(p.kind) && p.gate !== 'passed' && p.gate !== 'released') {
+    if (p.gate === undefined) {
+      s.freezers += 1; // Freeze: nobody extends stableUntil from now on.
+      p.gate = 'frozen';
+      return;
+    }
+    // Wait, on its own clock, until no writer can still rely on the window.
+    if (!v.windowWait || s.now + p.skew >= s.stableUntil + s.epsilon) p.gate = 'passed';
+    else if (!s.procs.some((q) => q.kind === 'tick' && q.pc === 'start')) {
+      s.freezers -= 1; // The scenario's time has run out: it gives up.
+      p.gate = 'released';
+      s.answers.push(`${p.id}:gaveUp`);
+      p.pc = 'done';
+    }
+    return;
+  }
   /** The counter condition of a release-shaped transaction: which shape, and is it current? */
   const counterShapeHolds = () =>
     (s.mode === 'fast') === (p.seen === 'fast') &&
@@ -254,6 +325,10 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
     case 'tick':
       s.now += 1;
       return answer('tick');
+    case 'extend':
+      if (s.freezers > 0 || s.mode !== 'fast') return answer('frozen');
+      s.stableUntil = Math.max(s.stableUntil, s.now + p.skew + s.windowLength);
+      return answer('extended');
     case 'ttl': {
       // Deletes whenever it gets to it (one pass, at any point), only an item past its
       // ttl (= freeAt).
@@ -268,6 +343,7 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
         case 'start': // The view it decides on: read now, used later (a cache).
           p.seen = s.mode;
           p.view = s.config;
+          p.stableSeen = s.stableUntil;
           if (p.seen === 'closed') p.pc = 'gone';
           else if (!permits(p.view, a, p.specific)) return answer('notInView');
           else p.pc = p.seen === 'exact' ? 'exactWrite' : 'put';
@@ -285,7 +361,17 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
             ...(p.lease === undefined ? {} : { delay: view.delay }),
           };
           s.items[a] = { ...item, allowed: fits(s.config, a, item) };
-          p.pc = v.readAfter ? 'readAfter' : 'answer';
+          p.pc = v.stabilityWindow ? 'clock' : v.readAfter ? 'readAfter' : 'answer';
+          return;
+        }
+        case 'clock': {
+          // The response is in. While the writer's clock shows the window open (less ε),
+          // its Put committed before any fence can come: it answers without the read.
+          const margin = v.windowSkew ? s.epsilon : 0;
+          if (s.now + p.skew < (p.stableSeen ?? 0) - margin) {
+            s.answers.push(`${p.id}:withoutRead`);
+            p.pc = 'answer';
+          } else p.pc = v.readAfter ? 'readAfter' : 'answer';
           return;
         }
         case 'readAfter': {
@@ -577,24 +663,35 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
       lease: 'lease' in spec ? spec.lease : undefined,
       specific: 'specific' in spec && spec.specific === true,
       change: 'change' in spec ? spec.change : undefined,
+      skew: 'skew' in spec && spec.skew !== undefined ? spec.skew : 0,
       pc: 'start',
     })),
     answers: [],
     deleted: false,
     swept: [],
+    stableUntil: scenario.stableUntil ?? 0,
+    freezers: 0,
+    epsilon: scenario.epsilon ?? 1,
+    windowLength: scenario.window ?? 2,
   };
   const seen = new Set<string>();
+  const answers = new Set<string>();
   const stack: State[] = [start];
   while (stack.length > 0) {
     const s = stack.pop() as State;
     const key = keyOf(s);
     if (seen.has(key)) continue;
     seen.add(key);
+    for (const given of s.answers) answers.add(given);
     const runnable = s.procs.filter((p) => p.pc !== 'done' && p.pc !== 'crashed');
     if (runnable.length === 0) {
       const broken = finalCheck(s);
       if (broken !== undefined)
-        return { states: seen.size, violation: `${broken} (answers: ${s.answers.join(', ')})` };
+        return {
+          states: seen.size,
+          violation: `${broken} (answers: ${s.answers.join(', ')})`,
+          answers: [...answers],
+        };
       continue;
     }
     for (const p of runnable) {
@@ -602,7 +699,11 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
       const next = copy(s);
       const broken = step(next, next.procs[i] as Proc, variant);
       if (broken !== undefined)
-        return { states: seen.size, violation: `${broken} (answers: ${s.answers.join(', ')})` };
+        return {
+          states: seen.size,
+          violation: `${broken} (answers: ${s.answers.join(', ')})`,
+          answers: [...answers],
+        };
       stack.push(next);
       // A crash between two requests: the process never runs again (one that has not
       // begun is no different from one that never existed).
@@ -614,7 +715,7 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
       }
     }
   }
-  return { states: seen.size };
+  return { states: seen.size, answers: [...answers].sort() };
 }
 
 /** What decides the future of a state (the answers only report the past). */
@@ -628,9 +729,9 @@ function keyOf(s: State): string {
     c === undefined ? '' : `${c.pv}:${c.pools.join('.')}:${c.gateway}:${c.delay}`;
   const procs = s.procs.map(
     (p) =>
-      `${p.pc}/${p.seen ?? ''}/${config(p.view)}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}/${p.epoch ?? ''}`,
+      `${p.pc}/${p.seen ?? ''}/${config(p.view)}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}/${p.epoch ?? ''}/${p.stableSeen ?? ''}/${p.gate ?? ''}`,
   );
-  return `${items.join()}|${s.swept.join()}|${s.now}|${config(s.config)}|${s.mode}|${s.free.join()}|${s.soon}|${s.epoch}|${s.closer}|${s.deleted}|${procs.join(';')}`;
+  return `${items.join()}|${s.swept.join()}|${s.now}|${config(s.config)}|${s.mode}|${s.free.join()}|${s.soon}|${s.epoch}|${s.closer}|${s.deleted}|${s.stableUntil}|${s.freezers}|${procs.join(';')}`;
 }
 
 function copy(s: State): State {
