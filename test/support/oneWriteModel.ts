@@ -17,7 +17,8 @@
  * - once every process is done (or crashed), an exact shard's free set lists every
  *   free address but the expired leases, and those only while `soon` has passed (so
  *   "full?" looks); a subnet that was not deleted is not left closed; a deleted one
- *   holds nothing.
+ *   holds nothing; no freeze of the stability window is left behind (liveness: the
+ *   window would never move on again).
  *
  * `Variant` switches off parts of the protocol, so a test can show that the search
  * finds what goes wrong without them.
@@ -75,6 +76,28 @@ export interface Variant {
   readonly windowWait: boolean;
   /** (with the window) The writer's test allows for the clock bound ε. */
   readonly windowSkew: boolean;
+  /**
+   * (with the window) An allocator's own extension is conditioned on `pv = :pv` too, so
+   * that the `stableUntil` it set may be trusted with the subnet view it decided on.
+   * Off: on `attribute_not_exists(frozen) AND mode = fast AND stableUntil < :t` only.
+   */
+  readonly extendChecksPv: boolean;
+  /**
+   * (with the window) A changer's fence is itself conditioned on the window being past
+   * on its clock (`stableUntil <= :clock − ε`); failing it, it freezes and waits again.
+   * Off: the wait alone, which trusts that nobody removed its freeze meanwhile.
+   */
+  readonly fenceChecksWindow: boolean;
+  /**
+   * The second transaction of an exact write that found a live item (`ConditionCheck`
+   * live, `DELETE free :o`) also lowers `soon` to the item's `freeAt` (from `ALL_OLD`).
+   */
+  readonly exactFixLowersSoon: boolean;
+  /**
+   * A Put takes an address past its `freeAt` only once the writer's clock, less ε, is
+   * past it (`freeAt <= :now − ε`). Off: `freeAt <= :now`, the writer's clock as read.
+   */
+  readonly takeAllowsSkew: boolean;
 }
 
 export const PROTOCOL: Variant = {
@@ -92,6 +115,10 @@ export const PROTOCOL: Variant = {
   stabilityWindow: false,
   windowWait: true,
   windowSkew: true,
+  extendChecksPv: true,
+  fenceChecksWindow: true,
+  exactFixLowersSoon: true,
+  takeAllowsSkew: true,
 };
 
 /** The protocol with the stability window (option a'). */
@@ -149,6 +176,10 @@ interface Proc {
   stableSeen?: number;
   /** A changer's passage through the window: frozen it, waited it out, let it go. */
   gate?: 'frozen' | 'passed' | 'released';
+  /** An allocation that moves the window on itself before its Put (`extends`). */
+  readonly extends: boolean;
+  /** The `freeAt` of the live item an exact write found (`ALL_OLD`). */
+  oldFreeAt?: number | null;
   computed?: number[];
   computedSoon?: number | null;
   before?: Mode;
@@ -175,8 +206,8 @@ interface State {
   swept: number[];
   /** The counter's promise: no fence before this moment (stabilityWindow). */
   stableUntil: number;
-  /** Changers that froze the window (no extension while > 0). */
-  freezers: number;
+  /** The ids of the changers that froze the window (no extension while any). */
+  frozen: string[];
   /** The clock bound, and the window's length (constants of the scenario). */
   readonly epsilon: number;
   readonly windowLength: number;
@@ -191,6 +222,8 @@ export type Spec =
       /** A specific-address request (else a random pick that drew `address`). */
       readonly specific?: boolean;
       readonly skew?: number;
+      /** It moves the window on itself after reading its view, and trusts what it set. */
+      readonly extends?: boolean;
     }
   | { readonly kind: 'release'; readonly id: string; readonly address: number }
   /** PATCH of a lease end: `lease` ticks from the write. */
@@ -206,11 +239,17 @@ export type Spec =
   /** PATCH of the subnet: pools, gateway or reuse delay (one transaction with `pv + 1`). */
   | {
       readonly kind: 'patch';
+      readonly id?: string;
       readonly change: Partial<Omit<Config, 'pv'>>;
       readonly skew?: number;
     }
   /** An allocator moving the window on (stabilityWindow): not while frozen, fast only. */
   | { readonly kind: 'extend'; readonly skew?: number }
+  /**
+   * The audit removing every freeze id it finds (a crashed changer's, it judges; it
+   * cannot tell one from a slow changer's, so it may remove a live one's).
+   */
+  | { readonly kind: 'thaw' }
   | { readonly kind: 'checkFull' }
   | { readonly kind: 'tick' }
   /** The table's TTL deleting the item of `address` once past its freeAt (ttl = freeAt). */
@@ -288,27 +327,47 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
     s.answers.push(`${p.id}:${what}`);
     p.pc = 'done';
     if (p.gate === 'passed') {
-      s.freezers -= 1; // Done: the window may move on again.
+      s.frozen = s.frozen.filter((id) => id !== p.id); // Done: the window may move on.
       p.gate = 'released';
     }
     return undefined;
   };
   if (v.stabilityWindow && CHANGERS.has(p.kind) && p.gate !== 'passed' && p.gate !== 'released') {
     if (p.gate === undefined) {
-      s.freezers += 1; // Freeze: nobody extends stableUntil from now on.
+      // Freeze (ADD frozen :me): nobody extends stableUntil from now on.
+      if (!s.frozen.includes(p.id)) s.frozen = [...s.frozen, p.id].sort();
       p.gate = 'frozen';
       return;
     }
     // Wait, on its own clock, until no writer can still rely on the window.
     if (!v.windowWait || s.now + p.skew >= s.stableUntil + s.epsilon) p.gate = 'passed';
     else if (!s.procs.some((q) => q.kind === 'tick' && q.pc === 'start')) {
-      s.freezers -= 1; // The scenario's time has run out: it gives up.
+      s.frozen = s.frozen.filter((id) => id !== p.id); // Time has run out: it gives up.
       p.gate = 'released';
       s.answers.push(`${p.id}:gaveUp`);
       p.pc = 'done';
     }
     return;
   }
+  /**
+   * A changer's fence with fenceChecksWindow: it commits only while its clock shows the
+   * window past; else it freezes again (its freeze may have been removed) and waits.
+   */
+  const fenceRefused = () => {
+    if (!v.stabilityWindow || !v.fenceChecksWindow) return false;
+    if (s.now + p.skew >= s.stableUntil + s.epsilon) return false;
+    p.gate = undefined;
+    return true;
+  };
+  /** Does the Put's condition (no item, or one past freeAt on the writer's clock) hold? */
+  const mayTake = (): boolean | string => {
+    const item = s.items[a];
+    if (item === null || item === undefined) return true;
+    if (item.freeAt === null) return false;
+    const clock = s.now + p.skew - (v.takeAllowsSkew ? s.epsilon : 0);
+    if (item.freeAt > clock) return false;
+    return isFree(s, a) || `${p.id} took ${a} while ${item.holder}'s lease still ran`;
+  };
   /** The counter condition of a release-shaped transaction: which shape, and is it current? */
   const counterShapeHolds = () =>
     (s.mode === 'fast') === (p.seen === 'fast') &&
@@ -325,8 +384,11 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
     case 'tick':
       s.now += 1;
       return answer('tick');
+    case 'thaw':
+      s.frozen = [];
+      return answer('thawed');
     case 'extend':
-      if (s.freezers > 0 || s.mode !== 'fast') return answer('frozen');
+      if (s.frozen.length > 0 || s.mode !== 'fast') return answer('frozen');
       s.stableUntil = Math.max(s.stableUntil, s.now + p.skew + s.windowLength);
       return answer('extended');
     case 'ttl': {
@@ -346,13 +408,27 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           p.stableSeen = s.stableUntil;
           if (p.seen === 'closed') p.pc = 'gone';
           else if (!permits(p.view, a, p.specific)) return answer('notInView');
-          else p.pc = p.seen === 'exact' ? 'exactWrite' : 'put';
+          else p.pc = p.seen === 'exact' ? 'exactWrite' : p.extends ? 'extend' : 'put';
           return;
+        case 'extend': {
+          // SET stableUntil = :t on not frozen, fast, stableUntil < :t (and pv = :pv
+          // where extendChecksPv); on success it knows the window, with its view.
+          const t = s.now + p.skew + s.windowLength;
+          const pvHolds = !v.extendChecksPv || s.config.pv === p.view?.pv;
+          if (s.frozen.length === 0 && s.mode === 'fast' && pvHolds && s.stableUntil < t) {
+            s.stableUntil = t;
+            p.stableSeen = t;
+          }
+          p.pc = 'put';
+          return;
+        }
         case 'gone':
           return answer('notFound');
         case 'put': {
-          // One conditional Put: no item, or one past its freeAt.
-          if (!isFree(s, a)) return answer('taken');
+          // One conditional Put: no item, or one past its freeAt (on the writer's clock).
+          const take = mayTake();
+          if (typeof take === 'string') return take;
+          if (!take) return answer('taken');
           const view = p.view as Config;
           const item: Item = {
             holder: p.id,
@@ -410,7 +486,10 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           const view = p.view as Config;
           if (s.mode !== 'exact' || !s.free.includes(a) || s.config.pv !== view.pv)
             return answer('retry');
-          if (!isFree(s, a)) {
+          const take = mayTake();
+          if (typeof take === 'string') return take;
+          if (!take) {
+            p.oldFreeAt = s.items[a]?.freeAt ?? null;
             p.pc = 'exactFix'; // A late fast write: the set listed a taken address.
             return;
           }
@@ -426,8 +505,13 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           if (v.lowerSoon) s.soon = lower(s.soon, freeAt);
           return answerAllocation();
         }
-        case 'exactFix': // ConditionCheck the item is live + DELETE free :o.
-          if (!isFree(s, a)) removeFree(s, a);
+        case 'exactFix': // ConditionCheck the item is live + DELETE free :o (+ lower soon).
+          if (!isFree(s, a)) {
+            removeFree(s, a);
+            // Its writer may never reconcile (it crashed, or it answered in the window):
+            // nobody else would cover its lease's end.
+            if (v.exactFixLowersSoon) s.soon = lower(s.soon, p.oldFreeAt ?? null);
+          }
           return answer('retry');
       }
       return;
@@ -540,6 +624,7 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
     case 'delete':
       switch (p.pc) {
         case 'start': // The fence: close the counters first.
+          if (fenceRefused()) return;
           if (v.deleteOwnsFence && s.mode === 'closed') return answer('busy');
           p.before = s.mode;
           s.mode = 'closed';
@@ -564,6 +649,7 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
     case 'patch': {
       // One TransactWriteItems: the subnet, every counter's pv + 1, and for a new
       // gateway a ConditionCheck that no live item holds it.
+      if (fenceRefused()) return;
       const change = p.change ?? {};
       if (change.gateway !== undefined && change.gateway !== null && !isFree(s, change.gateway))
         return answer('ipAlreadyAllocated');
@@ -621,6 +707,9 @@ function renewItem(s: State, p: Proc): number | undefined {
 
 /** The promises checked once every process is done (or crashed). */
 function finalCheck(s: State): string | undefined {
+  // A freeze nobody will remove: the window never moves on again (every allocation
+  // then pays the read after). Liveness, not safety: the audit must remove it.
+  if (s.frozen.length > 0) return `the window is left frozen by ${s.frozen.join(', ')}`;
   if (s.mode === 'exact') {
     const soonPassed = s.soon !== null && s.soon <= s.now;
     const expired = (i: number) => s.items[i] !== null || s.swept.includes(i);
@@ -664,13 +753,14 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
       specific: 'specific' in spec && spec.specific === true,
       change: 'change' in spec ? spec.change : undefined,
       skew: 'skew' in spec && spec.skew !== undefined ? spec.skew : 0,
+      extends: 'extends' in spec && spec.extends === true,
       pc: 'start',
     })),
     answers: [],
     deleted: false,
     swept: [],
     stableUntil: scenario.stableUntil ?? 0,
-    freezers: 0,
+    frozen: [],
     epsilon: scenario.epsilon ?? 1,
     windowLength: scenario.window ?? 2,
   };
@@ -706,8 +796,10 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
         };
       stack.push(next);
       // A crash between two requests: the process never runs again (one that has not
-      // begun is no different from one that never existed).
-      if (scenario.crashes?.includes(p.id) === true && p.pc !== 'start') {
+      // begun is no different from one that never existed; a changer has begun once it
+      // froze the window).
+      const begun = p.pc !== 'start' || p.gate !== undefined;
+      if (scenario.crashes?.includes(p.id) === true && begun) {
         const crashed = copy(s);
         (crashed.procs[i] as Proc).pc = 'crashed';
         crashed.answers.push(`${p.id}:crashed`);
@@ -729,9 +821,9 @@ function keyOf(s: State): string {
     c === undefined ? '' : `${c.pv}:${c.pools.join('.')}:${c.gateway}:${c.delay}`;
   const procs = s.procs.map(
     (p) =>
-      `${p.pc}/${p.seen ?? ''}/${config(p.view)}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}/${p.epoch ?? ''}/${p.stableSeen ?? ''}/${p.gate ?? ''}`,
+      `${p.pc}/${p.seen ?? ''}/${config(p.view)}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}/${p.epoch ?? ''}/${p.stableSeen ?? ''}/${p.gate ?? ''}/${p.oldFreeAt ?? ''}`,
   );
-  return `${items.join()}|${s.swept.join()}|${s.now}|${config(s.config)}|${s.mode}|${s.free.join()}|${s.soon}|${s.epoch}|${s.closer}|${s.deleted}|${s.stableUntil}|${s.freezers}|${procs.join(';')}`;
+  return `${items.join()}|${s.swept.join()}|${s.now}|${config(s.config)}|${s.mode}|${s.free.join()}|${s.soon}|${s.epoch}|${s.closer}|${s.deleted}|${s.stableUntil}|${s.frozen.join('.')}|${procs.join(';')}`;
 }
 
 function copy(s: State): State {
