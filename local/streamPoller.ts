@@ -268,7 +268,8 @@ export class StreamPoller {
   }
 
   private getRecords(iterator: string) {
-    return this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+    const limit = this.delivery?.batchSize ?? 1000;
+    return this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
   }
 
   private async iteratorFor(state: ShardState): Promise<string | undefined> {

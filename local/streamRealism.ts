@@ -3,6 +3,8 @@
  * event source mapping does to the processor, and one in-order reader of DynamoDB
  * Local's stream never does. Without it the poller hands each batch over once, as read.
  *
+ * - Batches of at most `batchSize` records (default 100, the event source mapping's
+ *   default) read at a time, not the poller's 1000.
  * - Shards. DynamoDB Local keeps a stream in one shard; DynamoDB keeps one per
  *   partition, each read on its own. Each batch read is dealt out to `lanes` by a
  *   hash of the partition key (one item's records stay in one lane, in order), and
@@ -41,6 +43,8 @@ export interface StreamRealism {
   readonly restarts?: number;
   /** Shards simulated over DynamoDB Local's one (default 4). */
   readonly lanes?: number;
+  /** Records read from the shard at a time (default 100). */
+  readonly batchSize?: number;
   /** Seed of the generator behind every choice (default 1). */
   readonly seed?: number;
 }
@@ -82,6 +86,8 @@ export class StreamDelivery {
   };
   /** The processor's subnet cache: a new one after each restart. */
   places = new SubnetPlaces();
+  /** Records to read from the shard at a time. */
+  readonly batchSize: number;
   private readonly random: () => number;
   private readonly delayMs: number;
   private readonly redeliver: number;
@@ -94,6 +100,7 @@ export class StreamDelivery {
     this.redeliver = options.redeliver ?? 0;
     this.restarts = options.restarts ?? this.redeliver / 4;
     this.lanes = Math.max(1, Math.floor(options.lanes ?? 4));
+    this.batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
   }
 
   /** Delivers one batch read from a shard through `process`, as planned. */
