@@ -8,6 +8,10 @@
  * published events are not published again). A failed record is retried from
  * itself on the next poll; after `maxAttempts` it is logged and skipped, as the
  * Lambda's on-failure destination would take it.
+ *
+ * `realism` (tests and the soak; off by default) delivers as a Lambda event source
+ * mapping may: shards overtaking each other, delays, batches redelivered from an
+ * earlier record, restarts part-way through a batch (./streamRealism.ts).
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
@@ -23,10 +27,12 @@ import {
 import type { EventPublisher } from '../shared/events/index.js';
 import {
   type ProcessOptions,
+  type ProcessResult,
   processStreamRecords,
   type StreamRecordInput,
 } from '../shared/history/index.js';
 import type { IpamContext } from '../shared/store/context.js';
+import { StreamDelivery, type StreamRealism } from './streamRealism.js';
 
 export interface StreamPollerOptions {
   readonly ctx: IpamContext;
@@ -41,6 +47,11 @@ export interface StreamPollerOptions {
   readonly processOptions?: ProcessOptions;
   /** Where problems go (default: stderr). */
   readonly log?: (message: string, detail?: unknown) => void;
+  /**
+   * Deliver as AWS may (./streamRealism.ts): lanes, delays, redelivery, restarts;
+   * the processor then uses the realism's own subnet cache. Off when omitted.
+   */
+  readonly realism?: StreamRealism;
 }
 
 interface ShardState {
@@ -65,10 +76,17 @@ export class StreamPoller {
   private running: Promise<void> | undefined;
   private stopped = false;
   private last: Promise<unknown> = Promise.resolve();
+  /** Set by a simulated restart that lost every checkpoint: the next pass starts afresh. */
+  private forgetShards = false;
+  /** The realism mode, when asked for (its `counters` say what it injected). */
+  readonly delivery: StreamDelivery | undefined;
   /** Records handed to the processor so far (for tests and the lag script). */
   recordsSeen = 0;
   /** Write capacity the processor spent so far. */
   writeCapacity = 0;
+  /** History entries the processor wrote, and events it published, so far. */
+  entriesWritten = 0;
+  eventsPublished = 0;
 
   constructor(private readonly options: StreamPollerOptions) {
     this.streams = new DynamoDBStreamsClient({
@@ -83,6 +101,7 @@ export class StreamPoller {
       options.log ??
       ((message, detail) =>
         console.error(message, detail instanceof Error ? detail.message : (detail ?? '')));
+    this.delivery = options.realism === undefined ? undefined : new StreamDelivery(options.realism);
   }
 
   /** Starts polling; each poll begins `intervalMs` after the previous one ended. */
@@ -119,6 +138,10 @@ export class StreamPoller {
   }
 
   private async pass(): Promise<number> {
+    if (this.forgetShards) {
+      this.shards.clear(); // every shard from TRIM_HORIZON again
+      this.forgetShards = false;
+    }
     await this.discoverShards();
     let processed = 0;
     for (const state of this.shards.values()) {
@@ -191,14 +214,17 @@ export class StreamPoller {
       if (state.iterator === undefined) state.done = true; // closed and read
       return 0;
     }
-    const result = await processStreamRecords(
-      this.options.ctx,
-      records,
-      this.options.publisher,
-      this.options.processOptions,
-    );
+    const result = await this.process(records);
     this.recordsSeen += records.length;
     this.writeCapacity += result.capacity.write;
+    this.entriesWritten += result.entriesWritten;
+    this.eventsPublished += result.eventsPublished;
+    if (result.restart !== undefined) {
+      // A simulated restart part-way through: the batch again from the checkpoint.
+      state.iterator = undefined;
+      if (result.restart === 'fromStart') this.forgetShards = true;
+      return records.length;
+    }
     const first = result.firstFailure;
     const firstIndex =
       first === undefined
@@ -228,8 +254,22 @@ export class StreamPoller {
     return firstIndex;
   }
 
+  /** The batch through the processor: once, or as the realism mode plans it. */
+  private async process(
+    records: StreamRecordInput[],
+  ): Promise<ProcessResult & { restart?: 'batch' | 'fromStart' | undefined }> {
+    const { ctx, publisher, processOptions } = this.options;
+    const delivery = this.delivery;
+    if (delivery === undefined)
+      return processStreamRecords(ctx, records, publisher, processOptions);
+    return delivery.deliver(records, (part) =>
+      processStreamRecords(ctx, part, publisher, { ...processOptions, places: delivery.places }),
+    );
+  }
+
   private getRecords(iterator: string) {
-    return this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+    const limit = this.delivery?.batchSize ?? 1000;
+    return this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
   }
 
   private async iteratorFor(state: ShardState): Promise<string | undefined> {

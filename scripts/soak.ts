@@ -1,18 +1,31 @@
 /**
- * `npm run soak -- --minutes N [--faults 0.1] [--stale 0.1] [--seed 1] [--clients 16] [--http 4]`: N minutes
+ * `npm run soak -- --minutes N [--faults 0.1] [--stale 0.1] [--seed 1] [--clients 16] [--http 4]
+ * [--stream-delay-ms 200] [--redeliver 0.1]`: N minutes
  * of mixed concurrent operations — in-process allocators with the DynamoDB-realism
  * layer (stale reads, transaction conflicts, capacity cancellations, faults) and
  * HTTP clients against a local server — then the history checker, an audit that
  * must find no drift, and a full table scan for duplicate held addresses.
+ *
+ * The stream is processed meanwhile by a poller in this process with the delivery
+ * realism (local/streamRealism.ts: lanes as shards, each delivery delayed up to
+ * `--stream-delay-ms`, redelivered with probability `--redeliver`, restarts); its
+ * DynamoDB client has no realism layer (a record failing 3 times is skipped, as an
+ * on-failure destination takes it, which is not what this checks). Once it has
+ * drained: every history entry's event published exactly once, and a clean replay of
+ * the whole stream from TRIM_HORIZON must find nothing to write or publish (no entry
+ * missing, none keyed twice); the audit checks the map's summaries (MAP_SUMMARY_STALE;
+ * the /16 is there for them: smaller subnets keep none).
  * Only 127.0.0.1 traffic: its own DynamoDB Local and server. Exits 1 on any anomaly.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startLocalDynamoDb } from '../local/dynamoDbLocal.js';
+import { StreamPoller } from '../local/streamPoller.js';
 import { ensureTable, tableDefinition } from '../local/tables.js';
 import { Allocator } from '../shared/allocator/index.js';
 import { runAudit } from '../shared/audit/audit.js';
+import type { EventPublisher } from '../shared/events/index.js';
 import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
 import type { IpamContext } from '../shared/store/context.js';
 import { TTL_ATTRIBUTE } from '../shared/store/table.js';
@@ -35,6 +48,18 @@ const INFORMATIONAL = new Set([
   'ALLOCATION_TOKEN_MISMATCH',
 ]);
 
+/** A publisher that counts each event id's publications. */
+function countingPublisher(): EventPublisher & { readonly counts: Map<string, number> } {
+  const counts = new Map<string, number>();
+  return {
+    publishes: true,
+    counts,
+    publish: async (event) => {
+      counts.set(event.detail.eventId, (counts.get(event.detail.eventId) ?? 0) + 1);
+    },
+  };
+}
+
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(`--${name}`);
   if (index < 0) return fallback;
@@ -52,6 +77,8 @@ async function startServer(
       ...process.env,
       PORT: '0',
       POWERTOOLS_LOG_LEVEL: 'ERROR',
+      // The soak's own poller processes the stream (with delivery realism), not the server's.
+      IPAM_HISTORY: 'off',
       IPAM_DYNAMODB_ENDPOINT: endpoint,
       IPAM_TABLE_NAME: tableName,
     },
@@ -83,12 +110,23 @@ async function main(): Promise<number> {
   const seed = option('seed', 1);
   const inProcessClients = option('clients', 16);
   const httpClients = option('http', 4);
+  const streamDelayMs = option('stream-delay-ms', 200);
+  const redeliver = option('redeliver', 0.1);
   const dynamo = await startLocalDynamoDb();
   const tableName = `ipam-soak-${randomBytes(4).toString('hex')}`;
   const raw = createDynamoClient({ endpoint: dynamo.endpoint, region: 'local' });
   await ensureTable(raw, tableDefinition(tableName), TTL_ATTRIBUTE);
   const ctx: IpamContext = { doc: createDocumentClient(raw), tableName, now: Date.now };
   const server = await startServer(dynamo.endpoint, tableName);
+  const publisher = countingPublisher();
+  const poller = new StreamPoller({
+    ctx,
+    client: raw,
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    publisher,
+    realism: { delayMs: streamDelayMs, redeliver, seed },
+  }).start();
   try {
     const realism = new Realism(ctx.doc, {
       seed,
@@ -106,6 +144,7 @@ async function main(): Promise<number> {
       await createSubnet(ctx, { cidr: '10.60.0.0/28', space: 'soak' }),
       await createSubnet(ctx, { cidr: '10.60.1.0/26', space: 'soak' }),
       await createSubnet(ctx, { cidr: '10.60.2.0/24', space: 'soak' }),
+      await createSubnet(ctx, { cidr: '10.61.0.0/16', space: 'soak' }),
     ];
     const recorder = new HistoryRecorder(ctx.now);
     for (const subnet of subnets) recorder.track(subnet);
@@ -150,17 +189,28 @@ async function main(): Promise<number> {
       random: seededRandom(seed),
     });
     const report = recorder.check();
+    const drainStarted = Date.now();
+    await drain(poller);
+    const drainSeconds = (Date.now() - drainStarted) / 1000;
+    await poller.stop();
+    const events = await eventsAgainstHistory(ctx, publisher.counts);
+    const replayStarted = Date.now();
+    const replay = await cleanReplay(ctx, raw, dynamo.endpoint);
+    const replaySeconds = (Date.now() - replayStarted) / 1000;
     const audit = await runAudit(ctx, { repair: false, gracePeriodMs: 0 });
     const findings = audit.findings.filter((finding) => !INFORMATIONAL.has(finding.type));
     const duplicates = await duplicateHeldAddresses(ctx);
     console.log(
-      `soak: ${minutes} min, faults ${faults}, stale ${stale}, seed ${seed}, ${inProcessClients} in-process + ${httpClients} HTTP clients`,
+      `soak: ${minutes} min, faults ${faults}, stale ${stale}, seed ${seed}, ${inProcessClients} in-process + ${httpClients} HTTP clients, stream delay ≤ ${streamDelayMs} ms, redeliver ${redeliver}`,
     );
     console.log(
       `operations: ${operations} (+ final reads: ${report.operations - operations} recorded in all)`,
     );
     console.log(`ambiguous outcomes: ${report.ambiguous}`);
     console.log(`injected: ${JSON.stringify(realism.counters)}`);
+    console.log(
+      `stream: ${poller.recordsSeen} records read, injected ${JSON.stringify(poller.delivery?.counters)}; drained ${drainSeconds.toFixed(1)} s after the workload`,
+    );
     console.log(
       `checker: ${report.partitions} addresses, ${report.steps} search steps, ${report.undecided.length} undecided`,
     );
@@ -172,22 +222,89 @@ async function main(): Promise<number> {
     console.log(
       `duplicate held addresses: ${duplicates.length}${duplicates.length > 0 ? ` (${duplicates.join(', ')})` : ''}`,
     );
-    return report.anomalies.length + findings.length + duplicates.length + report.undecided.length >
+    console.log(
+      `history: ${events.entries} entries; events published twice ${events.twice}, never ${events.never}, without an entry ${events.orphans}, entries unmarked ${events.unmarked}`,
+    );
+    console.log(
+      `history: a clean replay of ${replay.records} records wrote ${replay.entriesWritten} entries and published ${replay.eventsPublished} events (${replaySeconds.toFixed(1)} s)`,
+    );
+    const historyProblems =
+      events.twice +
+      events.never +
+      events.orphans +
+      events.unmarked +
+      replay.entriesWritten +
+      replay.eventsPublished;
+    const staleSummaries = findings.filter((finding) => finding.type === 'MAP_SUMMARY_STALE');
+    console.log(
+      `history and map exact under stream redelivery: ${historyProblems === 0 && staleSummaries.length === 0 ? 'yes' : 'NO'} (${historyProblems} history problems, ${staleSummaries.length} stale map summaries)`,
+    );
+    return report.anomalies.length +
+      findings.length +
+      duplicates.length +
+      report.undecided.length +
+      historyProblems >
       0
       ? 1
       : 0;
   } finally {
+    await poller.stop();
     server.child.kill('SIGTERM');
     await dynamo.stop();
   }
 }
 
-/** Live allocation items, scanned in full, that name one (subnet, address) more than once. */
-async function duplicateHeldAddresses(ctx: IpamContext): Promise<string[]> {
-  const seen = new Map<string, number>();
-  const nowSeconds = Math.floor(ctx.now() / 1000);
+/** Polls until a pass finds nothing (the poller's timer may poll meanwhile: passes never overlap). */
+async function drain(poller: StreamPoller): Promise<void> {
+  for (let pass = 0; pass < 10_000; pass++) if ((await poller.pollOnce()) === 0) return;
+  throw new Error('the stream kept yielding records');
+}
+
+/** Every history entry against the events published: each entry's exactly once. */
+async function eventsAgainstHistory(
+  ctx: IpamContext,
+  published: ReadonlyMap<string, number>,
+): Promise<{ entries: number; twice: number; never: number; orphans: number; unmarked: number }> {
+  const ids = new Set<string>();
+  let unmarked = 0;
+  for await (const item of scanAll(ctx)) {
+    if (item.type !== 'history') continue;
+    ids.add(String(item.eventId));
+    if (item.published !== true) unmarked++;
+  }
+  const counts = [...ids].map((id) => published.get(id) ?? 0);
+  return {
+    entries: ids.size,
+    twice: counts.filter((n) => n > 1).length,
+    never: counts.filter((n) => n === 0).length,
+    orphans: [...published.keys()].filter((id) => !ids.has(id)).length,
+    unmarked,
+  };
+}
+
+/** The whole stream once more, from TRIM_HORIZON, by a poller without realism. */
+async function cleanReplay(
+  ctx: IpamContext,
+  client: ReturnType<typeof createDynamoClient>,
+  endpoint: string,
+): Promise<{ records: number; entriesWritten: number; eventsPublished: number }> {
+  const publisher = countingPublisher();
+  const replay = new StreamPoller({ ctx, client, endpoint, region: 'local', publisher });
+  try {
+    await drain(replay);
+    return {
+      records: replay.recordsSeen,
+      entriesWritten: replay.entriesWritten,
+      eventsPublished: [...publisher.counts.values()].reduce((a, b) => a + b, 0),
+    };
+  } finally {
+    await replay.stop();
+  }
+}
+
+async function* scanAll(ctx: IpamContext): AsyncGenerator<Record<string, unknown>> {
   let startKey: Record<string, unknown> | undefined;
-  for (let page = 0; page < 100_000; page++) {
+  do {
     const result = await ctx.doc.send(
       new ScanCommand({
         TableName: ctx.tableName,
@@ -195,14 +312,20 @@ async function duplicateHeldAddresses(ctx: IpamContext): Promise<string[]> {
         ExclusiveStartKey: startKey,
       }),
     );
-    for (const item of result.Items ?? []) {
-      if (item.type !== 'allocation') continue;
-      if (typeof item.ttl === 'number' && item.ttl <= nowSeconds) continue;
-      const key = `${String(item.subnetId)} ${String(item.ip)}`;
-      seen.set(key, (seen.get(key) ?? 0) + 1);
-    }
+    yield* result.Items ?? [];
     startKey = result.LastEvaluatedKey;
-    if (startKey === undefined) break;
+  } while (startKey !== undefined);
+}
+
+/** Live allocation items, scanned in full, that name one (subnet, address) more than once. */
+async function duplicateHeldAddresses(ctx: IpamContext): Promise<string[]> {
+  const seen = new Map<string, number>();
+  const nowSeconds = Math.floor(ctx.now() / 1000);
+  for await (const item of scanAll(ctx)) {
+    if (item.type !== 'allocation') continue;
+    if (typeof item.ttl === 'number' && item.ttl <= nowSeconds) continue;
+    const key = `${String(item.subnetId)} ${String(item.ip)}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
   }
   return [...seen].filter(([, n]) => n > 1).map(([key]) => key);
 }

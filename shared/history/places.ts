@@ -2,8 +2,11 @@
  * The subnet's cidr and space for the events of its addresses. An allocation item
  * does not carry them, so the processor reads the subnet once per container and
  * keeps it: a subnet's cidr and space never change, so the cache needs no expiry.
- * A subnet already deleted is found in its own history (its SUBNET_CREATED entry
- * has both).
+ * A subnet already deleted is found in its deletion note (written by the delete
+ * transaction, kept longer than the stream keeps a record), else in its own history
+ * (its SUBNET_CREATED entry has both). The note comes first: the subnet's own
+ * records are in another shard than its addresses', so the SUBNET_CREATED entry
+ * may not be written yet when an address's record comes.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
@@ -35,22 +38,29 @@ export class SubnetPlaces {
   async of(ctx: IpamContext, subnetId: string, tally: CapacityTally): Promise<Place> {
     const cached = this.known.get(subnetId);
     if (cached !== undefined) return cached;
-    const found = (await fromSubnet(ctx, subnetId, tally)) ??
+    const found = (await fromItem(ctx, keys.subnet(subnetId), false, tally)) ??
+      (await fromItem(ctx, keys.subnetDeletionNote(subnetId), true, tally)) ??
       (await fromHistory(ctx, subnetId, tally)) ?? { cidr: null, space: null };
     this.note(subnetId, found);
     return found;
   }
 }
 
-async function fromSubnet(
+/**
+ * The subnet item, or its deletion note: read consistently, as the note is only
+ * looked for once the subnet is gone (the same transaction deleted one, wrote the other).
+ */
+async function fromItem(
   ctx: IpamContext,
-  subnetId: string,
+  key: { readonly pk: string; readonly sk: string },
+  consistent: boolean,
   tally: CapacityTally,
 ): Promise<Place | undefined> {
   const output = await ctx.doc.send(
     new GetCommand({
       TableName: ctx.tableName,
-      Key: keys.subnet(subnetId),
+      Key: key,
+      ...(consistent ? { ConsistentRead: true } : {}),
       ProjectionExpression: 'cidr, #space',
       ExpressionAttributeNames: { '#space': 'space' },
       ReturnConsumedCapacity: 'TOTAL',

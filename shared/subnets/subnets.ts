@@ -553,7 +553,7 @@ export async function deleteSubnet(
           Key: keys.spaceEntry(subnet.space, address(subnet.cidr.version, subnet.cidr.network)),
         },
       },
-      ...deletionNote(ctx, subnetId),
+      ...deletionNote(ctx, subnet),
       ...Array.from({ length: shardCount }, (_, shard) => ({
         Delete: {
           TableName: ctx.tableName,
@@ -586,12 +586,14 @@ export async function deleteSubnet(
 
 /**
  * Kept beside the deleted subnet for the history: the stream's REMOVE of the subnet
- * carries no writer, so the processor reads who deleted it here. It outlives the
- * stream's 24 h retention (so a late or redelivered REMOVE still finds it), then the
- * table's TTL removes it. A context that names no writer leaves none (the entry's
- * actor is then "unknown" either way).
+ * carries no writer, so the processor reads who deleted it here; and its cidr and
+ * space, for the records of its addresses that reach the processor after the
+ * subnet is gone (another shard than the subnet's own: history/places.ts). It
+ * outlives the stream's 24 h retention (so a late or redelivered record still finds
+ * it), then the table's TTL removes it. A context that names no writer leaves none
+ * (the entry's actor is then "unknown" either way).
  */
-function deletionNote(ctx: IpamContext, subnetId: string): TransactItem[] {
+function deletionNote(ctx: IpamContext, subnet: Subnet): TransactItem[] {
   if (ctx.who === undefined) return [];
   const who = whoOf(ctx);
   return [
@@ -599,8 +601,10 @@ function deletionNote(ctx: IpamContext, subnetId: string): TransactItem[] {
       Put: {
         TableName: ctx.tableName,
         Item: {
-          ...keys.subnetDeletionNote(subnetId),
+          ...keys.subnetDeletionNote(subnet.id),
           type: 'deletionNote',
+          cidr: formatCidr(subnet.cidr),
+          space: subnet.space,
           deletedBy: who.actor,
           ...(who.requestId === null ? {} : { requestId: who.requestId }),
           [TTL_ATTRIBUTE]: Math.floor(ctx.now() / 1000) + DELETION_NOTE_SECONDS,

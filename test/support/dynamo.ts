@@ -12,6 +12,7 @@ import type { _Record as StreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import { readStreamFromStart, StreamPoller } from '../../local/streamPoller.js';
+import type { StreamRealism } from '../../local/streamRealism.js';
 import { ensureTable, tableDefinition } from '../../local/tables.js';
 import { type EventPublisher, noopPublisher } from '../../shared/events/index.js';
 import type { ProcessOptions } from '../../shared/history/index.js';
@@ -84,11 +85,16 @@ export async function storedIps(ctx: IpamContext, subnetId: string): Promise<str
 
 /**
  * A stream poller over a test table made with `{ stream: true }`, not started: tests call `drain()` to process everything committed so far.
+ * `realism` delivers as AWS may (local/streamRealism.ts).
  */
 export function historyPoller(
   db: TestDb,
   publisher: EventPublisher = noopPublisher,
-  options: { processOptions?: ProcessOptions; log?: (message: string) => void } = {},
+  options: {
+    processOptions?: ProcessOptions;
+    log?: (message: string) => void;
+    realism?: StreamRealism;
+  } = {},
 ): StreamPoller & { drain(): Promise<number> } {
   const poller = new StreamPoller({
     ctx: db.ctx,
@@ -97,6 +103,7 @@ export function historyPoller(
     region: 'local',
     publisher,
     ...(options.processOptions === undefined ? {} : { processOptions: options.processOptions }),
+    ...(options.realism === undefined ? {} : { realism: options.realism }),
     log: options.log ?? (() => undefined),
   });
   return Object.assign(poller, {

@@ -44,7 +44,11 @@ import {
   TransactionConflictException,
 } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { seededRandom } from '../../local/seededRandom.js';
 import { injectFaults } from './faults.js';
+
+/** The generator behind every choice (local/seededRandom.ts), for the tests and the soak. */
+export { seededRandom };
 
 export interface RealismOptions {
   /** Seed of the generator behind every random choice (default 1). */
@@ -92,18 +96,6 @@ const FAULTS = [
 
 /** Versions kept per key beyond the staleness horizon (bounded memory). */
 const MAX_VERSIONS = 32;
-
-/** mulberry32: a small, seedable generator (not for anything but tests). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Realism {
   readonly counters: RealismCounters = {
