@@ -8,7 +8,6 @@
  * once out"), and a map that agrees with the blocks; a clean replay of the whole
  * stream afterwards finds nothing left to write or publish.
  */
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { StreamRealism } from '../../local/streamRealism.js';
 import { runAudit } from '../../shared/audit/index.js';
@@ -27,33 +26,13 @@ import { onSubnetDeleted } from '../../shared/pools/index.js';
 import { withWho } from '../../shared/store/context.js';
 import type { SubnetView } from '../../shared/subnets/index.js';
 import { createSubnet, deleteSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
-import { createTestDb, historyPoller, streamRecords, type TestDb } from '../support/dynamo.js';
+import { createTestDb, historyPoller, storedItems, streamRecords } from '../support/dynamo.js';
 import { counts } from '../support/mapCells.js';
 import { seededRandom } from '../support/realism.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
 /** Heavy: half the deliveries come again, a batch in four is cut by a restart; lanes wait up to 40 ms. */
 const REALISM: StreamRealism = { delayMs: 40, redeliver: 0.5, restarts: 0.25, lanes: 4, seed: 17 };
-
-async function tableItems(db: TestDb, type: string): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await db.ctx.doc.send(
-      new ScanCommand({
-        TableName: db.ctx.tableName,
-        FilterExpression: '#type = :type',
-        ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':type': type },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return items;
-}
 
 /** The four counts of cells added up. */
 function total(cells: readonly MapCell[]) {
@@ -110,7 +89,7 @@ describe('stream processors under redelivery', () => {
     ]);
     for (const event of publisher.events)
       expect(event.detail, event.detail.action).toMatchObject(place);
-    for (const entry of (await tableItems(db, 'history')) as unknown as HistoryItem[])
+    for (const entry of (await storedItems(db.ctx, 'history')) as unknown as HistoryItem[])
       expect(entry, entry.action).toMatchObject(place);
   });
 });
@@ -223,7 +202,7 @@ async function workloadChecked(realism: StreamRealism | undefined): Promise<void
   expect(await subnetActions(big.id)).toEqual(['SUBNET_CREATED']);
   expect(await subnetActions(small.id)).toEqual(['SUBNET_CREATED', 'SUBNET_UPDATED']);
   expect(await subnetActions(gone.id)).toEqual(['SUBNET_CREATED', 'SUBNET_DELETED']);
-  const entries = (await tableItems(db, 'history')) as unknown as HistoryItem[];
+  const entries = (await storedItems(db.ctx, 'history')) as unknown as HistoryItem[];
   const allocationEntries = [...expected.values()].flat().length;
   expect(entries).toHaveLength(allocationEntries + 5);
   for (const entry of entries) {
@@ -275,7 +254,7 @@ async function workloadChecked(realism: StreamRealism | undefined): Promise<void
     expect(Number(first[kind]), kind).toBeGreaterThanOrEqual(1);
   const report = await runAudit(db.ctx, { repair: false, gracePeriodMs: 0 });
   expect(report.findings.filter((finding) => finding.type !== 'HIGH_UTILIZATION')).toEqual([]);
-  const doomedMap = (await tableItems(db, 'mapSummary')).filter((item) =>
+  const doomedMap = (await storedItems(db.ctx, 'mapSummary')).filter((item) =>
     String(item.pk).startsWith(`MAP#${gone.id}#`),
   );
   for (const item of doomedMap) {

@@ -53,11 +53,14 @@ export async function createTestDb(options: { stream?: boolean } = {}): Promise<
   };
 }
 
-/** Every item of one `type` ('allocation', 'pending', …) of a subnet, read straight from the table. */
+/**
+ * Every item of one `type` ('allocation', 'pending', …) of a subnet — or of every
+ * subnet, without `subnetId` — read straight from the table.
+ */
 export async function storedItems(
   ctx: IpamContext,
   type: string,
-  subnetId: string,
+  subnetId?: string,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
@@ -65,9 +68,11 @@ export async function storedItems(
     const page = await ctx.doc.send(
       new ScanCommand({
         TableName: ctx.tableName,
-        FilterExpression: '#type = :type AND subnetId = :subnet',
+        FilterExpression:
+          subnetId === undefined ? '#type = :type' : '#type = :type AND subnetId = :subnet',
         ExpressionAttributeNames: { '#type': 'type' },
-        ExpressionAttributeValues: { ':type': type, ':subnet': subnetId },
+        ExpressionAttributeValues:
+          subnetId === undefined ? { ':type': type } : { ':type': type, ':subnet': subnetId },
         ConsistentRead: true,
         ExclusiveStartKey: startKey,
       }),
