@@ -20,6 +20,16 @@
  *   holds nothing; no freeze of the stability window is left behind (liveness: the
  *   window would never move on again).
  *
+ * With readers (`read`: GET /subnets/{id}/allocations/{ip}, strongly consistent), also
+ * what linearizability asks of them (the ghosts `shown` and `unmade`):
+ *
+ * - a reader shows an address held by a request only if that request never answers it
+ *   as not made: an allocation that answers `retry` or `notFound` after, or before, a
+ *   reader showed its item held is a phantom (a crashed one may be linearized as made:
+ *   it is not checked here, but the next rule holds for it too);
+ * - once a reader has shown an item held, no later reader shows it free, or its subnet
+ *   gone, while that item is still live (hiding must be stable).
+ *
  * `Variant` switches off parts of the protocol, so a test can show that the search
  * finds what goes wrong without them.
  */
@@ -98,6 +108,27 @@ export interface Variant {
    * past it (`freeAt <= :now − ε`). Off: `freeAt <= :now`, the writer's clock as read.
    */
   readonly takeAllowsSkew: boolean;
+  /**
+   * A reader reads the allocation item first, then the subnet and counter (so it sees a
+   * change that may undo what it read). Off: the subnet first, as the API does today.
+   */
+  readonly readerItemFirst: boolean;
+  /**
+   * How phantoms (fast Puts undone after a change) are kept from readers:
+   * - `none`: not at all (readers show every live item of an existing subnet);
+   * - `stamp`: the page's sketch. A PATCH's recount stamps the live items it finds that
+   *   the new rules forbid (`kept = pv`); a reader hides an item written under an older
+   *   `pv` that the current rules forbid and that is not stamped; writers as before;
+   * - `decide`: the change decides, not the writer. A writer that reads `closed` waits
+   *   for the delete's outcome (gone: undo, 404; reopened: its item stands); one whose
+   *   `pv` moved and whose item the new rules forbid waits for the recount and keeps a
+   *   stamped item (the PATCH took effect, for allocations, at its recount's query),
+   *   else undoes. A reader that finds the counter `closed`, or an unstamped forbidden
+   *   item before the recount is done, retries; after it, it hides the unstamped item.
+   *   An item on a new gateway written under an older `pv` is never stamped (the PATCH's
+   *   ConditionCheck proved no legitimate one exists) and always hidden.
+   */
+  readonly phantoms: 'none' | 'stamp' | 'decide';
 }
 
 export const PROTOCOL: Variant = {
@@ -119,7 +150,15 @@ export const PROTOCOL: Variant = {
   fenceChecksWindow: true,
   exactFixLowersSoon: true,
   takeAllowsSkew: true,
+  readerItemFirst: false,
+  phantoms: 'none',
 };
+
+/** The protocol with the readers' rules that keep phantoms from them (see `phantoms`). */
+export const READERS_DECIDE: Variant = { ...PROTOCOL, readerItemFirst: true, phantoms: 'decide' };
+
+/** A step that cannot run yet (a process waiting on another): the search skips it. */
+const BLOCKED = Symbol('blocked');
 
 /** The protocol with the stability window (option a'). */
 export const WITH_WINDOW: Variant = { ...PROTOCOL, stabilityWindow: true };
@@ -154,6 +193,18 @@ interface Item {
   readonly allowed?: boolean;
   /** Ghost: the reuse delay its `freeAt` was computed with (leases). */
   readonly delay?: number;
+  /** The `pv` it was written under (undefined: 1, an item of the scenario's start). */
+  readonly pv?: number;
+  /** The `pv` of the recount that found it live though its rules forbid it (phantoms). */
+  readonly kept?: number;
+}
+
+/** What a reader read of the subnet and its counter. */
+interface SubnetSeen {
+  readonly deleted: boolean;
+  readonly config: Config;
+  readonly mode: Mode;
+  readonly recounted: number;
 }
 
 /** One process: its kind, where it is, and what it remembers between steps. */
@@ -184,6 +235,11 @@ interface Proc {
   computedSoon?: number | null;
   before?: Mode;
   epoch?: number;
+  /** A reader's read of the item (null: no live item), and of the subnet. */
+  got?: Item | null;
+  sub?: SubnetSeen;
+  /** A reader that retries after a change it saw in progress. */
+  retry?: boolean;
 }
 
 interface State {
@@ -201,6 +257,8 @@ interface State {
   procs: Proc[];
   /** What processes answered: `<id>:<answer>` (reporting only). */
   answers: string[];
+  /** The steps taken so far, `<id>.<step>` (reporting only). */
+  trace: string[];
   deleted: boolean;
   /** Ghost: addresses whose expired item the TTL deleted (an expired lease, but gone). */
   swept: number[];
@@ -211,6 +269,12 @@ interface State {
   /** The clock bound, and the window's length (constants of the scenario). */
   readonly epsilon: number;
   readonly windowLength: number;
+  /** The `pv` whose recount is done (phantoms ≠ none: the subnet records it). */
+  recounted: number;
+  /** Ghost: the holders a reader has shown holding an address. */
+  shown: string[];
+  /** Ghost: the allocations that answered `retry` or `notFound` after writing an item. */
+  unmade: string[];
 }
 
 export type Spec =
@@ -251,6 +315,8 @@ export type Spec =
    */
   | { readonly kind: 'thaw' }
   | { readonly kind: 'checkFull' }
+  /** GET /subnets/{id}/allocations/{address}: held by whom, free, or 404 (subnet gone). */
+  | { readonly kind: 'read'; readonly id?: string; readonly address: number }
   | { readonly kind: 'tick' }
   /** The table's TTL deleting the item of `address` once past its freeAt (ttl = freeAt). */
   | { readonly kind: 'ttl'; readonly address: number };
@@ -280,6 +346,8 @@ export interface SearchResult {
   readonly violation?: string;
   /** Every answer given on some path (`<id>:<answer>`): what the search exercised. */
   readonly answers: readonly string[];
+  /** The steps (`<id>.<step>`) of the path to the violation. */
+  readonly trace?: readonly string[];
 }
 
 const isFree = (s: State, a: number) => {
@@ -321,7 +389,7 @@ function releaseWithCounter(s: State, a: number, id: string, delay: number, v: V
 }
 
 /** Runs one step of process `p` in state `s` (mutates both; `s` is a copy). */
-function step(s: State, p: Proc, v: Variant): string | undefined {
+function step(s: State, p: Proc, v: Variant): string | undefined | typeof BLOCKED {
   const a = p.address;
   const answer = (what: string): undefined => {
     s.answers.push(`${p.id}:${what}`);
@@ -434,6 +502,7 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
             holder: p.id,
             freeAt: p.lease === undefined ? null : s.now + p.lease + view.delay,
             specific: p.specific,
+            pv: view.pv,
             ...(p.lease === undefined ? {} : { delay: view.delay }),
           };
           s.items[a] = { ...item, allowed: fits(s.config, a, item) };
@@ -453,7 +522,7 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
         case 'readAfter': {
           // A strongly consistent read of the counter: mode and pv.
           const mode = s.mode;
-          if (mode === 'closed') p.pc = 'undo';
+          if (mode === 'closed') p.pc = v.phantoms === 'decide' ? 'awaitDelete' : 'undo';
           else if (v.readAfterPv && s.config.pv !== p.view?.pv) p.pc = 'reload';
           else p.pc = mode === 'fast' ? 'answer' : 'reconcile';
           return;
@@ -465,7 +534,20 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
             !permits(s.config, a, p.specific) ||
             (item?.delay !== undefined && item.delay !== s.config.delay);
           p.view = s.config;
-          p.pc = forbidden ? 'undo' : 'readAfter';
+          p.pc = !forbidden ? 'readAfter' : v.phantoms === 'decide' ? 'awaitRecount' : 'undo';
+          return;
+        }
+        case 'awaitDelete': // (decide) Read the subnet again until the delete is over.
+          if (s.mode === 'closed' && !s.deleted) return BLOCKED;
+          p.pc = s.deleted ? 'undo' : 'readAfter';
+          return;
+        case 'awaitRecount': {
+          // (decide) Read the subnet again until the recount is done: a stamped item is
+          // an allocation it counted (made before the change took effect); else undo.
+          if (s.recounted < s.config.pv) return BLOCKED;
+          const kept = isMine(s, a, p.id) && s.items[a]?.kept === s.recounted;
+          p.view = s.config;
+          p.pc = kept ? 'readAfter' : 'undo';
           return;
         }
         case 'reconcile': // ConditionCheck (reqToken) + DELETE free :o, lower soon.
@@ -477,6 +559,9 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           return;
         case 'undo': // Taken back, shaped as a release (the shard may be sealing or exact).
           if (isMine(s, a, p.id)) releaseWithCounter(s, a, p.id, 0, v);
+          if (s.shown.includes(p.id))
+            return `a reader was shown ${p.id}'s allocation of ${a}, which it then undid (a phantom)`;
+          s.unmade = [...s.unmade, p.id].sort();
           return answer(s.mode === 'closed' ? 'notFound' : 'retry');
         case 'answer':
           return answerAllocation();
@@ -499,6 +584,7 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
             freeAt,
             specific: p.specific,
             allowed: true,
+            pv: view.pv,
             ...(p.lease === undefined ? {} : { delay: view.delay }),
           };
           removeFree(s, a);
@@ -636,6 +722,14 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
             p.pc = 'reopen';
             return;
           }
+          // With readers the subnet's removal is its own write (a reader may come between).
+          if (s.procs.some((q) => q.kind === 'read')) {
+            p.pc = 'remove';
+            return;
+          }
+          s.deleted = true;
+          return answer('deleted');
+        case 'remove': // TransactWriteItems: the subnet and its counters deleted.
           s.deleted = true;
           return answer('deleted');
         case 'reopen':
@@ -647,12 +741,14 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
       }
       return;
     case 'patch': {
+      if (p.pc === 'recount') return recount(s, p, v, answer);
       // One TransactWriteItems: the subnet, every counter's pv + 1, and for a new
       // gateway a ConditionCheck that no live item holds it.
       if (fenceRefused()) return;
       const change = p.change ?? {};
       if (change.gateway !== undefined && change.gateway !== null && !isFree(s, change.gateway))
         return answer('ipAlreadyAllocated');
+      p.view = s.config; // The rules before (the recount's stamps look at them).
       s.config = { ...s.config, ...change, pv: s.config.pv + 1 };
       // Existing allocations stay where they are: an item that fits the new rules is
       // one the rules allowed at this moment.
@@ -661,8 +757,14 @@ function step(s: State, p: Proc, v: Variant): string | undefined {
           ? item
           : { ...item, allowed: true },
       );
+      if (v.phantoms !== 'none') {
+        p.pc = 'recount'; // Then the recount reads the truth (and stamps what it keeps).
+        return;
+      }
       return answer('patched');
     }
+    case 'read':
+      return read(s, p, v, answer);
     case 'checkFull':
       // Read the subnet (its pools, its pv), then the counter. Where nothing changes the
       // subnet, reading it apart makes no order that reading both at once does not.
@@ -695,6 +797,93 @@ function readFull(
   if (free !== undefined) return `SUBNET_EXHAUSTED while address ${free} is free`;
   return answer('full');
 }
+
+/**
+ * A PATCH's recount (phantoms ≠ none): a consistent Query of the shard, then a
+ * conditional UpdateItem (reqToken) per live item the new rules forbid that the old
+ * ones allowed (or that the last recount kept): `kept = pv`. Not on the new gateway: a
+ * live item there was written after the commit (the ConditionCheck saw none). Then the
+ * subnet records `recounted = pv`. One step: the scenarios have at most one such item.
+ */
+function recount(s: State, p: Proc, v: Variant, answer: (what: string) => undefined) {
+  const before = p.view as Config;
+  const c = s.config;
+  s.items = s.items.map((item, i) => {
+    if (item === null || isFree(s, i) || fits(c, i, item) || i === c.gateway) return item;
+    if (!fits(before, i, item) && item.kept !== before.pv) return item;
+    // (decide) The change takes effect, for allocations, at this query: what it keeps
+    // was made under the rules then in force.
+    return { ...item, kept: c.pv, ...(v.phantoms === 'decide' ? { allowed: true } : {}) };
+  });
+  s.recounted = c.pv;
+  return answer('patched');
+}
+
+/**
+ * A reader: GET /subnets/{id}/allocations/{address}, strongly consistent, as two reads
+ * (the subnet with its counter, and the allocation item) in the variant's order.
+ */
+function read(
+  s: State,
+  p: Proc,
+  v: Variant,
+  answer: (what: string) => undefined,
+): string | undefined | typeof BLOCKED {
+  const a = p.address;
+  const readItem = () => {
+    const item = s.items[a];
+    p.got = item === null || item === undefined || isFree(s, a) ? null : item;
+  };
+  const readSubnet = () => {
+    p.sub = { deleted: s.deleted, config: s.config, mode: s.mode, recounted: s.recounted };
+  };
+  if (p.pc === 'start') {
+    // (decide) A retry waits for the change it saw to be over.
+    const inChange = (s.mode === 'closed' && !s.deleted) || s.recounted < s.config.pv;
+    if (p.retry === true && inChange) return BLOCKED;
+    if (v.readerItemFirst) readItem();
+    else readSubnet();
+    p.pc = 'second';
+    return;
+  }
+  // The third read: the item again, after a subnet read that showed the recount done
+  // (the first read of it may have come before the recount's stamp).
+  const third = p.pc === 'third';
+  if (third || !v.readerItemFirst) {
+    if (p.sub?.deleted !== true) readItem();
+  } else readSubnet();
+  const sub = p.sub as SubnetSeen;
+  const got = sub.deleted ? (s.items[a] ?? null) : (p.got ?? null);
+  const retry = (): undefined => {
+    p.pc = 'start';
+    p.retry = true;
+    return undefined;
+  };
+  const hide = (what: string) => {
+    if (got !== null && !isFreeItem(got, s.now) && s.shown.includes(got.holder))
+      return `a reader was shown ${got.holder}'s allocation of ${a}, then a later one ${what} while it was live`;
+    return answer(what);
+  };
+  if (sub.deleted) return hide('404');
+  if (v.phantoms === 'decide' && sub.mode === 'closed') return retry();
+  if (got === null) return answer('free');
+  if (v.phantoms !== 'none' && (got.pv ?? 1) < sub.config.pv && !fits(sub.config, a, got)) {
+    const stampable = a !== sub.config.gateway;
+    const stamped = got.kept === sub.config.pv;
+    if (stampable && !stamped && sub.recounted >= sub.config.pv && v.readerItemFirst && !third) {
+      p.pc = 'third';
+      return;
+    }
+    if (!stampable || (!stamped && sub.recounted >= sub.config.pv)) return hide('free');
+    if (!stamped) return v.phantoms === 'decide' ? retry() : hide('free');
+  }
+  if (s.unmade.includes(got.holder))
+    return `a reader was shown ${got.holder}'s allocation of ${a}, which it answered as not made (a phantom)`;
+  if (!s.shown.includes(got.holder)) s.shown = [...s.shown, got.holder].sort();
+  return answer(`held:${got.holder}`);
+}
+
+const isFreeItem = (item: Item, now: number) => item.freeAt !== null && item.freeAt <= now;
 
 /** A renewal's UpdateItem (reqToken, live): the new freeAt, or undefined if it is gone. */
 function renewItem(s: State, p: Proc): number | undefined {
@@ -757,12 +946,16 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
       pc: 'start',
     })),
     answers: [],
+    trace: [],
     deleted: false,
     swept: [],
     stableUntil: scenario.stableUntil ?? 0,
     frozen: [],
     epsilon: scenario.epsilon ?? 1,
     windowLength: scenario.window ?? 2,
+    recounted: 1,
+    shown: [],
+    unmade: [],
   };
   const seen = new Set<string>();
   const answers = new Set<string>();
@@ -781,18 +974,24 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
           states: seen.size,
           violation: `${broken} (answers: ${s.answers.join(', ')})`,
           answers: [...answers],
+          trace: s.trace,
         };
       continue;
     }
+    let moved = false;
     for (const p of runnable) {
       const i = s.procs.indexOf(p);
       const next = copy(s);
+      next.trace.push(`${p.id}.${p.pc}`);
       const broken = step(next, next.procs[i] as Proc, variant);
+      if (broken === BLOCKED) continue;
+      moved = true;
       if (broken !== undefined)
         return {
           states: seen.size,
           violation: `${broken} (answers: ${s.answers.join(', ')})`,
           answers: [...answers],
+          trace: next.trace,
         };
       stack.push(next);
       // A crash between two requests: the process never runs again (one that has not
@@ -806,24 +1005,33 @@ export function search(scenario: Scenario, variant: Variant = PROTOCOL): SearchR
         stack.push(crashed);
       }
     }
+    // Every process left waits on one that will never act (it crashed): they time out,
+    // like crashed Lambdas, and what is left must keep the promises.
+    const broken = moved ? undefined : finalCheck(s);
+    if (broken !== undefined)
+      return {
+        states: seen.size,
+        violation: `${broken}, processes left waiting (answers: ${s.answers.join(', ')})`,
+        answers: [...answers],
+        trace: s.trace,
+      };
   }
   return { states: seen.size, answers: [...answers].sort() };
 }
 
+const itemKey = (item: Item) =>
+  `${item.holder}@${item.freeAt}${item.specific ? 's' : ''}${item.allowed === false ? '!' : ''}/${item.delay ?? ''}/${item.pv ?? ''}/${item.kept ?? ''}`;
+
 /** What decides the future of a state (the answers only report the past). */
 function keyOf(s: State): string {
-  const items = s.items.map((item) =>
-    item === null
-      ? '-'
-      : `${item.holder}@${item.freeAt}${item.specific ? 's' : ''}${item.allowed === false ? '!' : ''}/${item.delay ?? ''}`,
-  );
+  const items = s.items.map((item) => (item === null ? '-' : itemKey(item)));
   const config = (c: Config | undefined) =>
     c === undefined ? '' : `${c.pv}:${c.pools.join('.')}:${c.gateway}:${c.delay}`;
   const procs = s.procs.map(
     (p) =>
-      `${p.pc}/${p.seen ?? ''}/${config(p.view)}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}/${p.epoch ?? ''}/${p.stableSeen ?? ''}/${p.gate ?? ''}/${p.oldFreeAt ?? ''}`,
+      `${p.pc}/${p.seen ?? ''}/${config(p.view)}/${p.computed ?? ''}/${p.computedSoon ?? ''}/${p.before ?? ''}/${p.epoch ?? ''}/${p.stableSeen ?? ''}/${p.gate ?? ''}/${p.oldFreeAt ?? ''}/${p.got === undefined ? '' : p.got === null ? '-' : itemKey(p.got)}/${p.sub === undefined ? '' : `${p.sub.deleted}${config(p.sub.config)}${p.sub.mode}${p.sub.recounted}`}/${p.retry ?? ''}`,
   );
-  return `${items.join()}|${s.swept.join()}|${s.now}|${config(s.config)}|${s.mode}|${s.free.join()}|${s.soon}|${s.epoch}|${s.closer}|${s.deleted}|${s.stableUntil}|${s.frozen.join('.')}|${procs.join(';')}`;
+  return `${items.join()}|${s.swept.join()}|${s.now}|${config(s.config)}|${s.mode}|${s.free.join()}|${s.soon}|${s.epoch}|${s.closer}|${s.deleted}|${s.stableUntil}|${s.frozen.join('.')}|${s.recounted}|${s.shown.join()}|${s.unmade.join()}|${procs.join(';')}`;
 }
 
 function copy(s: State): State {
@@ -833,5 +1041,6 @@ function copy(s: State): State {
     free: [...s.free],
     procs: s.procs.map((p) => ({ ...p })),
     answers: [...s.answers],
+    trace: [...s.trace],
   };
 }
