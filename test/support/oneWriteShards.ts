@@ -50,23 +50,26 @@ export interface ShardsVariant {
    */
   readonly readerChecksGroup: boolean;
   /**
-   * "Full?" reads the subnet and every counter in one TransactGetItems (atomic). Off:
-   * one BatchGetItem, which reads each item apart (the subnet, then counter 0, then 1).
+   * How "full?" reads the subnet and every counter:
+   * - `transact`: one TransactGetItems (atomic, ≤ 100 items: 64 counters and the subnet);
+   * - `batch`: one BatchGetItem, which reads each item apart (the subnet, counter 0, 1);
+   * - `twice`: a BatchGetItem of the counters twice over, full only if both say so (a
+   *   double collect without versions: the page's other candidate fix).
    */
-  readonly fullAtomic: boolean;
+  readonly fullRead: 'transact' | 'batch' | 'twice';
 }
 
 export const SHARDS_PROTOCOL: ShardsVariant = {
   readAfter: 'one',
   readerChecksGroup: true,
-  fullAtomic: true,
+  fullRead: 'transact',
 };
 
 /** The page as written: a read after per fast shard, per-item readers, BatchGetItem. */
 export const SHARDS_AS_PAGE: ShardsVariant = {
   readAfter: 'everyFast',
   readerChecksGroup: false,
-  fullAtomic: false,
+  fullRead: 'batch',
 };
 
 const BLOCKED = Symbol('blocked');
@@ -537,7 +540,7 @@ function checkFull(
     p.view = s.config;
     p.fullSoFar = true;
     if (allHeld(s)) p.sawFull = true; // The call has begun.
-    if (!v.fullAtomic) {
+    if (v.fullRead !== 'transact') {
       p.pc = 'counter';
       return;
     }
@@ -545,10 +548,11 @@ function checkFull(
     if (each.includes('retry')) return answer('retry');
     return conclude(each.every((full) => full === true));
   }
-  const full = readCounter(p.i);
+  const n = s.shards.length;
+  const full = readCounter(p.i % n);
   if (full === 'retry') return answer('retry');
   p.fullSoFar = p.fullSoFar === true && full;
-  if (p.i < s.shards.length - 1) {
+  if (p.i < n * (v.fullRead === 'twice' ? 2 : 1) - 1) {
     p.i += 1;
     return;
   }
