@@ -8,7 +8,7 @@
  *
  * Left out, because the one-shard model checks them per shard and nothing here
  * crosses shards: leases, the clock and `soon`, cool-downs, the gateway, the
- * stability window, crashes, the exact write's fix-up of a late fast Put.
+ * stability window, the exact write's fix-up of a late fast Put.
  *
  * Every step is one DynamoDB request, atomic as DynamoDB makes it; a delete fences
  * and queries the shards one by one, and a recount queries them one by one. The
@@ -128,6 +128,12 @@ export interface ShardsScenario {
   /** Default: every offset of every shard. */
   readonly pools?: readonly (readonly number[])[];
   readonly procs: readonly ShardsSpec[];
+  /**
+   * The processes (ids) that may stop for good between two of their requests. Its
+   * residue is then the audit's (a deleted subnet's items, a request's forbidden items
+   * left behind); the readers' rules are checked all the same.
+   */
+  readonly crashes?: readonly string[];
 }
 
 export interface ShardsResult {
@@ -634,6 +640,12 @@ export function searchShards(
         };
       markFull(next);
       stack.push(next);
+      if (scenario.crashes?.includes(p.id) === true && p.pc !== 'start') {
+        const crashed = copy(s);
+        (crashed.procs[s.procs.indexOf(p)] as Proc).pc = 'done';
+        crashed.answers.push(`${p.id}:crashed`);
+        stack.push(crashed);
+      }
     }
     if (!moved) {
       const broken = runnable.length > 0 ? 'processes left waiting' : finalCheck(s);

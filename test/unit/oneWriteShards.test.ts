@@ -117,6 +117,12 @@ describe('a count request across two shards', () => {
         expect(result.answers).toEqual(expect.arrayContaining(['C:ok', 'C:retry']));
       }
     });
+
+    it('a request that crashes before its undo leaves it to the audit; readers hide it, for good', () => {
+      const result = searchShards({ ...poolsSplit, crashes: ['C'] }, SHARDS_PROTOCOL);
+      expect(result.violation).toBeUndefined();
+      expect(result.answers).toEqual(expect.arrayContaining(['C:crashed', 'C:retry']));
+    });
   });
 
   describe('which counters it reads after its commit', () => {
