@@ -37,7 +37,8 @@ export async function pick(
   let consistent = false;
   for (;;) {
     if (entry.counters === undefined || views.ctx.now() - entry.countersAt > views.cacheMs) {
-      entry.counters = await readCounters(views.ctx, subnet, consistent);
+      // The consistent pass decides "full": on the counters as of one instant.
+      entry.counters = await readCounters(views.ctx, subnet, consistent ? 'atomic' : false);
       entry.countersAt = views.ctx.now();
       fresh = true;
     }

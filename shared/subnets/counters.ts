@@ -12,13 +12,22 @@ import {
   BatchGetCommand,
   type BatchGetCommandOutput,
   GetCommand,
+  TransactGetCommand,
+  type TransactGetCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { AllocationContentionError, SubnetNotFoundError } from '../errors.js';
 import type { IpamContext } from '../store/context.js';
 import { keys, PREFIX, parseBlockSort, parseShardPartition } from '../store/keys.js';
 import { queryPages } from '../store/query.js';
-import { backoffMs, isConditionalCheckFailed, RETRY, sleep } from '../store/retry.js';
+import {
+  backoffMs,
+  isConditionalCheckFailed,
+  isRetryableAwsError,
+  isRetryableCancellation,
+  RETRY,
+  sleep,
+} from '../store/retry.js';
 import type { TransactItem } from '../store/transactions.js';
 import { blockFromItem } from './blocks.js';
 import { addressAt, geometryOf, shardRange } from './geometry.js';
@@ -67,20 +76,34 @@ export function fencedVersion(configVersion: number): number {
 }
 
 /**
- * Reads every shard counter of a subnet (one BatchGet per 100 shards), recounting
- * any shard still counted under an older configVersion (or fenced for a recount).
- * A counter an eventually consistent read does not find is read again consistently
- * before the subnet is called gone: right after a create, such a read may not see
- * the counters yet.
+ * How the counters are read: eventually consistent, strongly consistent, or
+ * `'atomic'` — all of them as of one instant (TransactGetItems). A BatchGet reads
+ * each item at its own moment: a release in one shard read before it and an
+ * allocation in another read after it would sum to "full" although an address was
+ * free at every moment (test/unit/oneWriteShards.test.ts finds that order), so
+ * "full" is decided on an atomic read.
+ */
+export type CounterRead = boolean | 'atomic';
+
+/**
+ * Reads every shard counter of a subnet (one BatchGet per 100 shards, or one
+ * TransactGetItems of the ≤ 64), recounting any shard still counted under an older
+ * configVersion (or fenced for a recount). A counter an eventually consistent read
+ * does not find is read again consistently before the subnet is called gone: right
+ * after a create, such a read may not see the counters yet.
  */
 export async function readCounters(
   ctx: IpamContext,
   subnet: Subnet,
-  consistent = false,
+  read: CounterRead = false,
 ): Promise<ShardCounter[]> {
   const { shardCount } = geometryOf(subnet.cidr);
   const wanted = Array.from({ length: shardCount }, (_, shard) => shard);
-  const found = await storedCounters(ctx, subnet.id, wanted, consistent);
+  const consistent = read !== false;
+  const found =
+    read === 'atomic'
+      ? await countersAtOnce(ctx, subnet.id, wanted)
+      : await storedCounters(ctx, subnet.id, wanted, consistent);
   const missing = wanted.filter((shard) => !found.has(shard));
   if (missing.length > 0 && !consistent) {
     for (const [shard, counter] of await storedCounters(ctx, subnet.id, missing, true)) {
@@ -97,6 +120,41 @@ export async function readCounters(
     );
   }
   return counters;
+}
+
+/** The counters of `shards` (≤ 100) as of one instant; a missing counter is absent. */
+async function countersAtOnce(
+  ctx: IpamContext,
+  subnetId: string,
+  shards: readonly number[],
+): Promise<Map<number, ShardCounter>> {
+  const command = new TransactGetCommand({
+    TransactItems: shards.map((shard) => ({
+      Get: { TableName: ctx.tableName, Key: keys.counter(subnetId, shard) },
+    })),
+  });
+  let result: TransactGetCommandOutput | undefined;
+  for (let attempt = 0; result === undefined; attempt++) {
+    try {
+      result = await ctx.doc.send(command);
+    } catch (error) {
+      // Cancelled while a transaction is writing one of them (TransactionConflict).
+      if (!isRetryableCancellation(error) && !isRetryableAwsError(error)) throw error;
+      if (attempt + 1 >= RETRY.attempts) {
+        throw new AllocationContentionError(
+          `The usage counters of subnet ${subnetId} are changing under concurrent requests; retry shortly.`,
+        );
+      }
+      await sleep(backoffMs(attempt));
+    }
+  }
+  const found = new Map<number, ShardCounter>();
+  for (const [i, response] of (result.Responses ?? []).entries()) {
+    const shard = shards[i];
+    if (response.Item !== undefined && shard !== undefined)
+      found.set(shard, counterFromItem(shard, response.Item));
+  }
+  return found;
 }
 
 /** The counters of `shards` as stored (no recount), by shard; a missing counter is absent. */

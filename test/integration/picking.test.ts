@@ -6,6 +6,7 @@
  * would write (test/support/prefill.ts); requests are counted by an SDK middleware.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SubnetExhaustedError } from '../../shared/errors.js';
 import { formatIp } from '../../shared/net/address.js';
 import { sampleWithoutReplacement } from '../../shared/net/random.js';
 import { addressAt, geometryOf } from '../../shared/subnets/geometry.js';
@@ -42,6 +43,25 @@ function countedAllocator(count: RequestCount): TextAllocator {
 }
 
 describe('picking', () => {
+  it('decides a subnet of several shards full on its counters as of one instant', async () => {
+    // A /23 is two shards; one pool address in each. A BatchGet reads each counter at
+    // its own moment, so a release in one and an allocation in the other between the
+    // two reads would sum to "full" while an address was free all along
+    // (test/unit/oneWriteShards.test.ts): "full" is read with one TransactGetItems.
+    const { id } = await subnet('10.66.0.0/23', {
+      allocationPools: [
+        { start: '10.66.0.10', end: '10.66.0.10' },
+        { start: '10.66.1.10', end: '10.66.1.10' },
+      ],
+    });
+    const count = new RequestCount();
+    const allocator = countedAllocator(count);
+    await allocator.allocate(id, { count: 2 });
+    count.reset();
+    await expect(allocator.allocate(id, {})).rejects.toBeInstanceOf(SubnetExhaustedError);
+    expect(count.byCommand.get('TransactGetItems')).toBe(1);
+  });
+
   it('finds the last free addresses of a huge shard (a /11) without contention, in few requests', {
     timeout: 300_000,
   }, async () => {
