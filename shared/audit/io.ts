@@ -7,7 +7,6 @@ import {
   GetCommand,
   QueryCommand,
   type QueryCommandOutput,
-  TransactGetCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -18,6 +17,7 @@ import {
   isRetryableAwsError,
   isTransactionCanceled,
 } from '../store/retry.js';
+import { transactGet } from '../store/transactGet.js';
 import type { TransactItem } from '../store/transactions.js';
 import type { CapacityMeter } from './auditStore.js';
 import type { Key } from './checkpoint.js';
@@ -53,16 +53,9 @@ export class AuditIo {
 
   /** Several items as of one instant (TransactGetItems); undefined where an item is missing. */
   async snapshot(itemKeys: Key[]): Promise<(Item | undefined)[]> {
-    const result = await this.ctx.doc.send(
-      new TransactGetCommand({
-        TransactItems: itemKeys.map((key) => ({
-          Get: { TableName: this.ctx.tableName, Key: key },
-        })),
-        ReturnConsumedCapacity: 'TOTAL',
-      }),
-    );
-    this.meter.read(result.ConsumedCapacity);
-    return itemKeys.map((_, index) => result.Responses?.[index]?.Item);
+    const { items, consumed } = await transactGet(this.ctx, itemKeys);
+    this.meter.read(consumed);
+    return items;
   }
 
   /** Whether a multi-step request of the subnet is in flight (a consistent read). */

@@ -12,8 +12,6 @@ import {
   BatchGetCommand,
   type BatchGetCommandOutput,
   GetCommand,
-  TransactGetCommand,
-  type TransactGetCommandOutput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { AllocationContentionError, SubnetNotFoundError } from '../errors.js';
@@ -28,6 +26,7 @@ import {
   RETRY,
   sleep,
 } from '../store/retry.js';
+import { transactGet } from '../store/transactGet.js';
 import type { TransactItem } from '../store/transactions.js';
 import { blockFromItem } from './blocks.js';
 import { addressAt, geometryOf, shardRange } from './geometry.js';
@@ -128,15 +127,11 @@ async function countersAtOnce(
   subnetId: string,
   shards: readonly number[],
 ): Promise<Map<number, ShardCounter>> {
-  const command = new TransactGetCommand({
-    TransactItems: shards.map((shard) => ({
-      Get: { TableName: ctx.tableName, Key: keys.counter(subnetId, shard) },
-    })),
-  });
-  let result: TransactGetCommandOutput | undefined;
-  for (let attempt = 0; result === undefined; attempt++) {
+  const wanted = shards.map((shard) => keys.counter(subnetId, shard));
+  let items: (Record<string, unknown> | undefined)[] | undefined;
+  for (let attempt = 0; items === undefined; attempt++) {
     try {
-      result = await ctx.doc.send(command);
+      items = (await transactGet(ctx, wanted)).items;
     } catch (error) {
       // Cancelled while a transaction is writing one of them (TransactionConflict).
       if (!isRetryableCancellation(error) && !isRetryableAwsError(error)) throw error;
@@ -149,10 +144,9 @@ async function countersAtOnce(
     }
   }
   const found = new Map<number, ShardCounter>();
-  for (const [i, response] of (result.Responses ?? []).entries()) {
+  for (const [i, item] of items.entries()) {
     const shard = shards[i];
-    if (response.Item !== undefined && shard !== undefined)
-      found.set(shard, counterFromItem(shard, response.Item));
+    if (item !== undefined && shard !== undefined) found.set(shard, counterFromItem(shard, item));
   }
   return found;
 }
