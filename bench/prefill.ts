@@ -88,6 +88,7 @@ function allocationItem(
     createdBy: UNKNOWN_WHO.actor,
     ...writerStamps(UNKNOWN_WHO),
     reqToken,
+    pv: subnet.configVersion,
   };
 }
 

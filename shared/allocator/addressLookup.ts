@@ -19,6 +19,7 @@ import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { coolingUntil } from '../subnets/blocks.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
+import { isLive } from '../subnets/holding.js';
 import { inPools, usesEveryAddress } from '../subnets/rules.js';
 import type { Subnet } from '../subnets/subnet.js';
 import { loadSubnet } from '../subnets/subnets.js';
@@ -134,20 +135,22 @@ async function placeIn(
     throw error;
   }
   const pos = positionOf(geometryOf(subnet.cidr), ip.value);
-  const stored = await ctx.doc.send(
+  const result = await ctx.doc.send(
     new GetCommand({
       TableName: ctx.tableName,
       Key: keys.allocation(subnet.id, pos.shard, ip),
       ConsistentRead: true,
     }),
   );
-  const item = stored.Item as AllocationItem | undefined;
+  const stored = result.Item as AllocationItem | undefined;
+  // A tombstone is no allocation: it is the release's cool-down the block shows.
+  const item = stored?.releasedAt === undefined ? stored : undefined;
   const pooled = inPools(subnet.pools, ip.value);
   const now = nowSeconds(ctx);
   // A live allocation is never in a cool-down, nor is the gateway (a PATCH may move it
   // onto an address that was cooling down, or onto an expired lease); otherwise the
   // block says whether the address is.
-  const live = item !== undefined && (item.ttl === undefined || item.ttl > now);
+  const live = item !== undefined && isLive(item, ctx.now());
   const gateway = !live && subnet.gateway !== null && ip.value === subnet.gateway;
   // When its release cool-down ends (epoch seconds), if it is in one now.
   const until =

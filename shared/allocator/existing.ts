@@ -14,7 +14,13 @@ import { backoffMs, RETRY, retryRead, sleep } from '../store/retry.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
 import type { Subnet } from '../subnets/subnet.js';
 import { loadSubnet } from '../subnets/subnets.js';
-import { type AllocationItem, type AllocationView, viewFromItem, withOwnerIndex } from './items.js';
+import {
+  type AllocationItem,
+  type AllocationView,
+  leaseFields,
+  viewFromItem,
+  withOwnerIndex,
+} from './items.js';
 import { nowSeconds, readAllocation } from './reads.js';
 import { transact } from './transact.js';
 import type { SubnetViews } from './views.js';
@@ -67,7 +73,10 @@ export async function updateAllocation(
     const g = geometryOf(subnet.cidr);
     const pos = positionOf(g, ip.value);
     const now = nowSeconds(ctx);
-    const expiry = input.ttlSeconds === undefined ? current.ttl : now + input.ttlSeconds;
+    const lease: Partial<AllocationItem> =
+      input.ttlSeconds === undefined
+        ? {}
+        : leaseFields(now + input.ttlSeconds, subnet.reuseDelaySeconds);
     // The previous writer's request id must not stay on a change made without one.
     const { requestId: _previousRequest, ...kept } = current;
     const next: AllocationItem = {
@@ -75,12 +84,15 @@ export async function updateAllocation(
       owner: input.owner === undefined ? current.owner : input.owner,
       description: input.description === undefined ? current.description : input.description,
       tags: input.tags ?? current.tags,
-      expiresAt: expiry === undefined ? null : new Date(expiry * 1000).toISOString(),
-      ...(expiry === undefined ? {} : { ttl: expiry }),
+      // A new lease end: held until it plus the cool-down in force now (the counter's
+      // `pv` condition below fences that delay).
+      ...lease,
       rev: newRevision(),
       updatedAt: new Date(ctx.now()).toISOString(),
       ...writerStamps(whoOf(ctx)),
     };
+    // The old lease's cool-down start must not stay on a new lease without one.
+    if (input.ttlSeconds !== undefined && lease.coolFrom === undefined) delete next.coolFrom;
     const writes: PlannedWrite[] = [
       {
         kind: 'item',

@@ -24,13 +24,36 @@ export interface AllocationView {
   updatedBy: string | null;
 }
 
-/** The stored allocation item: the view plus its keys, lease TTL and writer token. */
+/**
+ * The stored allocation item: the view plus its keys, when the address is free
+ * again, and the writer's token. It is the address's whole truth about holding:
+ * a live allocation, a lease (live until `expiresAt`, held until `ttl`), or a
+ * release's cool-down (a tombstone, with `releasedAt`).
+ */
 export interface AllocationItem extends AllocationView {
   pk: string;
   sk: string;
   type: 'allocation';
-  /** Lease expiry, epoch seconds (the table's TTL attribute). */
+  /**
+   * When the address is free to take again, epoch seconds (the page's `freeAt`;
+   * it is the table's TTL attribute, so the TTL never removes an item that still
+   * holds its address): a lease's expiry plus the subnet's cool-down, or a
+   * tombstone's release time plus it. Absent on an allocation without a lease.
+   */
   ttl?: number;
+  /**
+   * When the cool-down before `ttl` begins or began (epoch seconds): a lease's
+   * expiry, or the release. Present only where `ttl` includes a cool-down, so a
+   * taker knows nobody holds the address at `ttl` and needs no clock margin
+   * (subnets/holding.ts `takeoverCondition`).
+   */
+  coolFrom?: number;
+  /** The subnet's configVersion the writer decided on (pools, gateway, delay). */
+  pv?: number;
+  /** A tombstone: the release that began its cool-down (ISO, to the millisecond). */
+  releasedAt?: string;
+  /** A tombstone: who released it (absent when the releaser was not known). */
+  releasedBy?: string;
   /** The request that wrote it: releases and undos match it, so they never hit a successor. */
   reqToken: string;
   /**
@@ -51,6 +74,23 @@ export interface AllocationItem extends AllocationView {
   updatedAt?: string;
   gsi1pk?: string;
   gsi1sk?: string;
+}
+
+/**
+ * The lease attributes of an item whose lease ends at `expiry` (epoch seconds, or
+ * null for none) under a cool-down of `delaySeconds`: its `expiresAt`, when it is
+ * free again (`ttl`), and when the cool-down begins (`coolFrom`).
+ */
+export function leaseFields(
+  expiry: number | null,
+  delaySeconds: number,
+): Pick<AllocationItem, 'expiresAt' | 'ttl' | 'coolFrom'> {
+  if (expiry === null) return { expiresAt: null };
+  return {
+    expiresAt: new Date(expiry * 1000).toISOString(),
+    ttl: expiry + delaySeconds,
+    ...(delaySeconds > 0 ? { coolFrom: expiry } : {}),
+  };
 }
 
 /** What an allocation request writes into each of its items, already formatted. */
@@ -119,11 +159,11 @@ export function allocationItem(
       tags: details.tags,
       macAddress: details.macAddress,
       createdAt: new Date(nowMs).toISOString(),
-      expiresAt: details.expiry === null ? null : new Date(details.expiry * 1000).toISOString(),
-      ...(details.expiry === null ? {} : { ttl: details.expiry }),
+      ...leaseFields(details.expiry, subnet.reuseDelaySeconds),
       createdBy: details.who.actor,
       ...writerStamps(details.who),
       reqToken: token,
+      pv: subnet.configVersion,
     },
     ip,
   );

@@ -10,9 +10,9 @@ import { ownerAllocationsScope, subnetAllocationsScope } from '../store/cursorSc
 import { keys, PREFIX } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { type Geometry, geometryOf, positionOf } from '../subnets/geometry.js';
+import { liveFilter } from '../subnets/holding.js';
 import { loadSubnet } from '../subnets/subnets.js';
 import { type AllocationItem, type AllocationView, viewFromItem } from './items.js';
-import { nowSeconds } from './reads.js';
 
 /** A subnet's live allocations in address order, or only `owner`'s. */
 export async function listSubnetAllocations(
@@ -35,18 +35,18 @@ export async function listSubnetAllocations(
     ? { pk: keys.shardPartition(subnet.id, shard), sk: cursor.sk }
     : undefined;
   const items: AllocationView[] = [];
+  const live = liveFilter(ctx.now());
   for (; shard < g.shardCount; shard++) {
     do {
       const page: QueryCommandOutput = await ctx.doc.send(
         new QueryCommand({
           TableName: ctx.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :ip)',
-          FilterExpression: 'attribute_not_exists(#ttl) OR #ttl > :now',
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          FilterExpression: live.FilterExpression,
           ExpressionAttributeValues: {
             ':pk': keys.shardPartition(subnet.id, shard),
             ':ip': PREFIX.allocation,
-            ':now': nowSeconds(ctx),
+            ...live.ExpressionAttributeValues,
           },
           Limit: query.limit - items.length,
           ExclusiveStartKey: startKey,
@@ -84,6 +84,7 @@ export async function listByOwner(
   const scope = ownerAllocationsScope(owner, sortPrefix);
   let startKey: Cursor | undefined = decodeCursor(scope, query.cursor);
   const items: AllocationView[] = [];
+  const live = liveFilter(ctx.now());
   do {
     const page: QueryCommandOutput = await ctx.doc.send(
       new QueryCommand({
@@ -91,11 +92,10 @@ export async function listByOwner(
         IndexName: 'gsi1',
         KeyConditionExpression:
           sortPrefix === '' ? 'gsi1pk = :pk' : 'gsi1pk = :pk AND begins_with(gsi1sk, :prefix)',
-        FilterExpression: 'attribute_not_exists(#ttl) OR #ttl > :now',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
+        FilterExpression: live.FilterExpression,
         ExpressionAttributeValues: {
           ':pk': keys.owner(owner),
-          ':now': Math.floor(ctx.now() / 1000),
+          ...live.ExpressionAttributeValues,
           ...(sortPrefix === '' ? {} : { ':prefix': sortPrefix }),
         },
         Limit: query.limit - items.length,

@@ -19,9 +19,9 @@ import { macAllocationsScope } from '../store/cursorScopes.js';
 import { keys } from '../store/keys.js';
 import { type Cursor, decodeCursor, encodeCursor, type Page } from '../store/paging.js';
 import { geometryOf, positionOf } from '../subnets/geometry.js';
+import { isLive } from '../subnets/holding.js';
 import { address, fromSubnetItem } from '../subnets/subnet.js';
 import { type AllocationItem, type AllocationView, viewFromItem } from './items.js';
-import { nowSeconds } from './reads.js';
 
 /** Subnets read per page of the subnet list. */
 const SUBNETS_PER_PAGE = 100;
@@ -36,7 +36,7 @@ export async function listByMac(
   const scope = macAllocationsScope(text);
   let startKey: Cursor | undefined = decodeCursor(scope, query.cursor);
   const items: AllocationView[] = [];
-  const now = nowSeconds(ctx);
+  const nowMs = ctx.now();
   do {
     const page: QueryCommandOutput = await ctx.doc.send(
       new QueryCommand({
@@ -63,8 +63,8 @@ export async function listByMac(
       candidates.map((candidate) => candidate.key),
     )) {
       const item = stored as unknown as AllocationItem;
-      const live = item.ttl === undefined || item.ttl > now;
-      if (live && item.macAddress === text) found.set(`${item.pk}\u0000${item.sk}`, item);
+      if (isLive(item, nowMs) && item.macAddress === text)
+        found.set(`${item.pk}\u0000${item.sk}`, item);
     }
     for (const [index, candidate] of candidates.entries()) {
       const item = found.get(`${candidate.key.pk}\u0000${candidate.key.sk}`);

@@ -5,6 +5,7 @@ import type { IpamContext } from '../store/context.js';
 import { keys, parseBlockSort } from '../store/keys.js';
 import { type BlockState, blockFromItem } from '../subnets/blocks.js';
 import { geometryOf, type Position, positionOf } from '../subnets/geometry.js';
+import { isLive } from '../subnets/holding.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { AllocationItem } from './items.js';
 
@@ -13,7 +14,7 @@ export function nowSeconds(ctx: IpamContext): number {
   return Math.floor(ctx.now() / 1000);
 }
 
-/** The live allocation item of an address, or undefined (expired leases are not live). */
+/** The live allocation item of an address, or undefined (ended leases and tombstones are not live). */
 export async function readAllocation(
   ctx: IpamContext,
   subnet: Subnet,
@@ -28,9 +29,7 @@ export async function readAllocation(
     }),
   );
   const item = result.Item as AllocationItem | undefined;
-  if (item === undefined) return undefined;
-  if (item.ttl !== undefined && item.ttl <= nowSeconds(ctx)) return undefined;
-  return item;
+  return item !== undefined && isLive(item, ctx.now()) ? item : undefined;
 }
 
 /** One block as stored; eventually consistent unless `consistent` (it only guides a pick). */

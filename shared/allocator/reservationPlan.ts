@@ -7,6 +7,7 @@
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
+import { takeoverCondition } from '../subnets/holding.js';
 import { inPools } from '../subnets/rules.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { Candidate } from './candidate.js';
@@ -150,9 +151,7 @@ export function planWrites(
       Put: {
         TableName: ctx.tableName,
         Item: allocationItem(subnet, candidate.value, details, nowMs, token),
-        ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
-        ExpressionAttributeNames: { '#ttl': 'ttl' },
-        ExpressionAttributeValues: { ':now': nowSeconds },
+        ...takeoverCondition(nowMs),
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     },

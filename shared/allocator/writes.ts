@@ -141,8 +141,11 @@ export function unchangedSince(item: AllocationItem) {
 }
 
 /**
- * Deletes the item as read, frees its offset and uncounts it. A guarded release
- * (`owner`) also states the owner in the item's condition. With `who`, the same
+ * Releases the item as read: its offset leaves the block and the counter. A
+ * guarded release (`owner`) also states the owner in the item's condition. Under
+ * a cool-down (the subnet's `reuseDelaySeconds` > 0) the item is not deleted but
+ * turned into a tombstone that holds the address until the cool-down ends and
+ * names the releaser; otherwise it is deleted and, with `who`, the same
  * transaction writes the release note that names the releaser (one more item);
  * without, none (the history's actor is then "unknown" either way).
  */
@@ -166,21 +169,19 @@ export function releaseWrites(
           ExpressionAttributeNames: { ...unchanged.ExpressionAttributeNames, '#owner': 'owner' },
           ExpressionAttributeValues: { ...unchanged.ExpressionAttributeValues, ':owner': owner },
         };
+  const key = keys.allocation(subnet.id, pos.shard, ip);
+  const cooled = subnet.reuseDelaySeconds > 0;
   return [
     {
       kind: 'item',
       value,
-      item: {
-        Delete: {
-          TableName: ctx.tableName,
-          Key: keys.allocation(subnet.id, pos.shard, ip),
-          ...condition,
-        },
-      },
+      item: cooled
+        ? tombstoneWrite(ctx, key, subnet.reuseDelaySeconds, condition, who)
+        : { Delete: { TableName: ctx.tableName, Key: key, ...condition } },
     },
     releaseBlockWrite(ctx, subnet, pos),
     releaseCounterWrite(ctx, subnet, pos, value, leased),
-    ...(who === undefined
+    ...(who === undefined || cooled
       ? []
       : [
           {
@@ -189,6 +190,55 @@ export function releaseWrites(
           },
         ]),
   ];
+}
+
+/**
+ * The item side of a release under a cool-down: the item becomes a tombstone —
+ * `releasedAt` (and `releasedBy`, `requestId` of the releaser, for the history),
+ * held until now + the delay (`ttl`, `coolFrom`), out of the owner index — so the
+ * item alone says the address is cooling down, and the TTL removes it after.
+ */
+function tombstoneWrite(
+  ctx: IpamContext,
+  key: Record<string, string>,
+  delaySeconds: number,
+  condition: {
+    ConditionExpression: string;
+    ExpressionAttributeNames: Record<string, string>;
+    ExpressionAttributeValues: Record<string, unknown>;
+  },
+  who: Who | undefined,
+): TransactItem {
+  const nowMs = ctx.now();
+  const now = Math.floor(nowMs / 1000);
+  const sets = ['releasedAt = :releasedAt', '#ttl = :free', 'coolFrom = :coolFrom'];
+  const removes = ['gsi1pk', 'gsi1sk'];
+  const values: Record<string, unknown> = {
+    ...condition.ExpressionAttributeValues,
+    ':releasedAt': new Date(nowMs).toISOString(),
+    ':free': now + delaySeconds,
+    ':coolFrom': now,
+  };
+  if (who === undefined) removes.push('releasedBy');
+  else {
+    sets.push('releasedBy = :releasedBy');
+    values[':releasedBy'] = who.actor;
+  }
+  if (who?.requestId == null) removes.push('requestId');
+  else {
+    sets.push('requestId = :requestId');
+    values[':requestId'] = who.requestId;
+  }
+  return {
+    Update: {
+      TableName: ctx.tableName,
+      Key: key,
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      ConditionExpression: condition.ConditionExpression,
+      ExpressionAttributeNames: { ...condition.ExpressionAttributeNames, '#ttl': TTL_ATTRIBUTE },
+      ExpressionAttributeValues: values,
+    },
+  };
 }
 
 /**

@@ -5,10 +5,10 @@
  */
 import { type AllocationItem, tokenAttribute } from '../allocator/index.js';
 import { keys } from '../store/keys.js';
-import { TTL_ATTRIBUTE } from '../store/table.js';
 import type { TransactItem } from '../store/transactions.js';
 import { blockFromItem, coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { positionOf } from '../subnets/geometry.js';
+import { notLiveCondition } from '../subnets/holding.js';
 import { forgetSighting, sight } from './auditStore.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
 import { type AuditScope, graceCutoffSeconds, seenLongEnough } from './scope.js';
@@ -52,7 +52,7 @@ export async function expiredLease(
         ip,
         detail:
           `The block's lease expired at ${isoSeconds(expiry)}, but the allocation item is ` +
-          `live until ${isoSeconds(Number(seen.item?.ttl ?? 0))}; left for a human to judge.`,
+          `live until ${String(seen.item?.expiresAt)}; left for a human to judge.`,
       },
       NotRepaired.REPORT_ONLY,
     );
@@ -214,9 +214,7 @@ function noLiveItem(scope: AuditScope, sh: ShardScan, seen: SeenOffset): Transac
     ConditionCheck: {
       TableName: scope.ctx.tableName,
       Key: key,
-      ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
-      ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
-      ExpressionAttributeValues: { ':now': Math.floor(scope.ctx.now() / 1000) },
+      ...notLiveCondition(scope.ctx.now()),
     },
   };
 }

@@ -50,12 +50,16 @@ export async function loneItem(
   const value = itemValue(item as unknown as Record<string, unknown>);
   const ip = ipText(sh, value);
   if (!isLive(item, sh.nowSeconds)) {
+    // When the item stops holding the address: the grace period counts from then.
     const expiry = Number(item.ttl ?? 0);
     const finding = {
       type: FindingType.EXPIRED_LEASE,
       subnetId: sh.subnet.id,
       ip,
-      detail: `The lease expired at ${isoSeconds(expiry)}; its allocation item is left over (the address is free).`,
+      detail:
+        item.releasedAt === undefined
+          ? `The lease expired at ${String(item.expiresAt)}; its allocation item is left over (the address is free).`
+          : `The address was released at ${item.releasedAt} (cooling down until ${isoSeconds(expiry)}); its tombstone is left over and its block does not hold it.`,
     };
     let outcome: Outcome;
     if (!settings.repair) outcome = NotRepaired.REPORT_ONLY;
@@ -105,12 +109,10 @@ export async function loneItem(
       ':offset': new Set([pos.offset]),
       ':tok': now.reqToken,
     };
+    // The block holds the offset as the item does: until its `ttl`, cooling from `coolFrom`.
     if (leased) values[':x'] = now.ttl;
-    // A lease taken back under a cool-down is held until its expiry plus the subnet's
-    // delay now (allocator/writes.ts leaseWrite), the delay it was set under unknown.
-    const delay = sh.subnet.reuseDelaySeconds;
-    const cooled = leased && delay > 0;
-    if (cooled) values[':free'] = Number(now.ttl) + delay;
+    const cooled = leased && now.coolFrom !== undefined;
+    if (cooled) values[':q'] = now.coolFrom;
     const delta = { n: 1, p: inPool ? 1 : 0, l: leased ? 1 : 0 };
     const ok = await io.transact([
       {
@@ -120,7 +122,7 @@ export async function loneItem(
           UpdateExpression:
             `ADD u :offset SET ${tokenAttribute(pos.offset)} = :tok` +
             (cooled
-              ? `, ${lease} = :free, ${coolingAttribute(pos.offset)} = :x`
+              ? `, ${lease} = :x, ${coolingAttribute(pos.offset)} = :q`
               : leased
                 ? `, ${lease} = :x`
                 : ` REMOVE ${lease}`),
@@ -132,13 +134,14 @@ export async function loneItem(
         ConditionCheck: {
           TableName: ctx.tableName,
           Key: itemKeyOf(now),
+          // Still this request's item, unchanged and live (a lease not ended, no tombstone).
           ConditionExpression: leased
-            ? 'reqToken = :tok AND #ttl = :ttl AND #ttl > :now'
+            ? 'reqToken = :tok AND #ttl = :ttl AND attribute_not_exists(releasedAt) AND expiresAt > :nowIso'
             : 'reqToken = :tok AND attribute_not_exists(#ttl)',
           ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
           ExpressionAttributeValues: {
             ':tok': now.reqToken,
-            ...(leased ? { ':ttl': now.ttl, ':now': Math.floor(ctx.now() / 1000) } : {}),
+            ...(leased ? { ':ttl': now.ttl, ':nowIso': new Date(ctx.now()).toISOString() } : {}),
           },
         },
       },

@@ -7,6 +7,7 @@ import { formatIp } from '../net/address.js';
 import { keys, parseAllocationSort } from '../store/keys.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
 import { type Geometry, positionOf } from '../subnets/geometry.js';
+import { isLive as holds } from '../subnets/holding.js';
 import { address, type Subnet } from '../subnets/subnet.js';
 import type { OutsidePools } from './checkpoint.js';
 import type { Item, Tally } from './io.js';
@@ -104,8 +105,9 @@ export function itemKeyOf(item: AllocationItem): Item {
   return { pk: item.pk, sk: item.sk };
 }
 
+/** Whether the item is live at `nowSeconds` (subnets/holding.ts decides, to the second). */
 export function isLive(item: AllocationItem, nowSeconds: number): boolean {
-  return typeof item.ttl !== 'number' || item.ttl > nowSeconds;
+  return holds(item, nowSeconds * 1000);
 }
 
 /** Condition: still the same request's item with the same expiry. */

@@ -102,9 +102,14 @@ async function fromBlocks(
     expired.map((value) =>
       keys.allocation(subnet.id, positionOf(g, value).shard, address(subnet.cidr.version, value)),
     ),
-    'sk',
+    'sk, releasedAt',
   );
-  const held = new Set(items.map((item) => parseAllocationSort(String(item.sk))));
+  // A tombstone is a cool-down that ended, not an expired lease.
+  const held = new Set(
+    items
+      .filter((item) => item.releasedAt === undefined)
+      .map((item) => parseAllocationSort(String(item.sk))),
+  );
   const released = new Set(expired.filter((value) => !held.has(value)));
   return exactCells(subnet, g, blocks, cells, now, released);
 }

@@ -18,12 +18,13 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { RETRY } from '../store/retry.js';
+import { TTL_ATTRIBUTE } from '../store/table.js';
 import { type TransactItem, writeTransaction } from '../store/transactions.js';
 import { type BlockState, blockFromItem, coolingAttribute, leaseAttribute } from './blocks.js';
 import { storedCounters } from './counters.js';
-import { geometryOf } from './geometry.js';
+import { addressAt, geometryOf } from './geometry.js';
 import { forEachLeasedBlock } from './leases.js';
-import type { Subnet } from './subnet.js';
+import { address, type Subnet } from './subnet.js';
 
 /** Offsets one block update rewrites: keeps its condition expression well under 4 KB. */
 const CHUNK = 32;
@@ -31,6 +32,8 @@ const CHUNK = 32;
 /** One lease's block entry before and after the new delay. */
 interface Move {
   readonly offset: number;
+  /** The request that took the offset (`t<o>`): its allocation item moves with the block. */
+  readonly token: string | undefined;
   readonly x: number;
   readonly q: number | undefined;
   readonly nextX: number;
@@ -53,13 +56,18 @@ export async function moveLeaseCoolDowns(
     Array.from({ length: shardCount }, (_, shard) => shard),
     true,
   );
-  await forEachLeasedBlock(ctx, subnet, [...counters.values()], true, (shard, state) =>
-    moveBlock(ctx, subnet, shard, state, sinceSeconds),
+  await forEachLeasedBlock(ctx, subnet, [...counters.values()], true, (shard, state, item) =>
+    moveBlock(ctx, subnet, shard, state, item, sinceSeconds),
   );
 }
 
 /** The leases of a block whose cool-down is still to begin, with their new entries. */
-function movesOf(state: BlockState, delay: number, sinceSeconds: number): Move[] {
+function movesOf(
+  state: BlockState,
+  tokens: ReadonlyMap<number, string>,
+  delay: number,
+  sinceSeconds: number,
+): Move[] {
   const moves: Move[] = [];
   for (const [offset, x] of state.leases) {
     if (!state.used.has(offset)) continue;
@@ -69,7 +77,9 @@ function movesOf(state: BlockState, delay: number, sinceSeconds: number): Move[]
     if (expiry < sinceSeconds) continue;
     const nextX = expiry + delay;
     const nextQ = delay > 0 ? expiry : undefined;
-    if (nextX !== x || nextQ !== q) moves.push({ offset, x, q, nextX, nextQ });
+    if (nextX !== x || nextQ !== q) {
+      moves.push({ offset, token: tokens.get(offset), x, q, nextX, nextQ });
+    }
   }
   return moves;
 }
@@ -79,16 +89,19 @@ async function moveBlock(
   subnet: Subnet,
   shard: number,
   read: BlockState,
+  readItem: Readonly<Record<string, unknown>>,
   sinceSeconds: number,
 ): Promise<void> {
   const key = keys.block(subnet.id, shard, read.block);
   let state = read;
+  let tokens = tokensOf(readItem);
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
-    const moves = movesOf(state, subnet.reuseDelaySeconds, sinceSeconds);
+    const moves = movesOf(state, tokens, subnet.reuseDelaySeconds, sinceSeconds);
     let changed = false;
     for (let start = 0; start < moves.length && !changed; start += CHUNK) {
+      const chunk = moves.slice(start, start + CHUNK);
       const outcome = await writeTransaction(ctx, [
-        blockUpdate(ctx, key, moves.slice(start, start + CHUNK)),
+        blockUpdate(ctx, key, chunk),
         {
           ConditionCheck: {
             TableName: ctx.tableName,
@@ -97,6 +110,7 @@ async function moveBlock(
             ExpressionAttributeValues: { ':cv': subnet.configVersion },
           },
         },
+        ...chunk.flatMap((move) => itemUpdate(ctx, subnet, shard, read.block, move)),
       ]);
       if (outcome.canceled === undefined) continue;
       // A later PATCH committed: its own rewrite decides from here.
@@ -109,7 +123,54 @@ async function moveBlock(
       new GetCommand({ TableName: ctx.tableName, Key: key, ConsistentRead: true }),
     );
     state = blockFromItem(read.block, fresh.Item);
+    tokens = tokensOf(fresh.Item ?? {});
   }
+}
+
+/** The request tokens of a block item's taken offsets (`t<o>`). */
+function tokensOf(item: Readonly<Record<string, unknown>>): Map<number, string> {
+  const tokens = new Map<number, string>();
+  for (const [name, value] of Object.entries(item)) {
+    if (/^t\d+$/.test(name) && typeof value === 'string') tokens.set(Number(name.slice(1)), value);
+  }
+  return tokens;
+}
+
+/**
+ * The lease's allocation item moves with its block entry: it holds the address
+ * until the same moment (`ttl` = `x<o>`, `coolFrom` = `q<o>`). On condition that
+ * it is the item of the request that took the offset; the block's own condition
+ * already says the lease is the one read.
+ */
+function itemUpdate(
+  ctx: IpamContext,
+  subnet: Subnet,
+  shard: number,
+  block: bigint,
+  move: Move,
+): TransactItem[] {
+  if (move.token === undefined) return [];
+  const g = geometryOf(subnet.cidr);
+  const ip = address(subnet.cidr.version, addressAt(g, block, move.offset));
+  return [
+    {
+      Update: {
+        TableName: ctx.tableName,
+        Key: keys.allocation(subnet.id, shard, ip),
+        UpdateExpression:
+          move.nextQ === undefined
+            ? 'SET #ttl = :x REMOVE coolFrom'
+            : 'SET #ttl = :x, coolFrom = :q',
+        ConditionExpression: 'reqToken = :tok',
+        ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+        ExpressionAttributeValues: {
+          ':tok': move.token,
+          ':x': move.nextX,
+          ...(move.nextQ === undefined ? {} : { ':q': move.nextQ }),
+        },
+      },
+    },
+  ];
 }
 
 function blockUpdate(

@@ -12,7 +12,6 @@
 import type { IpamContext } from '../store/context.js';
 import { keys, PREFIX, parseBlockSort } from '../store/keys.js';
 import { queryPages } from '../store/query.js';
-import { TTL_ATTRIBUTE } from '../store/table.js';
 import { type TransactItem, writeTransaction } from '../store/transactions.js';
 import {
   type BlockState,
@@ -24,6 +23,7 @@ import {
 } from './blocks.js';
 import type { ShardCounter } from './counters.js';
 import { addressAt, geometryOf } from './geometry.js';
+import { notLiveCondition } from './holding.js';
 import { inPools } from './rules.js';
 import { address, type Subnet, type UsageCounts } from './subnet.js';
 
@@ -114,7 +114,11 @@ export async function forEachLeasedBlock(
   subnet: Subnet,
   counters: readonly ShardCounter[],
   consistent: boolean,
-  visit: (shard: number, state: BlockState) => void | Promise<void>,
+  visit: (
+    shard: number,
+    state: BlockState,
+    item: Readonly<Record<string, unknown>>,
+  ) => void | Promise<void>,
 ): Promise<void> {
   await Promise.all(
     counters
@@ -129,7 +133,7 @@ export async function forEachLeasedBlock(
           ConsistentRead: consistent,
         })) {
           for (const item of items) {
-            await visit(shard, blockFromItem(parseBlockSort(String(item.sk)), item));
+            await visit(shard, blockFromItem(parseBlockSort(String(item.sk)), item), item);
           }
         }
       }),
@@ -216,7 +220,6 @@ async function sweepChunk(
 ): Promise<boolean> {
   const first = leases[0];
   if (first === undefined) return true;
-  const now = Math.floor(ctx.now() / 1000);
   const conditions: string[] = [];
   const removes: string[] = [];
   const values: Record<string, unknown> = { ':offsets': new Set(leases.map((l) => l.offset)) };
@@ -241,9 +244,7 @@ async function sweepChunk(
         Delete: {
           TableName: ctx.tableName,
           Key: keys.allocation(subnet.id, lease.shard, address(subnet.cidr.version, lease.value)),
-          ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
-          ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
-          ExpressionAttributeValues: { ':now': now },
+          ...notLiveCondition(ctx.now()),
         },
       }),
     ),

@@ -42,6 +42,7 @@ import {
   storedCounters,
 } from './counters.js';
 import { geometryOf, positionOf } from './geometry.js';
+import { notLiveCondition } from './holding.js';
 import { moveLeaseCoolDowns } from './leaseCoolDowns.js';
 import { heldAside, liveCounts, liveUsage, sweepExpiredLeases } from './leases.js';
 import {
@@ -479,7 +480,7 @@ async function landed(ctx: IpamContext, next: Subnet): Promise<boolean> {
 
 /**
  * The transaction's check that no live allocation holds `value` (the new gateway):
- * no allocation item, or an expired lease's. Its cancellation carries the holder.
+ * no allocation item, an ended lease's, or a cool-down's tombstone. Its cancellation carries the holder.
  */
 function gatewayFree(ctx: IpamContext, subnet: Subnet, value: bigint): TransactItem {
   const pos = positionOf(geometryOf(subnet.cidr), value);
@@ -487,9 +488,7 @@ function gatewayFree(ctx: IpamContext, subnet: Subnet, value: bigint): TransactI
     ConditionCheck: {
       TableName: ctx.tableName,
       Key: keys.allocation(subnet.id, pos.shard, address(subnet.cidr.version, value)),
-      ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
-      ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
-      ExpressionAttributeValues: { ':now': Math.floor(ctx.now() / 1000) },
+      ...notLiveCondition(ctx.now()),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };
