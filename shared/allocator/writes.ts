@@ -171,15 +171,17 @@ export function releaseWrites(
         };
   const key = keys.allocation(subnet.id, pos.shard, ip);
   const cooled = subnet.reuseDelaySeconds > 0;
+  // One clock reading: the tombstone and the block hold the address until the same second.
+  const nowMs = ctx.now();
   return [
     {
       kind: 'item',
       value,
       item: cooled
-        ? tombstoneWrite(ctx, key, subnet.reuseDelaySeconds, condition, who)
+        ? tombstoneWrite(ctx, key, subnet.reuseDelaySeconds, nowMs, condition, who)
         : { Delete: { TableName: ctx.tableName, Key: key, ...condition } },
     },
-    releaseBlockWrite(ctx, subnet, pos),
+    releaseBlockWrite(ctx, subnet, pos, nowMs),
     releaseCounterWrite(ctx, subnet, pos, value, leased),
     ...(who === undefined || cooled
       ? []
@@ -202,6 +204,7 @@ function tombstoneWrite(
   ctx: IpamContext,
   key: Record<string, string>,
   delaySeconds: number,
+  nowMs: number,
   condition: {
     ConditionExpression: string;
     ExpressionAttributeNames: Record<string, string>;
@@ -209,7 +212,6 @@ function tombstoneWrite(
   },
   who: Who | undefined,
 ): TransactItem {
-  const nowMs = ctx.now();
   const now = Math.floor(nowMs / 1000);
   const sets = ['releasedAt = :releasedAt', '#ttl = :free', 'coolFrom = :coolFrom'];
   const removes = ['gsi1pk', 'gsi1sk'];
@@ -248,11 +250,16 @@ function tombstoneWrite(
  * every picker and condition holds it until then and takes it over as an expired
  * lease after.
  */
-function releaseBlockWrite(ctx: IpamContext, subnet: Subnet, pos: Position): PlannedWrite {
+function releaseBlockWrite(
+  ctx: IpamContext,
+  subnet: Subnet,
+  pos: Position,
+  nowMs: number,
+): PlannedWrite {
   const lease = leaseAttribute(pos.offset);
   const cooling = coolingAttribute(pos.offset);
   const token = tokenAttribute(pos.offset);
-  const now = Math.floor(ctx.now() / 1000);
+  const now = Math.floor(nowMs / 1000);
   const update =
     subnet.reuseDelaySeconds > 0
       ? {

@@ -35,7 +35,7 @@ export class Orphans {
   async shardItem(
     subnetId: string,
     item: Item,
-    what: 'allocation' | 'block' | 'other',
+    what: 'allocation' | 'block' | 'hint' | 'other',
     sk: string,
   ): Promise<void> {
     if (await this.subnetExists(subnetId)) return; // audited with its subnet
@@ -50,6 +50,10 @@ export class Orphans {
       await this.orphan(subnetId, item, `allocation ${ip ?? sk}`, ip, note);
     } else if (what === 'block') {
       await this.orphan(subnetId, item, `address block ${sk}`);
+    } else if (what === 'hint') {
+      // A deleted subnet's hints empty out and go by their TTL (shared/hints/apply.ts);
+      // one still holding offsets outlived its items.
+      if (item.ttl === undefined) await this.orphan(subnetId, item, `block hint ${sk}`);
     } else {
       await this.orphan(subnetId, item, `${sk.toLowerCase()} item of ${String(item.pk)}`);
     }

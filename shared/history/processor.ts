@@ -14,11 +14,13 @@ import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventOf } from '../events/event.js';
 import type { EventPublisher } from '../events/publisher.js';
+import { applyHints, type ItemChange } from '../hints/index.js';
 import { inParallel } from '../inParallel.js';
 import { type BlockImage, refreshSummaries } from '../map/refresh.js';
 import { parseCidr } from '../net/address.js';
 import type { IpamContext } from '../store/context.js';
 import { parseBlockSort, parseItemKey } from '../store/keys.js';
+import { geometryOf } from '../subnets/geometry.js';
 import { type DerivedEntry, deriveEntries, type HeldFor, withNote } from './derive.js';
 import type { HistoryItem } from './entry.js';
 import { heldEntries, holdEntry, stillPending, wasUndone } from './held.js';
@@ -34,6 +36,11 @@ export interface ProcessOptions {
   readonly places?: SubnetPlaces;
   /** Items handled at once (default 8; records of one item always one after another). */
   readonly concurrency?: number;
+  /**
+   * Also derive the blocks' hints from the allocation items' changes (shared/hints/;
+   * issue 17 stage 2: written beside the blocks, read only by checks). Default off.
+   */
+  readonly hints?: boolean;
 }
 
 export interface RecordFailure {
@@ -90,6 +97,7 @@ export async function processStreamRecords(
     }
   });
   await refreshMap(run, records, failed, options.concurrency);
+  if (options.hints === true) await refreshHints(run, records, failed, options.concurrency);
   const failures = [...failed.keys()]
     .sort((a, b) => a - b)
     .map((index) => ({
@@ -155,6 +163,51 @@ async function refreshMap(
     ...(concurrency === undefined ? {} : { concurrency }),
   });
   for (const [image, error] of failures) failed.set(indexOf.get(image) as number, error);
+}
+
+/**
+ * The blocks' hints (shared/hints/) from every allocation record of the batch —
+ * also those whose history failed: a hint skips what it has seen, so a record left
+ * out now while a later one of its block went in would be skipped when it comes
+ * again. A hint that could not be written fails its records, so they come again.
+ */
+async function refreshHints(
+  run: Run,
+  records: readonly StreamRecordInput[],
+  failed: Map<number, unknown>,
+  concurrency: number | undefined,
+): Promise<void> {
+  const indexOf = new Map<ItemChange, number>();
+  const changes: (ItemChange & { subnetId: string })[] = [];
+  records.forEach((input, index) => {
+    let record: ChangeRecord;
+    try {
+      record = toChangeRecord(input);
+    } catch {
+      return; // failed above already
+    }
+    const key = parseItemKey(record.pk, record.sk);
+    if (key.kind !== 'shardItem' || key.what !== 'allocation') return;
+    const change = {
+      subnetId: key.subnetId,
+      pk: record.pk,
+      sk: record.sk,
+      sequenceNumber: record.sequenceNumber,
+      newImage: record.newImage,
+    };
+    changes.push(change);
+    indexOf.set(change, index);
+  });
+  if (changes.length === 0) return;
+  const failures = await applyHints(run.ctx, changes, {
+    geometryOf: async (subnetId) => {
+      const place = await run.places.of(run.ctx, subnetId, run.tally);
+      return place.cidr === null ? undefined : geometryOf(parseCidr(place.cidr));
+    },
+    tally: run.tally,
+    ...(concurrency === undefined ? {} : { concurrency }),
+  });
+  for (const [change, error] of failures) failed.set(indexOf.get(change) as number, error);
 }
 
 async function processRecord(run: Run, record: ChangeRecord): Promise<void> {

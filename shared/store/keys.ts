@@ -20,6 +20,8 @@ export const PREFIX = {
   subnet: 'SUBNET#',
   shard: '#S#',
   block: 'BLOCK#',
+  /** A block's hint, derived from its allocation items by the stream processor (shared/hints/). */
+  hint: 'HINT#',
   allocation: 'IP#',
   pending: 'PENDING#',
   space: 'SPACE#',
@@ -55,6 +57,11 @@ export const keys = {
   block: (subnetId: string, shard: number, block: bigint) => ({
     pk: keys.shardPartition(subnetId, shard),
     sk: keys.blockSort(block),
+  }),
+  /** A block's hint: the block's sort key under the hint prefix. */
+  hint: (subnetId: string, shard: number, block: bigint) => ({
+    pk: keys.shardPartition(subnetId, shard),
+    sk: `${PREFIX.hint}${block.toString(16).padStart(BLOCK_DIGITS, '0')}`,
   }),
   allocationSort: (ip: IpAddress) => `${PREFIX.allocation}${addressKey(ip)}`,
   allocation: (subnetId: string, shard: number, ip: IpAddress) => ({
@@ -200,7 +207,7 @@ export type ItemKey =
   | {
       readonly kind: 'shardItem';
       readonly subnetId: string;
-      readonly what: 'allocation' | 'block' | 'other';
+      readonly what: 'allocation' | 'block' | 'hint' | 'other';
     }
   | { readonly kind: 'spaceEntry'; readonly space: string }
   | { readonly kind: 'audit' }
@@ -216,7 +223,9 @@ export function parseItemKey(pk: string, sk: string): ItemKey {
         ? 'allocation'
         : sk.startsWith(PREFIX.block)
           ? 'block'
-          : 'other';
+          : sk.startsWith(PREFIX.hint)
+            ? 'hint'
+            : 'other';
       return { kind: 'shardItem', subnetId: rest.slice(0, cut), what };
     }
     if (sk === SORT.meta) return { kind: 'subnet', subnetId: rest };

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { StreamRealism } from '../../local/streamRealism.js';
 import { runAudit } from '../../shared/audit/index.js';
 import { memoryPublisher } from '../../shared/events/index.js';
+import { compareHints } from '../../shared/hints/index.js';
 import {
   addressHistory,
   type HistoryItem,
@@ -21,9 +22,10 @@ import {
   subnetHistory,
 } from '../../shared/history/index.js';
 import { type MapCell, subnetMap } from '../../shared/map/index.js';
-import { parseIp } from '../../shared/net/address.js';
+import { parseCidr, parseIp } from '../../shared/net/address.js';
 import { onSubnetDeleted } from '../../shared/pools/index.js';
 import { withWho } from '../../shared/store/context.js';
+import { geometryOf } from '../../shared/subnets/geometry.js';
 import type { SubnetView } from '../../shared/subnets/index.js';
 import { createSubnet, deleteSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, historyPoller, storedItems, streamRecords } from '../support/dynamo.js';
@@ -104,7 +106,11 @@ async function workloadChecked(realism: StreamRealism | undefined): Promise<void
   const who = withWho(db.ctx, { actor: 'alice', requestId: 'req-alice' });
   const allocator = new TextAllocator(who);
   const publisher = memoryPublisher();
-  const poller = historyPoller(db, publisher, realism === undefined ? {} : { realism });
+  // Blocks' hints too (shared/hints/): they must end equal to the blocks.
+  const poller = historyPoller(db, publisher, {
+    processOptions: { hints: true },
+    ...(realism === undefined ? {} : { realism }),
+  });
   /** What each address's history must say, oldest first: `subnetId ip` → actions. */
   const expected = new Map<string, string[]>();
   const did = (subnetId: string, ip: string, action: string) => {
@@ -222,13 +228,22 @@ async function workloadChecked(realism: StreamRealism | undefined): Promise<void
 
   // A clean replay of the whole stream, from TRIM_HORIZON, has nothing left to do.
   const replayed = memoryPublisher();
-  const replay = historyPoller(db, replayed);
+  const hintsBefore = await storedItems(db.ctx, 'hint');
+  const replay = historyPoller(db, replayed, { processOptions: { hints: true } });
   await replay.drain();
   expect({ written: replay.entriesWritten, published: replayed.events.length }).toEqual({
     written: 0,
     published: 0,
   });
   await replay.stop();
+  // Every block's hint says what the block says, and the replay changed none.
+  for (const subnet of [big, small, gone]) {
+    const shards = geometryOf(parseCidr(subnet.cidr)).shardCount;
+    expect(await compareHints(db.ctx, subnet.id, shards), subnet.cidr).toEqual([]);
+  }
+  expect(hintsBefore.length).toBeGreaterThan(0);
+  // The replay found every hint as it leaves it: nothing written.
+  expect(await storedItems(db.ctx, 'hint')).toEqual(hintsBefore);
 
   // The map: summaries agree with the blocks below them, the sums with the
   // summaries, and the audit finds nothing stale; the deleted subnet's emptied out.

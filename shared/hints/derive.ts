@@ -1,0 +1,44 @@
+/**
+ * From an allocation item's change to what its block's hint says of its offset —
+ * pure, so a redelivered change derives the same. The item is the address's truth
+ * (shared/subnets/holding.ts): while it exists it holds the offset, until its `ttl`
+ * (`x<o>`), cooling from its `coolFrom` (`q<o>`); the hint mirrors exactly that, in
+ * the block layout of shared/subnets/blocks.ts, so a picker reads a hint as it reads
+ * a block. An ended lease or a tombstone stays in the hint until the item goes: as
+ * in a block, `x<o>` <= now makes it free to the picker.
+ */
+import { parseAllocationSort } from '../store/keys.js';
+import { type Geometry, type Position, positionOf } from '../subnets/geometry.js';
+
+/** One allocation item's change as the stream gave it (the processor's record, narrowed). */
+export interface ItemChange {
+  readonly pk: string;
+  readonly sk: string;
+  readonly sequenceNumber: string;
+  /** The item after the change; undefined when it was deleted. */
+  readonly newImage: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** What the hint says of one offset after a change. */
+export interface OffsetHint {
+  readonly pos: Position;
+  readonly sequenceNumber: string;
+  /** The offset is held (an item exists), with its `x<o>` and `q<o>` when it has them. */
+  readonly held: boolean;
+  readonly freeAt?: number;
+  readonly coolFrom?: number;
+}
+
+/** The offset's hint after `change`, in the subnet of geometry `g`. */
+export function offsetHint(g: Geometry, change: ItemChange): OffsetHint {
+  const pos = positionOf(g, parseAllocationSort(change.sk));
+  const image = change.newImage;
+  if (image === undefined) return { pos, sequenceNumber: change.sequenceNumber, held: false };
+  return {
+    pos,
+    sequenceNumber: change.sequenceNumber,
+    held: true,
+    ...(typeof image.ttl === 'number' ? { freeAt: image.ttl } : {}),
+    ...(typeof image.coolFrom === 'number' ? { coolFrom: image.coolFrom } : {}),
+  };
+}
