@@ -21,7 +21,7 @@ let spaces = 0;
 const newSpace = () => `stage1-review-${++spaces}-${Math.random().toString(36).slice(2)}`;
 
 /** A context whose clock stands still at `ms`. */
-const _frozenAt = (ctx: IpamContext, ms: number): IpamContext => ({ ...ctx, now: () => ms });
+const frozenAt = (ctx: IpamContext, ms: number): IpamContext => ({ ...ctx, now: () => ms });
 
 async function read(ctx: IpamContext, key: Record<string, unknown>) {
   const result = await ctx.doc.send(
@@ -43,7 +43,7 @@ const blockOf = (ctx: IpamContext, subnetId: string, cidr: string, ip: string) =
 };
 
 /** Rewrites a lease item to the shape written before stage 1: `ttl` = expiry, no `coolFrom`, no `pv`. */
-async function _asBeforeStage1(db: TestDb, subnetId: string, cidr: string, ip: string) {
+async function asBeforeStage1(db: TestDb, subnetId: string, cidr: string, ip: string) {
   const item = await itemOf(db.ctx, subnetId, cidr, ip);
   const expiry = Date.parse(String(item?.expiresAt)) / 1000;
   await db.ctx.doc.send(
@@ -90,6 +90,66 @@ describe('stage 1 review', () => {
     expect(await itemOf(db.ctx, subnet.id, cidr, '10.81.0.250')).toMatchObject({
       ttl: expiry + 900,
       coolFrom: expiry,
+    });
+  });
+
+  it('never lets a PATCH that read the live allocation overwrite the tombstone its release left', async () => {
+    const db = await createTestDb();
+    const cidr = '10.82.0.0/24';
+    const subnet = await createSubnet(db.ctx, {
+      cidr,
+      space: newSpace(),
+      reuseDelaySeconds: 60,
+    });
+    // A second boundary a little ahead, so allocation, release and PATCH share one second.
+    const t0 = (Math.floor(Date.now() / 1000) + 2) * 1000;
+    const at = (ms: number) => new TextAllocator(frozenAt(db.ctx, ms), { cacheMs: 0 });
+    await at(t0 + 100).allocate(subnet.id, { ip: '10.82.0.9', owner: 'vm-9', ttlSeconds: 60 });
+    // Written before stage 1: its ttl is the lease's expiry, which here is exactly
+    // when a release now ends its cool-down (now + 60 s).
+    await asBeforeStage1(db, subnet.id, cidr, '10.82.0.9');
+    const patching = new TextAllocator(
+      {
+        ...interrupted(db, async () => {
+          await at(t0 + 200).release(subnet.id, '10.82.0.9');
+        }),
+        now: () => t0 + 300,
+      },
+      { cacheMs: 0 },
+    );
+    await expect(
+      patching.update(subnet.id, '10.82.0.9', { description: 'late' }),
+    ).rejects.toMatchObject({ code: 'ALLOCATION_NOT_FOUND' });
+    const stored = await itemOf(db.ctx, subnet.id, cidr, '10.82.0.9');
+    expect(stored?.releasedAt).toEqual(expect.any(String));
+    expect(stored?.description).toBeNull();
+  });
+
+  it("gives a release's tombstone the same free time and cool-down start as its block", async () => {
+    const db = await createTestDb();
+    const cidr = '10.85.0.0/24';
+    const subnet = await createSubnet(db.ctx, {
+      cidr,
+      space: newSpace(),
+      reuseDelaySeconds: 600,
+    });
+    await new TextAllocator(db.ctx, { cacheMs: 0 }).allocate(subnet.id, { ip: '10.85.0.9' });
+    // A clock that moves on a second at every reading: two readings in one release
+    // would land in different seconds.
+    let tick = Date.now();
+    const ticking: IpamContext = {
+      ...db.ctx,
+      now: () => {
+        tick += 1000;
+        return tick;
+      },
+    };
+    await new TextAllocator(ticking, { cacheMs: 0 }).release(subnet.id, '10.85.0.9');
+    const tombstone = await itemOf(db.ctx, subnet.id, cidr, '10.85.0.9');
+    const block = await blockOf(db.ctx, subnet.id, cidr, '10.85.0.9');
+    expect({ ttl: tombstone?.ttl, coolFrom: tombstone?.coolFrom }).toEqual({
+      ttl: block?.x9,
+      coolFrom: block?.q9,
     });
   });
 });
