@@ -8,6 +8,7 @@
  */
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { runAudit } from '../../shared/audit/index.js';
 import { parseCidr, parseIp } from '../../shared/net/address.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { keys } from '../../shared/store/keys.js';
@@ -123,6 +124,46 @@ describe('stage 1 review', () => {
     const stored = await itemOf(db.ctx, subnet.id, cidr, '10.82.0.9');
     expect(stored?.releasedAt).toEqual(expect.any(String));
     expect(stored?.description).toBeNull();
+  });
+
+  it('takes back the cool-down of a lease written before stage 1 when its block lost it', async () => {
+    const db = await createTestDb();
+    const cidr = '10.83.0.0/24';
+    const subnet = await createSubnet(db.ctx, {
+      cidr,
+      space: newSpace(),
+      reuseDelaySeconds: 300,
+    });
+    const own = new TextAllocator(db.ctx, { cacheMs: 0 });
+    await own.allocate(subnet.id, { ip: '10.83.0.64', ttlSeconds: 3600 });
+    const expiry = await asBeforeStage1(db, subnet.id, cidr, '10.83.0.64');
+    const pos = where(cidr, '10.83.0.64');
+    await db.ctx.doc.send(
+      new UpdateCommand({
+        TableName: db.ctx.tableName,
+        Key: keys.block(subnet.id, pos.shard, pos.block),
+        UpdateExpression: 'DELETE u :o REMOVE x64, q64, t64',
+        ExpressionAttributeValues: { ':o': new Set([64]) },
+      }),
+    );
+    const report = await runAudit(db.ctx, { repair: true, gracePeriodMs: 0 });
+    expect(report.findings.filter((f) => f.type === 'ALLOCATION_WITHOUT_BLOCK')).toEqual([
+      expect.objectContaining({ ip: '10.83.0.64', repaired: true }),
+    ]);
+    // The cool-down in force (300 s) follows the lease, as before stage 1.
+    expect(await blockOf(db.ctx, subnet.id, cidr, '10.83.0.64')).toMatchObject({
+      x64: expiry + 300,
+      q64: expiry,
+    });
+    // And the item, as the block: it holds the address until the same second.
+    expect(await itemOf(db.ctx, subnet.id, cidr, '10.83.0.64')).toMatchObject({
+      ttl: expiry + 300,
+      coolFrom: expiry,
+    });
+    db.advance(3_601_000);
+    await expect(own.allocate(subnet.id, { ip: '10.83.0.64' })).rejects.toMatchObject({
+      code: 'IP_QUARANTINED',
+    });
   });
 
   it("gives a release's tombstone the same free time and cool-down start as its block", async () => {
