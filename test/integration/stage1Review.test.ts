@@ -13,6 +13,7 @@ import { parseCidr, parseIp } from '../../shared/net/address.js';
 import type { IpamContext } from '../../shared/store/context.js';
 import { keys } from '../../shared/store/keys.js';
 import { geometryOf, positionOf } from '../../shared/subnets/geometry.js';
+import { TAKEOVER_MARGIN_MS } from '../../shared/subnets/holding.js';
 import { createSubnet, updateSubnet } from '../../shared/subnets/subnets.js';
 import { createTestDb, type TestDb } from '../support/dynamo.js';
 import { interrupted } from '../support/interleave.js';
@@ -164,6 +165,30 @@ describe('stage 1 review', () => {
     await expect(own.allocate(subnet.id, { ip: '10.83.0.64' })).rejects.toMatchObject({
       code: 'IP_QUARANTINED',
     });
+  });
+
+  it('answers a full subnet whose last address is inside the takeover margin with retry, not exhausted', async () => {
+    const db = await createTestDb();
+    const cidr = '10.84.0.0/29';
+    const subnet = await createSubnet(db.ctx, { cidr, space: newSpace() });
+    const own = new TextAllocator(db.ctx, { cacheMs: 0 });
+    const [lease] = await own.allocate(subnet.id, { ip: '10.84.0.3', ttlSeconds: 60 });
+    // Everything else in the pools, without a lease.
+    for (;;) {
+      const more = await own.allocate(subnet.id, {}).catch(() => undefined);
+      if (more === undefined) break;
+    }
+    const endMs = Date.parse(String(lease?.expiresAt));
+    const early = new TextAllocator(frozenAt(db.ctx, endMs + TAKEOVER_MARGIN_MS - 400), {
+      cacheMs: 0,
+    });
+    await expect(early.allocate(subnet.id, {})).rejects.toMatchObject({
+      code: 'ALLOCATION_CONTENTION',
+    });
+    const late = new TextAllocator(frozenAt(db.ctx, endMs + TAKEOVER_MARGIN_MS + 1000), {
+      cacheMs: 0,
+    });
+    expect((await late.allocate(subnet.id, {}))[0]?.ip).toBe('10.84.0.3');
   });
 
   it("gives a release's tombstone the same free time and cool-down start as its block", async () => {
