@@ -2,7 +2,6 @@
  * Operations on one existing allocation: get, update (owner, description, tags,
  * lease renewal) and release (optionally only if a given owner holds it).
  */
-import { randomBytes } from 'node:crypto';
 import {
   AllocationContentionError,
   AllocationNotFoundError,
@@ -18,6 +17,7 @@ import {
   type AllocationItem,
   type AllocationView,
   leaseFields,
+  newRevision,
   viewFromItem,
   withOwnerIndex,
 } from './items.js';
@@ -176,11 +176,6 @@ export async function releaseAllocation(
   throw new AllocationContentionError(
     `${formatIp(ip)} kept changing while it was being released; retry.`,
   );
-}
-
-/** A fresh revision id for a changed allocation item. */
-function newRevision(): string {
-  return randomBytes(9).toString('base64url');
 }
 
 /** Requires `ip` to be an address of the subnet (else 404: no allocation can have it). */

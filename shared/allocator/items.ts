@@ -2,6 +2,7 @@
  * The allocation item as stored, and the view callers get: the one place that
  * maps between them (addresses and MACs are formatted here, on the way out).
  */
+import { randomBytes } from 'node:crypto';
 import { formatIp, type IpAddress } from '../net/address.js';
 import { type Who, writerStamps } from '../store/context.js';
 import { keys } from '../store/keys.js';
@@ -103,6 +104,11 @@ export interface Details {
   readonly expiry: number | null;
   /** Who asks for it: the items' createdBy, updatedBy and requestId. */
   readonly who: Who;
+}
+
+/** A fresh revision id for a changed allocation item (`rev`). */
+export function newRevision(): string {
+  return randomBytes(9).toString('base64url');
 }
 
 /** The item with its owner-index keys set from its owner (none without an owner). */

@@ -7,6 +7,7 @@ import type { IpamContext } from '../store/context.js';
 import type { CancellationReason } from '../store/retry.js';
 import { wasAmbiguous, writeTransaction } from '../store/transactions.js';
 import { type BlockState, blockFromItem } from '../subnets/blocks.js';
+import { type HoldingFields, isLive } from '../subnets/holding.js';
 import type { PlannedWrite } from './writes.js';
 
 /** What one failed transaction taught us. */
@@ -48,7 +49,7 @@ export async function transact(
   }
   if (outcome.canceled === undefined) return undefined;
   if (outcome.ambiguous && landed !== undefined && (await landed())) return undefined;
-  return learn(writes, outcome.canceled.CancellationReasons ?? []);
+  return learn(writes, outcome.canceled.CancellationReasons ?? [], ctx.now());
 }
 
 /** The transactions in order, until one is refused (its lesson); counts the applied ones. */
@@ -66,7 +67,11 @@ export async function transactChunks(
 }
 
 /** Reads what each failed condition returned. Anything but a condition failure or conflict is rethrown. */
-function learn(writes: readonly PlannedWrite[], reasons: readonly CancellationReason[]): Lesson {
+function learn(
+  writes: readonly PlannedWrite[],
+  reasons: readonly CancellationReason[],
+  nowMs: number,
+): Lesson {
   const blocks: BlockState[] = [];
   const heldItems: bigint[] = [];
   let subnetChanged = false;
@@ -79,8 +84,19 @@ function learn(writes: readonly PlannedWrite[], reasons: readonly CancellationRe
     }
     const old = reason.Item === undefined ? undefined : unmarshall(reason.Item as never);
     if (write.kind === 'block') blocks.push(blockFromItem(write.block, old));
-    else if (write.kind === 'item') heldItems.push(write.value);
+    // A lease that ended without a cool-down less than the takeover margin ago holds
+    // nobody: free in a moment, so it is not skipped (a full subnet is not exhausted).
+    else if (write.kind === 'item' && !lapsing(old, nowMs)) heldItems.push(write.value);
     else if (write.kind === 'counter') subnetChanged = true;
   });
   return { blocks, subnetChanged, heldItems };
+}
+
+/** An item that refused a takeover only for its clock margin (subnets/holding.ts). */
+function lapsing(old: Record<string, unknown> | undefined, nowMs: number): boolean {
+  if (old === undefined || old.coolFrom !== undefined) return false;
+  const item = old as HoldingFields;
+  return (
+    item.releasedAt === undefined && typeof item.expiresAt === 'string' && !isLive(item, nowMs)
+  );
 }

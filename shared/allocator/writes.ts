@@ -12,7 +12,7 @@ import { coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import type { Position } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
 import { address, type Subnet } from '../subnets/subnet.js';
-import type { AllocationItem } from './items.js';
+import { type AllocationItem, newRevision } from './items.js';
 
 /** A write with what it is about, so a cancellation reason can be read back. */
 export type PlannedWrite =
@@ -171,7 +171,7 @@ export function releaseWrites(
         };
   const key = keys.allocation(subnet.id, pos.shard, ip);
   const cooled = subnet.reuseDelaySeconds > 0;
-  // One clock reading: the tombstone and the block hold the address until the same second.
+  // One reading of the clock: the tombstone and the block hold the address until the same second.
   const nowMs = ctx.now();
   return [
     {
@@ -213,13 +213,23 @@ function tombstoneWrite(
   who: Who | undefined,
 ): TransactItem {
   const now = Math.floor(nowMs / 1000);
-  const sets = ['releasedAt = :releasedAt', '#ttl = :free', 'coolFrom = :coolFrom'];
+  // A fresh `rev`: a tombstone is a change, so no write conditioned on the live item
+  // as read (unchangedSince: a PATCH that read it before the release) can overwrite
+  // it — its `ttl` alone may happen to equal the live item's (one written before
+  // stage 1 held `ttl` = the lease's expiry, which can be the release + the delay).
+  const sets = [
+    'releasedAt = :releasedAt',
+    '#ttl = :free',
+    'coolFrom = :coolFrom',
+    'rev = :tombstoneRev',
+  ];
   const removes = ['gsi1pk', 'gsi1sk'];
   const values: Record<string, unknown> = {
     ...condition.ExpressionAttributeValues,
     ':releasedAt': new Date(nowMs).toISOString(),
     ':free': now + delaySeconds,
     ':coolFrom': now,
+    ':tombstoneRev': newRevision(),
   };
   if (who === undefined) removes.push('releasedBy');
   else {

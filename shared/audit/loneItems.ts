@@ -109,10 +109,16 @@ export async function loneItem(
       ':offset': new Set([pos.offset]),
       ':tok': now.reqToken,
     };
-    // The block holds the offset as the item does: until its `ttl`, cooling from `coolFrom`.
-    if (leased) values[':x'] = now.ttl;
-    const cooled = leased && now.coolFrom !== undefined;
-    if (cooled) values[':q'] = now.coolFrom;
+    // The block holds the offset as the item does: until its `ttl`, cooling from
+    // `coolFrom`. A lease without `coolFrom` under a delay was written before its item
+    // held freeAt (stage 1 of docs/one-write-migration.md: `ttl` = the expiry) or before
+    // this delay's rewrite reached it: held until its expiry plus the delay now, and its
+    // item moves with the block, as a delay PATCH's rewrite would move both.
+    const delay = sh.subnet.reuseDelaySeconds;
+    const upgraded = leased && now.coolFrom === undefined && delay > 0;
+    const cooled = leased && (now.coolFrom !== undefined || upgraded);
+    if (leased) values[':x'] = upgraded ? Number(now.ttl) + delay : now.ttl;
+    if (cooled) values[':q'] = upgraded ? now.ttl : now.coolFrom;
     const delta = { n: 1, p: inPool ? 1 : 0, l: leased ? 1 : 0 };
     const ok = await io.transact([
       {
@@ -130,21 +136,7 @@ export async function loneItem(
           ExpressionAttributeValues: values,
         },
       },
-      {
-        ConditionCheck: {
-          TableName: ctx.tableName,
-          Key: itemKeyOf(now),
-          // Still this request's item, unchanged and live (a lease not ended, no tombstone).
-          ConditionExpression: leased
-            ? 'reqToken = :tok AND #ttl = :ttl AND attribute_not_exists(releasedAt) AND expiresAt > :nowIso'
-            : 'reqToken = :tok AND attribute_not_exists(#ttl)',
-          ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
-          ExpressionAttributeValues: {
-            ':tok': now.reqToken,
-            ...(leased ? { ':ttl': now.ttl, ':nowIso': new Date(ctx.now()).toISOString() } : {}),
-          },
-        },
-      },
+      itemCheck(ctx.tableName, now, leased, upgraded ? values : undefined, ctx.now()),
       counterDelta(scope, sh, delta),
     ]);
     if (ok) {
@@ -153,4 +145,42 @@ export async function loneItem(
     } else outcome = NotRepaired.CHANGED;
   }
   scope.findings.add(finding, outcome);
+}
+
+/**
+ * The lone item's side of its repair: still this request's item, unchanged and live
+ * (a lease not ended, no tombstone). With `moved` (the block's `:x`, `:q`) the item
+ * takes the same free time and cool-down start.
+ */
+function itemCheck(
+  tableName: string,
+  item: AllocationItem,
+  leased: boolean,
+  moved: Record<string, unknown> | undefined,
+  nowMs: number,
+) {
+  const condition = {
+    TableName: tableName,
+    Key: itemKeyOf(item),
+    ConditionExpression: leased
+      ? 'reqToken = :tok AND #ttl = :ttl AND attribute_not_exists(releasedAt) AND expiresAt > :nowIso'
+      : 'reqToken = :tok AND attribute_not_exists(#ttl)',
+    ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+    ExpressionAttributeValues: {
+      ':tok': item.reqToken,
+      ...(leased ? { ':ttl': item.ttl, ':nowIso': new Date(nowMs).toISOString() } : {}),
+    },
+  };
+  if (moved === undefined) return { ConditionCheck: condition };
+  return {
+    Update: {
+      ...condition,
+      UpdateExpression: 'SET #ttl = :x, coolFrom = :q',
+      ExpressionAttributeValues: {
+        ...condition.ExpressionAttributeValues,
+        ':x': moved[':x'],
+        ':q': moved[':q'],
+      },
+    },
+  };
 }

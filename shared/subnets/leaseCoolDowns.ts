@@ -95,27 +95,48 @@ async function moveBlock(
   const key = keys.block(subnet.id, shard, read.block);
   let state = read;
   let tokens = tokensOf(readItem);
+  // Offsets (with the token) whose request has no allocation item of its own: a
+  // multi-step request between its reservation and its items, or crash residue the
+  // audit frees later. Their block entries still move; the item is not theirs to move,
+  // and its condition would refuse every attempt of the whole chunk.
+  const itemless = new Set<string>();
   for (let attempt = 0; attempt < RETRY.attempts; attempt++) {
     const moves = movesOf(state, tokens, subnet.reuseDelaySeconds, sinceSeconds);
     let changed = false;
     for (let start = 0; start < moves.length && !changed; start += CHUNK) {
       const chunk = moves.slice(start, start + CHUNK);
-      const outcome = await writeTransaction(ctx, [
-        blockUpdate(ctx, key, chunk),
-        {
-          ConditionCheck: {
-            TableName: ctx.tableName,
-            Key: keys.subnet(subnet.id),
-            ConditionExpression: 'configVersion = :cv',
-            ExpressionAttributeValues: { ':cv': subnet.configVersion },
+      for (;;) {
+        const withItem = chunk.filter(
+          (move) => move.token !== undefined && !itemless.has(`${move.offset}/${move.token}`),
+        );
+        const outcome = await writeTransaction(ctx, [
+          blockUpdate(ctx, key, chunk),
+          {
+            ConditionCheck: {
+              TableName: ctx.tableName,
+              Key: keys.subnet(subnet.id),
+              ConditionExpression: 'configVersion = :cv',
+              ExpressionAttributeValues: { ':cv': subnet.configVersion },
+            },
           },
-        },
-        ...chunk.flatMap((move) => itemUpdate(ctx, subnet, shard, read.block, move)),
-      ]);
-      if (outcome.canceled === undefined) continue;
-      // A later PATCH committed: its own rewrite decides from here.
-      if (outcome.canceled.CancellationReasons?.[1]?.Code === 'ConditionalCheckFailed') return;
-      changed = true;
+          ...withItem.map((move) => itemUpdate(ctx, subnet, shard, read.block, move)),
+        ]);
+        if (outcome.canceled === undefined) break;
+        const reasons = outcome.canceled.CancellationReasons ?? [];
+        // A later PATCH committed: its own rewrite decides from here.
+        if (reasons[1]?.Code === 'ConditionalCheckFailed') return;
+        let found = 0;
+        withItem.forEach((move, index) => {
+          if (reasons[index + 2]?.Code !== 'ConditionalCheckFailed') return;
+          itemless.add(`${move.offset}/${move.token}`);
+          found++;
+        });
+        // Only items that are not their offset's request's: the same chunk without them.
+        const blockRefused = reasons[0]?.Code !== undefined && reasons[0].Code !== 'None';
+        if (found > 0 && !blockRefused) continue;
+        changed = true;
+        break;
+      }
     }
     if (!changed) return;
     // A lease of the block changed meanwhile (renewed, released, taken over): judge it again.
@@ -148,29 +169,24 @@ function itemUpdate(
   shard: number,
   block: bigint,
   move: Move,
-): TransactItem[] {
-  if (move.token === undefined) return [];
+): TransactItem {
   const g = geometryOf(subnet.cidr);
   const ip = address(subnet.cidr.version, addressAt(g, block, move.offset));
-  return [
-    {
-      Update: {
-        TableName: ctx.tableName,
-        Key: keys.allocation(subnet.id, shard, ip),
-        UpdateExpression:
-          move.nextQ === undefined
-            ? 'SET #ttl = :x REMOVE coolFrom'
-            : 'SET #ttl = :x, coolFrom = :q',
-        ConditionExpression: 'reqToken = :tok',
-        ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
-        ExpressionAttributeValues: {
-          ':tok': move.token,
-          ':x': move.nextX,
-          ...(move.nextQ === undefined ? {} : { ':q': move.nextQ }),
-        },
+  return {
+    Update: {
+      TableName: ctx.tableName,
+      Key: keys.allocation(subnet.id, shard, ip),
+      UpdateExpression:
+        move.nextQ === undefined ? 'SET #ttl = :x REMOVE coolFrom' : 'SET #ttl = :x, coolFrom = :q',
+      ConditionExpression: 'reqToken = :tok',
+      ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+      ExpressionAttributeValues: {
+        ':tok': move.token,
+        ':x': move.nextX,
+        ...(move.nextQ === undefined ? {} : { ':q': move.nextQ }),
       },
     },
-  ];
+  };
 }
 
 function blockUpdate(
