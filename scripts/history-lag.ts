@@ -6,17 +6,27 @@
  * 201) → the ALLOCATED entry visible on GET …/history (polled every 5 ms): p50/p99.
  * Then replays the table's stream through processStreamRecords into a scratch table
  * (events on, then off) and divides the write capacity it reports
- * (ReturnConsumedCapacity) by the allocations.
+ * (ReturnConsumedCapacity) by the allocations. Last, the blocks' hints alone
+ * (shared/hints/, issue 17's derived index) from the same records, in batches of 1
+ * (the worst case: every allocation its own batch) and of 100 (the event source
+ * mapping's batch size), each into a scratch table of its own.
  */
 import { spawn } from 'node:child_process';
 import { startLocalDynamoDb } from '../local/dynamoDbLocal.js';
 import { readStreamFromStart } from '../local/streamPoller.js';
 import { ensureTable, tableDefinition } from '../local/tables.js';
 import { memoryPublisher, noopPublisher } from '../shared/events/index.js';
-import { processStreamRecords, type StreamRecordInput } from '../shared/history/index.js';
+import { applyHints } from '../shared/hints/index.js';
+import {
+  processStreamRecords,
+  type StreamRecordInput,
+  toChangeRecord,
+} from '../shared/history/index.js';
+import { parseCidr } from '../shared/net/address.js';
 import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
 import { createContext } from '../shared/store/context.js';
 import { TTL_ATTRIBUTE } from '../shared/store/table.js';
+import { geometryOf } from '../shared/subnets/geometry.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const count = Number(process.argv[2] ?? 200);
@@ -96,6 +106,26 @@ try {
     );
     console.log(
       `processor, ${label}: ${(result.capacity.write / count).toFixed(2)} WCU and ${(result.capacity.read / count).toFixed(3)} RCU per allocation (${result.entriesWritten} entries, one of them the subnet's)`,
+    );
+  }
+  // The derived index alone: one hint read and put per block per batch.
+  const changes = allocationRecords.flatMap((record) => {
+    const sk = record.dynamodb?.Keys?.sk?.S ?? '';
+    if (!sk.startsWith('IP#')) return [];
+    const change = toChangeRecord(record as StreamRecordInput);
+    return [{ ...change, subnetId }];
+  });
+  const g = geometryOf(parseCidr('10.210.0.0/16'));
+  for (const batch of [1, 100]) {
+    const scratch = `ipam-lag-hints-${batch}`;
+    await ensureTable(client, tableDefinition(scratch), TTL_ATTRIBUTE);
+    const ctx = createContext(createDocumentClient(client), scratch);
+    const tally = { read: 0, write: 0 };
+    for (let i = 0; i < changes.length; i += batch) {
+      await applyHints(ctx, changes.slice(i, i + batch), { geometryOf: async () => g, tally });
+    }
+    console.log(
+      `derived hints, batches of ${batch}: ${(tally.write / count).toFixed(3)} WCU and ${(tally.read / count).toFixed(3)} RCU per allocation`,
     );
   }
   client.destroy();
