@@ -76,7 +76,11 @@ export async function updateAllocation(
     const lease: Partial<AllocationItem> =
       input.ttlSeconds === undefined
         ? {}
-        : leaseFields(now + input.ttlSeconds, subnet.reuseDelaySeconds);
+        : {
+            ...leaseFields(now + input.ttlSeconds, subnet.reuseDelaySeconds),
+            // The delay it was decided on is this configuration's.
+            pv: subnet.configVersion,
+          };
     // The previous writer's request id must not stay on a change made without one.
     const { requestId: _previousRequest, ...kept } = current;
     const next: AllocationItem = {

@@ -177,12 +177,16 @@ function itemUpdate(
       TableName: ctx.tableName,
       Key: keys.allocation(subnet.id, shard, ip),
       UpdateExpression:
-        move.nextQ === undefined ? 'SET #ttl = :x REMOVE coolFrom' : 'SET #ttl = :x, coolFrom = :q',
+        move.nextQ === undefined
+          ? 'SET #ttl = :x, pv = :pv REMOVE coolFrom'
+          : 'SET #ttl = :x, coolFrom = :q, pv = :pv',
       ConditionExpression: 'reqToken = :tok',
       ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
       ExpressionAttributeValues: {
         ':tok': move.token,
         ':x': move.nextX,
+        // Its hold now follows the PATCH's delay: the configuration it is decided on.
+        ':pv': subnet.configVersion,
         ...(move.nextQ === undefined ? {} : { ':q': move.nextQ }),
       },
     },

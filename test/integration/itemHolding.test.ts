@@ -122,6 +122,7 @@ describe('the allocation item holds its address', () => {
     expect(await storedItem(db.ctx, subnet.id, '10.72.0.7')).toMatchObject({
       ttl: expiry + 900,
       coolFrom: expiry,
+      pv: (await loadSubnet(db.ctx, subnet.id)).configVersion,
     });
     await updateSubnet(db.ctx, subnet.id, { reuseDelaySeconds: 0 });
     const without = await storedItem(db.ctx, subnet.id, '10.72.0.7');
@@ -134,6 +135,7 @@ describe('the allocation item holds its address', () => {
     expect(await storedItem(db.ctx, subnet.id, '10.72.0.7')).toMatchObject({
       ttl: renewedExpiry + 60,
       coolFrom: renewedExpiry,
+      pv: (await loadSubnet(db.ctx, subnet.id)).configVersion,
     });
   });
 
