@@ -32,7 +32,7 @@ import {
   type StreamRecordInput,
 } from '../shared/history/index.js';
 import type { IpamContext } from '../shared/store/context.js';
-import { StreamDelivery, type StreamRealism } from './streamRealism.js';
+import { type Delivered, StreamDelivery, type StreamRealism } from './streamRealism.js';
 
 export interface StreamPollerOptions {
   readonly ctx: IpamContext;
@@ -87,6 +87,15 @@ export class StreamPoller {
   /** History entries the processor wrote, and events it published, so far. */
   entriesWritten = 0;
   eventsPublished = 0;
+  /** Of `recordsSeen`, those read before (restarts, failures: the shard gives them again). */
+  recordsReadAgain = 0;
+  /** Where the passes' time went (ms, summed): GetRecords, and the batches through the processor. */
+  readonly timings = { reads: 0, readMs: 0, processMs: 0 };
+  /** The newest sequence number read, and the newest checkpointed (any shard). */
+  private newestRead = -1n;
+  private newestCheckpointed = -1n;
+  /** The newest sequence number `streamHead` saw in the stream. */
+  private head = -1n;
 
   constructor(private readonly options: StreamPollerOptions) {
     this.streams = new DynamoDBStreamsClient({
@@ -104,19 +113,30 @@ export class StreamPoller {
     this.delivery = options.realism === undefined ? undefined : new StreamDelivery(options.realism);
   }
 
-  /** Starts polling; each poll begins `intervalMs` after the previous one ended. */
+  /**
+   * Starts polling: a poll that found records is followed by the next at once (the
+   * shard may hold more), any other begins `intervalMs` after the previous one ended.
+   */
   start(): this {
     const tick = () => {
       if (this.stopped) return;
+      let found = false;
       this.running = this.pollOnce()
-        .then(() => undefined)
+        .then((processed) => {
+          found = processed > 0;
+        })
         .catch((error: unknown) => this.log('stream poll failed; polling on', error))
         .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+          if (!this.stopped) this.timer = setTimeout(tick, found ? 0 : this.intervalMs);
         });
     };
     tick();
     return this;
+  }
+
+  /** Stopped (or stopping): polls no more, and its streams client is gone. */
+  get isStopped(): boolean {
+    return this.stopped;
   }
 
   /** Stops after the poll under way (nothing is left half-processed). */
@@ -197,7 +217,10 @@ export class StreamPoller {
     }
     let output: Awaited<ReturnType<typeof this.getRecords>>;
     try {
+      const started = Date.now();
       output = await this.getRecords(state.iterator);
+      this.timings.reads += 1;
+      this.timings.readMs += Date.now() - started;
     } catch (error) {
       if (
         error instanceof ExpiredIteratorException ||
@@ -214,24 +237,35 @@ export class StreamPoller {
       if (state.iterator === undefined) state.done = true; // closed and read
       return 0;
     }
+    for (const record of records) {
+      const sequence = sequenceOf(record);
+      if (sequence <= this.newestRead) this.recordsReadAgain += 1;
+      else this.newestRead = sequence;
+    }
+    const started = Date.now();
     const result = await this.process(records);
+    this.timings.processMs += Date.now() - started;
     this.recordsSeen += records.length;
     this.writeCapacity += result.capacity.write;
     this.entriesWritten += result.entriesWritten;
     this.eventsPublished += result.eventsPublished;
-    if (result.restart !== undefined) {
-      // A simulated restart part-way through: the batch again from the checkpoint.
-      state.iterator = undefined;
-      if (result.restart === 'fromStart') this.forgetShards = true;
-      return records.length;
-    }
     const first = result.firstFailure;
     const firstIndex =
       first === undefined
         ? -1
         : records.findIndex((record) => record.dynamodb?.SequenceNumber === first.sequenceNumber);
+    if (result.restart !== undefined) {
+      // A simulated restart part-way through: again from where it cut (or the first
+      // failure before that), whatever else the lanes got to.
+      const cut = result.restartAt ?? 0;
+      const done = firstIndex >= 0 && firstIndex < cut ? firstIndex : cut;
+      this.checkpointAt(state, records[done - 1]);
+      state.iterator = undefined;
+      if (result.restart === 'fromStart') this.forgetShards = true;
+      return records.length;
+    }
     if (first === undefined || firstIndex < 0) {
-      state.checkpoint = records.at(-1)?.dynamodb?.SequenceNumber ?? state.checkpoint;
+      this.checkpointAt(state, records.at(-1));
       state.iterator = output.NextShardIterator;
       state.attempts = 0;
       if (state.iterator === undefined) state.done = true;
@@ -254,10 +288,63 @@ export class StreamPoller {
     return firstIndex;
   }
 
+  /** Moves the shard's checkpoint to `record` (none: it stays). */
+  private checkpointAt(state: ShardState, record: StreamRecordInput | undefined): void {
+    if (record?.dynamodb?.SequenceNumber === undefined) return;
+    state.checkpoint = record.dynamodb.SequenceNumber;
+    const sequence = sequenceOf(record);
+    if (sequence > this.newestCheckpointed) this.newestCheckpointed = sequence;
+  }
+
+  /**
+   * About how many records the stream holds beyond the newest checkpoint (for the
+   * soak's progress lines): sequence numbers apart, which counts records where they
+   * are dense — DynamoDB Local numbers the records of all its tables in one
+   * sequence, so with one table streaming. `undefined` until `streamHead` found one.
+   */
+  backlog(): number | undefined {
+    if (this.head < 0n) return undefined;
+    const behind = this.head - this.newestCheckpointed;
+    return Number(behind > 0n ? behind : 0n);
+  }
+
+  /**
+   * Looks for the newest record of the stream: a LATEST iterator of each open shard
+   * gives what is written after it, so this waits `settleMs` for the next write and
+   * reads one record. Finds nothing while nothing is written (the head stays as last
+   * seen). A few requests: meant for now and then, not per pass.
+   */
+  async streamHead(settleMs = 1000): Promise<void> {
+    if (this.streamArn === undefined) return;
+    const open = [...this.shards.values()].filter((state) => !state.done);
+    const iterators = await Promise.all(
+      open.map(async ({ shard }) => {
+        const { ShardIterator } = await this.streams.send(
+          new GetShardIteratorCommand({
+            StreamArn: this.streamArn,
+            ShardId: shard.ShardId,
+            ShardIteratorType: 'LATEST',
+          }),
+        );
+        return ShardIterator;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
+    for (const iterator of iterators) {
+      if (iterator === undefined) continue;
+      const { Records } = await this.streams.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 }),
+      );
+      const first = Records?.[0] as StreamRecordInput | undefined;
+      if (first !== undefined && sequenceOf(first) > this.head) this.head = sequenceOf(first);
+    }
+    if (this.newestRead > this.head) this.head = this.newestRead;
+  }
+
   /** The batch through the processor: once, or as the realism mode plans it. */
   private async process(
     records: StreamRecordInput[],
-  ): Promise<ProcessResult & { restart?: 'batch' | 'fromStart' | undefined }> {
+  ): Promise<ProcessResult & Partial<Pick<Delivered, 'restart' | 'restartAt'>>> {
     const { ctx, publisher, processOptions } = this.options;
     const delivery = this.delivery;
     if (delivery === undefined)
@@ -268,7 +355,7 @@ export class StreamPoller {
   }
 
   private getRecords(iterator: string) {
-    const limit = this.delivery?.batchSize ?? 1000;
+    const limit = this.delivery?.readSize ?? 1000;
     return this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }));
   }
 
@@ -284,6 +371,12 @@ export class StreamPoller {
     );
     return ShardIterator;
   }
+}
+
+/** A record's sequence number as a number (-1 when it has none). */
+function sequenceOf(record: StreamRecordInput): bigint {
+  const sequence = record.dynamodb?.SequenceNumber;
+  return sequence !== undefined && /^[0-9]+$/.test(sequence) ? BigInt(sequence) : -1n;
 }
 
 /**

@@ -17,6 +17,12 @@ export const FindingType = {
   STALE_PENDING: 'STALE_PENDING',
   /** A shard counter that disagrees with its blocks (or is missing, or counted under old pools). */
   USAGE_DRIFT: 'USAGE_DRIFT',
+  /**
+   * A shard counter fenced by a pool or gateway change whose recount did not finish
+   * (informational: no allocation can use it, and the next read of the counters
+   * recounts it; a repair audit recounts it at once).
+   */
+  COUNTER_AWAITING_RECOUNT: 'COUNTER_AWAITING_RECOUNT',
   /** A lease past its expiry still held in its block, or its allocation item left over. */
   EXPIRED_LEASE: 'EXPIRED_LEASE',
   /** A block offset taken with no live allocation item and no pending request naming it. */

@@ -1,12 +1,19 @@
 /**
  * Counter settlement (USAGE_DRIFT): after a shard's blocks were joined, its usage
  * counter is compared with what the blocks held plus this audit's own repairs, and
- * recounted when that is known to be safe.
+ * recounted when that is known to be safe. A counter still fenced for the recount of
+ * a configuration change (COUNTER_AWAITING_RECOUNT) is a state the service repairs
+ * by itself, not drift.
  */
 import { AllocationContentionError } from '../errors.js';
 import { keys } from '../store/keys.js';
 import type { TransactItem } from '../store/transactions.js';
-import { newCounterItem, recountShard, StaleSubnetError } from '../subnets/counters.js';
+import {
+  fencedVersion,
+  newCounterItem,
+  recountShard,
+  StaleSubnetError,
+} from '../subnets/counters.js';
 import type { Item, Tally } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
 import type { AuditScope } from './scope.js';
@@ -140,11 +147,24 @@ export async function settleCounter(
         outcome = NotRepaired.CHANGED;
       }
     }
+    // configFence leaves exactly this `pv` on a shard it fences: no write can match it
+    // and the next readCounters recounts it (counters.ts), so its counts are never
+    // used as they stand. An older one predates the fence: that stays drift.
+    const fenced = after.pv === fencedVersion(configVersion);
     scope.findings.add(
-      finding(
-        `the counter was counted under configuration ${after.pv}, the subnet is at ` +
-          `${configVersion} (a pool change that did not finish its recount).`,
-      ),
+      fenced
+        ? {
+            type: FindingType.COUNTER_AWAITING_RECOUNT,
+            subnetId: sh.subnet.id,
+            detail:
+              `Shard ${sh.shard}: fenced for the recount of configuration ${configVersion} (a pool ` +
+              `or gateway change whose recount did not finish); the next read of the counters ` +
+              `recounts it from its blocks, which hold ${tallyText(expected)}.`,
+          }
+        : finding(
+            `the counter was counted under configuration ${after.pv}, the subnet is at ` +
+              `${configVersion} (a pool change that did not finish its recount).`,
+          ),
       outcome,
     );
     return counted;

@@ -394,6 +394,66 @@ describe('audit', () => {
     });
   });
 
+  describe('COUNTER_AWAITING_RECOUNT', () => {
+    /** A context whose single-item updates fail: a PATCH commits, its recount does not. */
+    function recountsFail(): IpamContext {
+      const client = createDynamoClient({ endpoint: db.endpoint, region: 'local' });
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === 'UpdateItemCommand') {
+            throw Object.assign(new Error('injected'), { name: 'InternalServerError' });
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'failUpdates' },
+      );
+      return { ...ctx, doc: createDocumentClient(client) };
+    }
+
+    it('tells a counter fenced by a pools PATCH whose recount failed from drift', async () => {
+      const s = await subnet('10.4.0.0/24');
+      for (const ip of ['10.4.0.5', '10.4.0.20']) await allocator.allocate(s.id, { ip });
+      const pools = [{ start: '10.4.0.10', end: '10.4.0.200' }];
+      await expect(updateSubnet(recountsFail(), s.id, { allocationPools: pools })).rejects.toThrow(
+        'injected',
+      );
+      // The PATCH committed (configuration 2) and left the shard fenced for its recount.
+      expect(await counter(s.id)).toMatchObject({ n: 2, p: 2, pv: 1.5 });
+
+      const seen = await audit();
+      expect(ofType(seen, FindingType.USAGE_DRIFT)).toEqual([]);
+      expect(ofType(seen, FindingType.COUNTER_AWAITING_RECOUNT)).toEqual([
+        expect.objectContaining({ subnetId: s.id, repaired: false }),
+      ]);
+      expect(ofType(seen, FindingType.COUNTER_AWAITING_RECOUNT)[0]?.detail).toContain(
+        'Shard 0: fenced for the recount of configuration 2',
+      );
+      expect(ofType(seen, FindingType.COUNTER_AWAITING_RECOUNT)[0]?.detail).toContain(
+        'which hold 2 allocated (1 in the pools, 0 leases)',
+      );
+      expect(await counter(s.id)).toMatchObject({ pv: 1.5 }); // a report changes nothing
+
+      // A repair audit recounts it at once …
+      const fixed = await repair({ gracePeriodMs: 0 });
+      expect(ofType(fixed, FindingType.COUNTER_AWAITING_RECOUNT)).toEqual([
+        expect.objectContaining({ subnetId: s.id, repaired: true }),
+      ]);
+      expect(await counter(s.id)).toMatchObject({ n: 2, p: 1, l: 0, pv: 2 });
+      expect(problems(await audit())).toEqual([]);
+
+      // … and without one, the next read of the counters does.
+      await expect(
+        updateSubnet(recountsFail(), s.id, {
+          allocationPools: [{ start: '10.4.0.2', end: '10.4.0.254' }],
+        }),
+      ).rejects.toThrow('injected');
+      expect(await counter(s.id)).toMatchObject({ pv: 2.5 });
+      expect((await getSubnet(ctx, s.id)).usage.allocated).toBe(2);
+      expect(await counter(s.id)).toMatchObject({ n: 2, p: 2, pv: 3 });
+      expect(problems(await audit())).toEqual([]);
+    });
+  });
+
   describe('EXPIRED_LEASE', () => {
     it('reports leases inside the grace period without touching them, then clears them', async () => {
       const s = await subnet('10.4.0.0/24');

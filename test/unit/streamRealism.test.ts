@@ -121,6 +121,93 @@ describe('StreamDelivery', () => {
     expect(delivery.counters.restarts).toBe(40);
   });
 
+  it('delivers each lane in batches on its own, never waiting for the other lanes', async () => {
+    const delivery = new StreamDelivery({ lanes: 2, batchSize: 10, seed: 4 });
+    const records = batch(60, 12);
+    const done: StreamRecordInput[][] = [];
+    let others = 0;
+    let release: () => void = () => undefined;
+    const othersDone = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let first: StreamRecordInput[] | undefined;
+    let heldAt = -1;
+    const process = async (part: readonly StreamRecordInput[]): Promise<ProcessResult> => {
+      if (first === undefined) {
+        // The first delivery of one lane is held until the other lane has delivered
+        // twice: with lanes that waited for each other batch by batch, it never would.
+        first = [...part];
+        await othersDone;
+        heldAt = done.length;
+      } else if (!part.some((record) => first?.some((mine) => pk(mine) === pk(record)))) {
+        if (++others === 2) release();
+      }
+      done.push([...part]);
+      return {
+        firstFailure: undefined,
+        failures: [],
+        entriesWritten: part.length,
+        eventsPublished: 0,
+        capacity: { read: 0, write: 0 },
+      };
+    };
+    const outcome = await delivery.deliver(records, process);
+    expect(outcome.restart).toBeUndefined();
+    expect(done.every((part) => part.length <= 10)).toBe(true);
+    expect(
+      done
+        .flat()
+        .map(seq)
+        .sort((a, b) => a - b),
+    ).toEqual(records.map(seq));
+    // Later records of the other lane were processed before the held ones: they overtook.
+    const overtaking = done.slice(0, heldAt).flat().map(seq);
+    expect(overtaking.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...overtaking)).toBeGreaterThan(Math.min(...(first ?? []).map(seq)));
+  });
+
+  it('cuts a read at a batch on a restart: the batches before in full, a prefix of that one, none after', async () => {
+    const delivery = new StreamDelivery({ restarts: 0.3, batchSize: 10, seed: 9 });
+    let cutInside = 0;
+    for (let read = 0; read < 20; read++) {
+      const records = batch(50, 9, read * 50);
+      const { deliveries, process } = recorder();
+      const outcome = await delivery.deliver(records, process);
+      const got = new Set(deliveries.flat().map(seq));
+      if (outcome.restart === undefined) {
+        expect(outcome.restartAt).toBe(50);
+        expect(got.size).toBe(50);
+        continue;
+      }
+      const at = outcome.restartAt;
+      expect(at % 10).toBe(0);
+      if (at > 0) cutInside++;
+      // Before the cut: every record; after the batch at the cut: none.
+      for (const record of records.slice(0, at)) expect(got.has(seq(record))).toBe(true);
+      for (const record of records.slice(at + 10)) expect(got.has(seq(record))).toBe(false);
+      // In the batch at the cut: per item, a prefix of its records there.
+      const cut = records.slice(at, at + 10);
+      for (const item of new Set(cut.map(pk))) {
+        const mine = cut.filter((record) => pk(record) === item).map((r) => got.has(seq(r)));
+        expect(mine.indexOf(false) < 0 || !mine.slice(mine.indexOf(false)).includes(true)).toBe(
+          true,
+        );
+      }
+    }
+    expect(cutInside).toBeGreaterThan(0);
+    expect(delivery.counters.restarts).toBeGreaterThan(cutInside - 1);
+  });
+
+  it('goes back to TRIM_HORIZON at most fromStartAtMost times', async () => {
+    const delivery = new StreamDelivery({ restarts: 1, fromStartAtMost: 1, seed: 5 });
+    const { process } = recorder();
+    const restarts = [];
+    for (let i = 0; i < 40; i++)
+      restarts.push((await delivery.deliver(batch(20, 4), process)).restart);
+    expect(restarts.filter((restart) => restart === 'fromStart')).toHaveLength(1);
+    expect(delivery.counters).toMatchObject({ restarts: 40, fromStart: 1 });
+  });
+
   it("reports the batch's earliest failure, whichever lane met it first", async () => {
     const delivery = new StreamDelivery({ lanes: 4, delayMs: 5, seed: 2 });
     const records = batch(40, 8);
