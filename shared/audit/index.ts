@@ -22,6 +22,7 @@
  * | `blockOffsets.ts` | taken offsets with no live item: expired leases, offsets nobody holds    |
  * | `loneItems.ts`    | allocation items their block does not hold                               |
  * | `mapSummaries.ts` | the address map's block summaries against the blocks (MAP_SUMMARY_STALE) |
+ * | `hints.ts`        | blocks' hints against the allocation items (HINT_STALE)                  |
  * | `settlement.ts`   | the shard counter vs its blocks (USAGE_DRIFT, COUNTER_AWAITING_RECOUNT)  |
  * | `pending.ts`      | pending records of multi-step requests (STALE_PENDING)                   |
  * | `orphans.ts`      | items and space entries of vanished subnets                              |

@@ -39,6 +39,8 @@ export const FindingType = {
   HIGH_UTILIZATION: 'HIGH_UTILIZATION',
   /** A block's address-map summary is missing, disagrees with the block, or has lapsed. */
   MAP_SUMMARY_STALE: 'MAP_SUMMARY_STALE',
+  /** A block's hint (shared/hints/) says of some offset what its allocation items do not. */
+  HINT_STALE: 'HINT_STALE',
 } as const;
 export type FindingType = (typeof FindingType)[keyof typeof FindingType];
 
@@ -135,6 +137,7 @@ export interface AuditReport {
  */
 const LISTED_AT_MOST: Partial<Record<FindingType, number>> = {
   [FindingType.MAP_SUMMARY_STALE]: 20,
+  [FindingType.HINT_STALE]: 20,
 };
 
 /** Whether a finding of `type` still gets a place in `listed` (the cap, the per-type samples). */

@@ -15,7 +15,8 @@
  * and each of its suspicions is checked by a consistent read before it is reported.
  *
  * Its blocks also pass the address map's check (mapSummaries.ts): each summary
- * partition's blocks against one Query of their summaries, after the join.
+ * partition's blocks against one Query of their summaries, after the join; and its
+ * blocks' hints, where there are any, are checked against its items (hints.ts).
  *
  * The shard audits that need every item of a shard (a subnet created during the
  * scan, a shard whose partition the scan never met) use {@link auditShardByQuery}.
@@ -26,6 +27,7 @@ import { addressAt, type Geometry, geometryOf } from '../subnets/geometry.js';
 import { inPools } from '../subnets/rules.js';
 import type { Subnet } from '../subnets/subnet.js';
 import type { OutsidePools } from './checkpoint.js';
+import { checkHints } from './hints.js';
 import type { Item, Tally } from './io.js';
 import { joinShard } from './join.js';
 import { MapSummaryCheck } from './mapSummaries.js';
@@ -50,11 +52,13 @@ export async function auditScannedShard(
 ): Promise<ShardCount> {
   const blocks: Item[] = [];
   const allocations: Item[] = [];
+  const hints: Item[] = [];
   let counterItem: Item | undefined;
   for (const item of items) {
     const sk = String(item.sk);
     if (sk.startsWith(PREFIX.block)) blocks.push(item);
     else if (sk.startsWith(PREFIX.allocation)) allocations.push(item);
+    else if (sk.startsWith(PREFIX.hint)) hints.push(item);
     else if (sk === keys.counter(subnet.id, shard).sk) counterItem = item;
   }
   // The join walks both streams in address order.
@@ -67,6 +71,7 @@ export async function auditScannedShard(
   const map = new MapSummaryCheck(scope, reader, subnet);
   await joinShard(scope, sh, { blocks: map.watch(each(blocks)), allocations: each(allocations) });
   await map.finish();
+  await checkHints(scope, subnet, hints, allocations);
   if (
     scanned !== undefined &&
     scanned.pv === subnet.configVersion &&

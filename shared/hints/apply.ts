@@ -26,9 +26,8 @@ import type { IpamContext } from '../store/context.js';
 import { keys } from '../store/keys.js';
 import { RETRY } from '../store/retry.js';
 import { TTL_ATTRIBUTE } from '../store/table.js';
-import { coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import type { Geometry } from '../subnets/geometry.js';
-import { type ItemChange, type OffsetHint, offsetHint } from './derive.js';
+import { hintAfter, type ItemChange, type OffsetHint, offsetHint, sameHint } from './derive.js';
 
 /** How long an empty hint stays (seconds): longer than the stream's 24 h. */
 const EMPTY_HINT_SECONDS = 2 * 24 * 3600;
@@ -99,13 +98,13 @@ async function writeHint(
     if (tally !== undefined) tally.read += read.ConsumedCapacity?.CapacityUnits ?? 0;
     const stored = read.Item;
     const ver = typeof stored?.ver === 'number' ? stored.ver : undefined;
-    const next = applied(stored, hints);
+    const next = hintAfter(stored, hints);
     if (stored !== undefined && sameHint(stored, next)) return; // nothing new (a redelivery)
     try {
       const written = await ctx.doc.send(
         new PutCommand({
           TableName: ctx.tableName,
-          Item: { ...key, ...next, ver: (ver ?? 0) + 1, ...emptyTtl(next, stored, ctx.now()) },
+          Item: hintItem(key, next, stored, ctx.now()),
           ConditionExpression: ver === undefined ? 'attribute_not_exists(pk)' : 'ver = :ver',
           ...(ver === undefined ? {} : { ExpressionAttributeValues: { ':ver': ver } }),
           ReturnConsumedCapacity: 'TOTAL',
@@ -121,42 +120,18 @@ async function writeHint(
   throw new Error(`the hint ${key.pk} ${key.sk} kept changing while it was written`);
 }
 
-/** The hint's attributes after the changes: `u` (taken offsets), `x<o>`, `q<o>`. */
-function applied(
+/**
+ * The hint item to put over `stored`: `next`'s attributes, `ver` one up, and an empty
+ * hint's `ttl` (the one it has, or two days from now).
+ */
+export function hintItem(
+  key: Record<string, string>,
+  next: Record<string, unknown>,
   stored: Record<string, unknown> | undefined,
-  hints: readonly OffsetHint[],
+  nowMs: number,
 ): Record<string, unknown> {
-  const attributes: Record<string, unknown> = {};
-  const used = new Set<number>();
-  for (const [name, value] of Object.entries(stored ?? {})) {
-    if (name === 'u' && value instanceof Set) for (const o of value) used.add(Number(o));
-    else if (/^[xq]\d+$/.test(name)) attributes[name] = value;
-  }
-  for (const hint of hints) {
-    const offset = hint.pos.offset;
-    delete attributes[leaseAttribute(offset)];
-    delete attributes[coolingAttribute(offset)];
-    if (!hint.held) {
-      used.delete(offset);
-      continue;
-    }
-    used.add(offset);
-    if (hint.freeAt !== undefined) attributes[leaseAttribute(offset)] = hint.freeAt;
-    if (hint.coolFrom !== undefined) attributes[coolingAttribute(offset)] = hint.coolFrom;
-  }
-  return { type: 'hint', ...(used.size > 0 ? { u: used } : {}), ...attributes };
-}
-
-/** Whether the stored hint already says what `next` says (`u`, `x<o>`, `q<o>`). */
-function sameHint(stored: Record<string, unknown>, next: Record<string, unknown>): boolean {
-  const says = (item: Record<string, unknown>) => {
-    const used = item.u instanceof Set ? [...item.u].map(Number).sort((a, b) => a - b) : [];
-    const marks = Object.entries(item)
-      .filter(([name]) => /^[xq]\d+$/.test(name))
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return JSON.stringify([used, marks]);
-  };
-  return says(stored) === says(next);
+  const ver = typeof stored?.ver === 'number' ? stored.ver : 0;
+  return { ...key, ...next, ver: ver + 1, ...emptyTtl(next, stored, nowMs) };
 }
 
 /** An empty hint's `ttl`: the one it has, or two days from now. */

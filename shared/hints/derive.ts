@@ -8,6 +8,7 @@
  * in a block, `x<o>` <= now makes it free to the picker.
  */
 import { parseAllocationSort } from '../store/keys.js';
+import { coolingAttribute, leaseAttribute } from '../subnets/blocks.js';
 import { type Geometry, type Position, positionOf } from '../subnets/geometry.js';
 
 /** One allocation item's change as the stream gave it (the processor's record, narrowed). */
@@ -41,4 +42,45 @@ export function offsetHint(g: Geometry, change: ItemChange): OffsetHint {
     ...(typeof image.ttl === 'number' ? { freeAt: image.ttl } : {}),
     ...(typeof image.coolFrom === 'number' ? { coolFrom: image.coolFrom } : {}),
   };
+}
+
+/**
+ * A hint's attributes after `hints` (in stream order) over `stored` (none: an empty
+ * hint): `u` (taken offsets), `x<o>`, `q<o>`.
+ */
+export function hintAfter(
+  stored: Record<string, unknown> | undefined,
+  hints: readonly OffsetHint[],
+): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  const used = new Set<number>();
+  for (const [name, value] of Object.entries(stored ?? {})) {
+    if (name === 'u' && value instanceof Set) for (const o of value) used.add(Number(o));
+    else if (/^[xq]\d+$/.test(name)) attributes[name] = value;
+  }
+  for (const hint of hints) {
+    const offset = hint.pos.offset;
+    delete attributes[leaseAttribute(offset)];
+    delete attributes[coolingAttribute(offset)];
+    if (!hint.held) {
+      used.delete(offset);
+      continue;
+    }
+    used.add(offset);
+    if (hint.freeAt !== undefined) attributes[leaseAttribute(offset)] = hint.freeAt;
+    if (hint.coolFrom !== undefined) attributes[coolingAttribute(offset)] = hint.coolFrom;
+  }
+  return { type: 'hint', ...(used.size > 0 ? { u: used } : {}), ...attributes };
+}
+
+/** Whether two hints say the same of every offset (`u`, `x<o>`, `q<o>`). */
+export function sameHint(stored: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  const says = (item: Record<string, unknown>) => {
+    const used = item.u instanceof Set ? [...item.u].map(Number).sort((a, b) => a - b) : [];
+    const marks = Object.entries(item)
+      .filter(([name]) => /^[xq]\d+$/.test(name))
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return JSON.stringify([used, marks]);
+  };
+  return says(stored) === says(next);
 }

@@ -11,6 +11,6 @@
  * | `apply.ts`   | a batch's changes → one read and one conditional put per block    |
  * | `compare.ts` | hints against the blocks, after the stream has drained            |
  */
-export { applyHints, type HintSource } from './apply.js';
+export { applyHints, type HintSource, hintItem } from './apply.js';
 export { compareHints, type HintDifference } from './compare.js';
-export { type ItemChange, type OffsetHint, offsetHint } from './derive.js';
+export { hintAfter, type ItemChange, type OffsetHint, offsetHint, sameHint } from './derive.js';

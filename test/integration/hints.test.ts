@@ -4,7 +4,9 @@
  * from an earlier record, and when two processors write one block at once. (The mixed workload under delivery realism is in
  * streamRedelivery.test.ts.)
  */
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { runAudit } from '../../shared/audit/index.js';
 import { noopPublisher } from '../../shared/events/index.js';
 import { compareHints } from '../../shared/hints/index.js';
 import { processStreamRecords } from '../../shared/history/index.js';
@@ -82,5 +84,34 @@ describe('block hints', () => {
       processor(records.filter((record) => !half.has(itemOf(record)))),
     ]);
     expect(await compareHints(db.ctx, subnet.id, 1)).toEqual([]);
+  });
+
+  it('are checked by the audit against the items, and rebuilt when one lost a change', async () => {
+    const db = await createTestDb({ stream: true });
+    const allocator = new TextAllocator(db.ctx, { cacheMs: 0 });
+    const subnet = await createSubnet(db.ctx, { cidr: '10.77.0.0/24', space: 'hints' });
+    await allocator.allocate(subnet.id, { ip: '10.77.0.20' });
+    await allocator.allocate(subnet.id, { ip: '10.77.0.21', ttlSeconds: 600 });
+    await processStreamRecords(db.ctx, await streamRecords(db), noopPublisher, { hints: true });
+    const clean = await runAudit(db.ctx, { repair: false, gracePeriodMs: 0 });
+    expect(clean.findings.filter((f) => f.type === 'HINT_STALE')).toEqual([]);
+    // A change the processor lost (sent to the failure destination, say).
+    await db.ctx.doc.send(
+      new UpdateCommand({
+        TableName: db.ctx.tableName,
+        Key: keys.hint(subnet.id, 0, 0n),
+        UpdateExpression: 'DELETE u :o REMOVE x21 ADD ver :one',
+        ExpressionAttributeValues: { ':o': new Set([21]), ':one': 1 },
+      }),
+    );
+    expect(await compareHints(db.ctx, subnet.id, 1)).toHaveLength(1);
+    const seen = await runAudit(db.ctx, { repair: false, gracePeriodMs: 0 });
+    expect(seen.findings.filter((f) => f.type === 'HINT_STALE')).toMatchObject([
+      { subnetId: subnet.id, repaired: false },
+    ]);
+    await runAudit(db.ctx, { repair: true, gracePeriodMs: 0 });
+    expect(await compareHints(db.ctx, subnet.id, 1)).toEqual([]);
+    const after = await runAudit(db.ctx, { repair: false, gracePeriodMs: 0 });
+    expect(after.findings.filter((f) => f.type === 'HINT_STALE')).toEqual([]);
   });
 });

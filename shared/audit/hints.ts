@@ -1,0 +1,127 @@
+/**
+ * Blocks' hints (shared/hints/) against the allocation items they are derived from
+ * (HINT_STALE): a hint that says of some offset what no item says — a change the
+ * processor lost (a record sent to the failure destination), or one it has not
+ * processed yet.
+ *
+ * **What it reads.** The scan's copy of the shard: its hint items and allocation
+ * items. A hint that seems to disagree is read again, the hint first and then its
+ * block's items, both consistently: the items are then at least as new as any
+ * change the hint was made from. Still different, it is a finding. Only hints that
+ * exist are judged (stage 2 of docs/one-write-migration.md: the processor writes
+ * them only where it is asked to).
+ *
+ * **What it repairs.** A repair audit puts the hint derived from the items as read
+ * again, on condition that the hint's `ver` is still the one read: a change the
+ * processor applied meanwhile wins, and one it applies later still can. Derived
+ * data, rebuilt from the truth: no grace period applies.
+ */
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { hintAfter, hintItem, offsetHint, sameHint } from '../hints/index.js';
+import { keys, PREFIX, parseShardPartition } from '../store/keys.js';
+import { blockRange, type Geometry, geometryOf } from '../subnets/geometry.js';
+import { address, type Subnet } from '../subnets/subnet.js';
+import type { Item } from './io.js';
+import { FindingType, NotRepaired, type Outcome } from './report.js';
+import type { AuditScope } from './scope.js';
+
+/** Checks the scanned hints of one shard against its scanned allocation items. */
+export async function checkHints(
+  scope: AuditScope,
+  subnet: Subnet,
+  hints: readonly Item[],
+  allocations: readonly Item[],
+): Promise<void> {
+  if (hints.length === 0) return;
+  const g = geometryOf(subnet.cidr);
+  const byBlock = new Map<bigint, Item[]>();
+  for (const item of allocations) {
+    const block = offsetHint(g, change(item)).pos.block;
+    byBlock.set(block, [...(byBlock.get(block) ?? []), item]);
+  }
+  for (const hint of hints) {
+    const block = BigInt(`0x${String(hint.sk).slice(PREFIX.hint.length)}`);
+    if (sameHint(hint, derived(g, byBlock.get(block) ?? []))) continue;
+    await recheck(scope, subnet, g, parseShardPartition(String(hint.pk)), block);
+  }
+}
+
+/** The hint the items say: each item holds its offset (shared/hints/derive.ts). */
+function derived(g: Geometry, items: readonly Item[]): Record<string, unknown> {
+  return hintAfter(
+    undefined,
+    items.map((item) => offsetHint(g, change(item))),
+  );
+}
+
+function change(item: Item) {
+  return {
+    pk: String(item.pk),
+    sk: String(item.sk),
+    sequenceNumber: '0',
+    newImage: item,
+  };
+}
+
+async function recheck(
+  scope: AuditScope,
+  subnet: Subnet,
+  g: Geometry,
+  shard: number,
+  block: bigint,
+): Promise<void> {
+  const { ctx } = scope;
+  const key = keys.hint(subnet.id, shard, block);
+  const [hint] = await scope.io.snapshot([key]);
+  if (hint === undefined) return;
+  const range = blockRange(g, block);
+  const items: Item[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await ctx.doc.send(
+      new QueryCommand({
+        TableName: ctx.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+        ExpressionAttributeValues: {
+          ':pk': key.pk,
+          ':first': keys.allocationSort(address(subnet.cidr.version, range.start)),
+          ':last': keys.allocationSort(address(subnet.cidr.version, range.end)),
+        },
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...((page.Items ?? []) as Item[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  const expected = derived(g, items);
+  if (sameHint(hint, expected)) return;
+  const finding = {
+    type: FindingType.HINT_STALE,
+    subnetId: subnet.id,
+    detail: `The hint of block ${block} says ${describe(hint)} where its allocation items say ${describe(expected)}.`,
+  };
+  let outcome: Outcome;
+  if (!scope.settings.repair) outcome = NotRepaired.REPORT_ONLY;
+  else {
+    const put = await scope.io.transact([
+      {
+        Put: {
+          TableName: ctx.tableName,
+          Item: hintItem(key, expected, hint, ctx.now()),
+          ...(typeof hint.ver === 'number'
+            ? { ConditionExpression: 'ver = :ver', ExpressionAttributeValues: { ':ver': hint.ver } }
+            : { ConditionExpression: 'attribute_not_exists(ver)' }),
+        },
+      },
+    ]);
+    outcome = put ? true : NotRepaired.CHANGED;
+  }
+  scope.findings.add(finding, outcome);
+}
+
+/** A hint's taken offsets, for a finding's detail. */
+function describe(hint: Record<string, unknown>): string {
+  const used = hint.u instanceof Set ? [...hint.u].map(Number).sort((a, b) => a - b) : [];
+  return used.length === 0 ? 'no offset taken' : `offsets ${used.join(', ')} taken`;
+}
