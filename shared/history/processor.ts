@@ -135,24 +135,16 @@ async function refreshMap(
   concurrency: number | undefined,
 ): Promise<void> {
   const indexOf = new Map<BlockImage, number>();
-  records.forEach((input, index) => {
-    if (failed.has(index)) return;
-    let record: ChangeRecord;
-    try {
-      record = toChangeRecord(input);
-    } catch {
-      return; // failed above already
-    }
-    const key = parseItemKey(record.pk, record.sk);
-    if (key.kind !== 'shardItem' || key.what !== 'block') return;
+  for (const { index, record, subnetId } of shardRecords(records, 'block')) {
+    if (failed.has(index)) continue;
     const image: BlockImage = {
-      subnetId: key.subnetId,
+      subnetId,
       block: parseBlockSort(record.sk),
       sequenceNumber: record.sequenceNumber,
       image: record.newImage,
     };
     indexOf.set(image, index);
-  });
+  }
   if (indexOf.size === 0) return;
   const failures = await refreshSummaries(run.ctx, [...indexOf.keys()], {
     cidrOf: async (subnetId) => {
@@ -166,10 +158,10 @@ async function refreshMap(
 }
 
 /**
- * The blocks' hints (shared/hints/) from every allocation record of the batch —
- * also those whose history failed: a hint skips what it has seen, so a record left
- * out now while a later one of its block went in would be skipped when it comes
- * again. A hint that could not be written fails its records, so they come again.
+ * The blocks' hints (shared/hints/) from every allocation record of the batch, also
+ * those whose history failed: they come again with their item's later records, in
+ * order, and a hint applies each item's changes in order either way. A hint that
+ * could not be written fails its records, so they come again.
  */
 async function refreshHints(
   run: Run,
@@ -179,17 +171,9 @@ async function refreshHints(
 ): Promise<void> {
   const indexOf = new Map<ItemChange, number>();
   const changes: (ItemChange & { subnetId: string })[] = [];
-  records.forEach((input, index) => {
-    let record: ChangeRecord;
-    try {
-      record = toChangeRecord(input);
-    } catch {
-      return; // failed above already
-    }
-    const key = parseItemKey(record.pk, record.sk);
-    if (key.kind !== 'shardItem' || key.what !== 'allocation') return;
+  for (const { index, record, subnetId } of shardRecords(records, 'allocation')) {
     const change = {
-      subnetId: key.subnetId,
+      subnetId,
       pk: record.pk,
       sk: record.sk,
       sequenceNumber: record.sequenceNumber,
@@ -197,7 +181,7 @@ async function refreshHints(
     };
     changes.push(change);
     indexOf.set(change, index);
-  });
+  }
   if (changes.length === 0) return;
   const failures = await applyHints(run.ctx, changes, {
     geometryOf: async (subnetId) => {
@@ -208,6 +192,27 @@ async function refreshHints(
     ...(concurrency === undefined ? {} : { concurrency }),
   });
   for (const [change, error] of failures) failed.set(indexOf.get(change) as number, error);
+}
+
+/** The batch's records of shard items of one kind, with their place in the batch (unreadable ones failed already). */
+function shardRecords(
+  records: readonly StreamRecordInput[],
+  what: 'allocation' | 'block',
+): { index: number; record: ChangeRecord; subnetId: string }[] {
+  const found: { index: number; record: ChangeRecord; subnetId: string }[] = [];
+  records.forEach((input, index) => {
+    let record: ChangeRecord;
+    try {
+      record = toChangeRecord(input);
+    } catch {
+      return;
+    }
+    const key = parseItemKey(record.pk, record.sk);
+    if (key.kind === 'shardItem' && key.what === what) {
+      found.push({ index, record, subnetId: key.subnetId });
+    }
+  });
+  return found;
 }
 
 async function processRecord(run: Run, record: ChangeRecord): Promise<void> {
