@@ -1,6 +1,6 @@
 /**
  * `npm run soak -- --minutes N [--faults 0.1] [--stale 0.1] [--seed 1] [--clients 16] [--http 4]
- * [--stream-delay-ms 200] [--redeliver 0.1]`: N minutes
+ * [--stream-delay-ms 200] [--redeliver 0.1] [--from-start 2]`: N minutes
  * of mixed concurrent operations — in-process allocators with the DynamoDB-realism
  * layer (stale reads, transaction conflicts, capacity cancellations, faults) and
  * HTTP clients against a local server — then the history checker, an audit that
@@ -8,7 +8,9 @@
  *
  * The stream is processed meanwhile by a poller in this process with the delivery
  * realism (local/streamRealism.ts: lanes as shards, each delivery delayed up to
- * `--stream-delay-ms`, redelivered with probability `--redeliver`, restarts); its
+ * `--stream-delay-ms`, redelivered with probability `--redeliver`, restarts, at most
+ * `--from-start` of them back to TRIM_HORIZON: each processes the whole stream so far
+ * again, so without a bound a long soak spends most of its time re-reading); its
  * DynamoDB client has no realism layer (a record failing 3 times is skipped, as an
  * on-failure destination takes it, which is not what this checks). Once it has
  * drained: every history entry's event published exactly once, and a clean replay of
@@ -16,6 +18,8 @@
  * missing, none keyed twice); the audit checks the map's summaries (MAP_SUMMARY_STALE;
  * the /16 is there for them: smaller subnets keep none).
  * Only 127.0.0.1 traffic: its own DynamoDB Local and server. Exits 1 on any anomaly.
+ * Every 30 s it prints how far it is (operations, the poller's reads and backlog),
+ * and a line as each phase begins (./soakProgress.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +43,7 @@ import {
 } from '../test/support/history/index.js';
 import { runWorkload } from '../test/support/history/workload.js';
 import { Realism, seededRandom } from '../test/support/realism.js';
+import { SoakProgress } from './soakProgress.js';
 
 /** Audit findings that describe the data, not a fault. */
 const INFORMATIONAL = new Set([
@@ -46,7 +51,20 @@ const INFORMATIONAL = new Set([
   'HIGH_UTILIZATION',
   'EXPIRED_LEASE',
   'ALLOCATION_TOKEN_MISMATCH',
+  // Fenced by a subnet PATCH whose recount failed under the injected faults: the next
+  // read of the counters recounts it.
+  'COUNTER_AWAITING_RECOUNT',
 ]);
+
+/**
+ * A map summary that lapsed — a lease in its block ran out after the summary was
+ * written, with no later write to the block — is a known limit (README, "Known
+ * limits"), not a record the stream lost: a poller that keeps up meets it whenever
+ * the workload's 60 s leases run out on blocks nobody writes again.
+ */
+function lapsedSummary(finding: { type: string; detail: string }): boolean {
+  return finding.type === 'MAP_SUMMARY_STALE' && finding.detail.includes(' lapsed at ');
+}
 
 /** A publisher that counts each event id's publications. */
 function countingPublisher(): EventPublisher & { readonly counts: Map<string, number> } {
@@ -112,6 +130,9 @@ async function main(): Promise<number> {
   const httpClients = option('http', 4);
   const streamDelayMs = option('stream-delay-ms', 200);
   const redeliver = option('redeliver', 0.1);
+  const fromStartAtMost = option('from-start', 2);
+  const progress = new SoakProgress();
+  progress.phase('start', 'DynamoDB Local, server');
   const dynamo = await startLocalDynamoDb();
   const tableName = `ipam-soak-${randomBytes(4).toString('hex')}`;
   const raw = createDynamoClient({ endpoint: dynamo.endpoint, region: 'local' });
@@ -125,7 +146,7 @@ async function main(): Promise<number> {
     endpoint: dynamo.endpoint,
     region: 'local',
     publisher,
-    realism: { delayMs: streamDelayMs, redeliver, seed },
+    realism: { delayMs: streamDelayMs, redeliver, fromStartAtMost, seed },
   }).start();
   try {
     const realism = new Realism(ctx.doc, {
@@ -155,6 +176,8 @@ async function main(): Promise<number> {
     }
     for (let i = 0; i < httpClients; i++) clients.push(httpClient(recorder, `h${i}`, server.url));
     const deadline = Date.now() + minutes * 60_000;
+    progress.phase('workload', `${minutes} min`);
+    progress.every(30_000, () => aliveLine(recorder, poller));
     const churn = subnets[1];
     const { operations } = await runWorkload({
       subnets: subnets.map((s) => ({ ...s, allocationPools: [...s.allocationPools] })),
@@ -188,20 +211,34 @@ async function main(): Promise<number> {
       until: () => Date.now() >= deadline,
       random: seededRandom(seed),
     });
+    progress.phase('history check', `${recorder.operations.length} operations`);
     const report = recorder.check();
+    progress.phase('drain', 'the stream poller catches up');
     const drainStarted = Date.now();
     await drain(poller);
     const drainSeconds = (Date.now() - drainStarted) / 1000;
     await poller.stop();
+    progress.phase('events check', 'every entry published once');
     const events = await eventsAgainstHistory(ctx, publisher.counts);
+    progress.phase('replay', 'the whole stream again from TRIM_HORIZON');
     const replayStarted = Date.now();
     const replay = await cleanReplay(ctx, raw, dynamo.endpoint);
     const replaySeconds = (Date.now() - replayStarted) / 1000;
+    progress.phase('audit', 'report only');
     const audit = await runAudit(ctx, { repair: false, gracePeriodMs: 0 });
-    const findings = audit.findings.filter((finding) => !INFORMATIONAL.has(finding.type));
+    const findings = audit.findings.filter(
+      (finding) => !INFORMATIONAL.has(finding.type) && !lapsedSummary(finding),
+    );
+    const lapsed = audit.findings.filter(lapsedSummary).length;
+    const awaitingRecount = audit.findings.filter(
+      (finding) => finding.type === 'COUNTER_AWAITING_RECOUNT',
+    ).length;
+    progress.phase('scan', 'duplicate held addresses');
     const duplicates = await duplicateHeldAddresses(ctx);
+    progress.stop();
+    progress.phase('report');
     console.log(
-      `soak: ${minutes} min, faults ${faults}, stale ${stale}, seed ${seed}, ${inProcessClients} in-process + ${httpClients} HTTP clients, stream delay ≤ ${streamDelayMs} ms, redeliver ${redeliver}`,
+      `soak: ${minutes} min, faults ${faults}, stale ${stale}, seed ${seed}, ${inProcessClients} in-process + ${httpClients} HTTP clients, stream delay ≤ ${streamDelayMs} ms, redeliver ${redeliver}, back to TRIM_HORIZON ≤ ${fromStartAtMost}`,
     );
     console.log(
       `operations: ${operations} (+ final reads: ${report.operations - operations} recorded in all)`,
@@ -209,8 +246,9 @@ async function main(): Promise<number> {
     console.log(`ambiguous outcomes: ${report.ambiguous}`);
     console.log(`injected: ${JSON.stringify(realism.counters)}`);
     console.log(
-      `stream: ${poller.recordsSeen} records read, injected ${JSON.stringify(poller.delivery?.counters)}; drained ${drainSeconds.toFixed(1)} s after the workload`,
+      `stream: ${poller.recordsSeen} records read (${poller.recordsReadAgain} of them again), injected ${JSON.stringify(poller.delivery?.counters)}; drained ${drainSeconds.toFixed(1)} s after the workload`,
     );
+    console.log(`stream poller: ${pollerTime(poller)}`);
     console.log(
       `checker: ${report.partitions} addresses, ${report.steps} search steps, ${report.undecided.length} undecided`,
     );
@@ -219,6 +257,9 @@ async function main(): Promise<number> {
     console.log(`audit findings (not informational): ${findings.length}`);
     for (const finding of findings)
       console.log(`  ${finding.type} ${finding.subnetId} ${finding.ip ?? ''} ${finding.detail}`);
+    console.log(
+      `audit, informational: ${awaitingRecount} counters awaiting their recount, ${lapsed} map summaries lapsed`,
+    );
     console.log(
       `duplicate held addresses: ${duplicates.length}${duplicates.length > 0 ? ` (${duplicates.join(', ')})` : ''}`,
     );
@@ -248,10 +289,39 @@ async function main(): Promise<number> {
       ? 1
       : 0;
   } finally {
+    progress.stop();
     await poller.stop();
     server.child.kill('SIGTERM');
     await dynamo.stop();
   }
+}
+
+/**
+ * The 30-second sign of life: operations so far, and how far the stream poller is
+ * (its backlog from the stream's newest sequence number, while it runs).
+ */
+async function aliveLine(recorder: HistoryRecorder, poller: StreamPoller): Promise<string> {
+  if (!poller.isStopped) await poller.streamHead();
+  const backlog = poller.backlog();
+  return (
+    `operations ${recorder.operations.length}; stream: ${poller.recordsSeen} records read ` +
+    `(${poller.recordsReadAgain} of them again), ` +
+    `${poller.delivery?.counters.delivered ?? poller.recordsSeen} delivered, ` +
+    `backlog ${backlog === undefined ? 'unknown' : `≈ ${backlog}`}; poller: ${pollerTime(poller)}`
+  );
+}
+
+/** Where the poller's time went: reads, batches through the processor, and in the lanes. */
+function pollerTime(poller: StreamPoller): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
+  const t = poller.timings;
+  const lanes = poller.delivery?.timings;
+  return (
+    `${t.reads} reads ${seconds(t.readMs)}, processing ${seconds(t.processMs)}` +
+    (lanes === undefined
+      ? ''
+      : ` (summed over lanes: waits ${seconds(lanes.waitMs)}, processor ${seconds(lanes.processMs)})`)
+  );
 }
 
 /** Polls until a pass finds nothing (the poller's timer may poll meanwhile: passes never overlap). */

@@ -63,23 +63,19 @@ function exhaustionChecks(history: readonly ApiOperation[], subnet: SubnetStart)
   if (claims.length === 0) return [];
   const pool = poolAddresses(subnet);
   if (pool === undefined) return [];
-  const reconfigured = mine.filter(
-    (op) => op.input.kind === 'updateSubnet' || op.input.kind === 'deleteSubnet',
-  );
+  let firstReconfiguration = Number.POSITIVE_INFINITY;
+  for (const op of mine) {
+    if (op.input.kind === 'updateSubnet' || op.input.kind === 'deleteSubnet')
+      firstReconfiguration = Math.min(firstReconfiguration, op.call);
+  }
+  const unknown = unknownPicks(mine);
+  const held = heldSpans(mine);
   const anomalies: CrossAnomaly[] = [];
   for (const claim of claims) {
-    if (reconfigured.some((op) => op.call < claim.return)) continue;
+    if (firstReconfiguration < claim.return) continue;
     const requested = claim.input.kind === 'allocate' ? (claim.input.count ?? 1) : 1;
-    const unknownTaken = mine
-      .filter(
-        (op) =>
-          op.input.kind === 'allocate' &&
-          op.input.ip === undefined &&
-          op.output.status === 'ambiguous' &&
-          op.call < claim.return,
-      )
-      .reduce((sum, op) => sum + (op.input.kind === 'allocate' ? (op.input.count ?? 1) : 0), 0);
-    const free = pool.filter((ip) => surelyFree(mine, ip, claim.call, claim.return));
+    const unknownTaken = unknown.before(claim.return);
+    const free = pool.filter((ip) => surelyFree(held.get(ip), claim.call, claim.return));
     if (free.length - unknownTaken >= requested) {
       anomalies.push({
         kind: 'exhausted-while-free',
@@ -94,44 +90,121 @@ function exhaustionChecks(history: readonly ApiOperation[], subnet: SubnetStart)
   return anomalies;
 }
 
-/** No allocation of `ip` can have been in force at any instant of [from, to]. */
-function surelyFree(
-  history: readonly ApiOperation[],
-  ip: string,
-  from: number,
-  to: number,
-): boolean {
-  const touching = history.filter(
-    (op) =>
-      ('ip' in op.input && op.input.ip !== undefined && canonicalIp(op.input.ip) === ip) ||
-      allocationsOf(op).some((v) => canonicalIp(v.ip) === ip),
-  );
-  const takes = touching.filter(
-    (op) =>
-      op.input.kind === 'allocate' &&
-      op.call < to &&
-      (allocationsOf(op).some((v) => canonicalIp(v.ip) === ip) ||
-        (op.input.ip !== undefined && op.output.status === 'ambiguous')),
-  );
-  const proofs = touching.filter(
-    (op) =>
-      (op.input.kind === 'release' && op.output.status === 'ok') ||
-      (op.input.kind !== 'allocate' &&
-        op.output.status === 'error' &&
-        op.output.code === 'ALLOCATION_NOT_FOUND'),
-  );
-  for (const take of takes) {
-    let until = Number.POSITIVE_INFINITY;
-    for (const proof of proofs)
-      if (proof.call >= take.return) until = Math.min(until, proof.return);
-    const view = allocationsOf(take).find((v) => canonicalIp(v.ip) === ip);
-    if (view?.expiresAt) {
-      // The lease's end on the monotonic clock, a second late to be safe.
-      until = Math.min(until, take.call + (Date.parse(view.expiresAt) - take.wallCall) + 1000);
+/**
+ * The addresses ambiguous picked allocations may hold: `before(t)` sums the `count`s
+ * of those invoked before `t`.
+ */
+function unknownPicks(mine: readonly ApiOperation[]): { before(t: number): number } {
+  const picks = mine
+    .filter(
+      (op) =>
+        op.input.kind === 'allocate' &&
+        op.input.ip === undefined &&
+        op.output.status === 'ambiguous',
+    )
+    .map((op) => ({
+      call: op.call,
+      count: op.input.kind === 'allocate' ? (op.input.count ?? 1) : 0,
+    }))
+    .sort((a, b) => a.call - b.call);
+  const sums = [0];
+  for (const pick of picks) sums.push((sums.at(-1) as number) + pick.count);
+  return { before: (t) => sums[countBelow(picks, t)] as number };
+}
+
+/**
+ * One address's allocations that may have held it (an answer naming it, or an
+ * ambiguous request for it), in invocation order, each with the moment from which
+ * it surely no longer did (`until`: the end of the first proof of freedom invoked
+ * after it returned, or of its lease), and the latest of those up to each one.
+ */
+interface HeldSpans {
+  readonly takes: readonly { readonly call: number; readonly until: number }[];
+  readonly latestUntil: readonly number[];
+}
+
+/**
+ * Every address's spans, from one pass over the subnet's history (the claims are
+ * many, and each asks about every pool address: per claim, a pass over the history
+ * per address made the check quadratic in the soak's length).
+ */
+function heldSpans(mine: readonly ApiOperation[]): Map<string, HeldSpans> {
+  const canonical = new Map<string, string>();
+  const canon = (text: string) => {
+    let ip = canonical.get(text);
+    if (ip === undefined) {
+      ip = canonicalIp(text);
+      canonical.set(text, ip);
     }
-    if (until > from) return false;
+    return ip;
+  };
+  const touching = new Map<string, ApiOperation[]>();
+  for (const op of mine) {
+    const ips = new Set(allocationsOf(op).map((view) => canon(view.ip)));
+    if ('ip' in op.input && op.input.ip !== undefined) ips.add(canon(op.input.ip));
+    for (const ip of ips) {
+      const ops = touching.get(ip);
+      if (ops === undefined) touching.set(ip, [op]);
+      else ops.push(op);
+    }
   }
-  return true;
+  const spans = new Map<string, HeldSpans>();
+  for (const [ip, ops] of touching) {
+    const proofs = ops.filter(
+      (op) =>
+        (op.input.kind === 'release' && op.output.status === 'ok') ||
+        (op.input.kind !== 'allocate' &&
+          op.output.status === 'error' &&
+          op.output.code === 'ALLOCATION_NOT_FOUND'),
+    );
+    const takes = ops
+      .filter(
+        (op) =>
+          op.input.kind === 'allocate' &&
+          (allocationsOf(op).some((v) => canon(v.ip) === ip) ||
+            (op.input.ip !== undefined && op.output.status === 'ambiguous')),
+      )
+      .map((take) => {
+        let until = Number.POSITIVE_INFINITY;
+        for (const proof of proofs)
+          if (proof.call >= take.return) until = Math.min(until, proof.return);
+        const view = allocationsOf(take).find((v) => canon(v.ip) === ip);
+        if (view?.expiresAt) {
+          // The lease's end on the monotonic clock, a second late to be safe.
+          until = Math.min(until, take.call + (Date.parse(view.expiresAt) - take.wallCall) + 1000);
+        }
+        return { call: take.call, until };
+      })
+      .sort((a, b) => a.call - b.call);
+    const latestUntil: number[] = [];
+    let latest = Number.NEGATIVE_INFINITY;
+    for (const take of takes) {
+      // An `until` that is not a number never counts as held (`NaN > from` is false).
+      if (take.until > latest) latest = take.until;
+      latestUntil.push(latest);
+    }
+    spans.set(ip, { takes, latestUntil });
+  }
+  return spans;
+}
+
+/** No allocation of the address can have been in force at any instant of [from, to]. */
+function surelyFree(spans: HeldSpans | undefined, from: number, to: number): boolean {
+  if (spans === undefined) return true;
+  const invoked = countBelow(spans.takes, to);
+  return invoked === 0 || (spans.latestUntil[invoked - 1] as number) <= from;
+}
+
+/** How many of `sorted` (by `call`) were invoked before `t`. */
+function countBelow(sorted: readonly { readonly call: number }[], t: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid] as { call: number }).call < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function poolAddresses(subnet: SubnetStart): string[] | undefined {
