@@ -16,7 +16,9 @@
  * drained: every history entry's event published exactly once, and a clean replay of
  * the whole stream from TRIM_HORIZON must find nothing to write or publish (no entry
  * missing, none keyed twice); the audit checks the map's summaries (MAP_SUMMARY_STALE;
- * the /16 is there for them: smaller subnets keep none).
+ * the /16 is there for them: smaller subnets keep none). The poller also writes the
+ * blocks' hints (issue 17, shared/hints/): once drained, every hint must say what its
+ * block says of every offset.
  * Only 127.0.0.1 traffic: its own DynamoDB Local and server. Exits 1 on any anomaly.
  * Every 30 s it prints how far it is (operations, the poller's reads and backlog),
  * and a line as each phase begins (./soakProgress.ts).
@@ -30,9 +32,13 @@ import { ensureTable, tableDefinition } from '../local/tables.js';
 import { Allocator } from '../shared/allocator/index.js';
 import { runAudit } from '../shared/audit/audit.js';
 import type { EventPublisher } from '../shared/events/index.js';
+import { compareHints } from '../shared/hints/index.js';
+import { parseCidr } from '../shared/net/address.js';
 import { createDocumentClient, createDynamoClient } from '../shared/store/client.js';
 import type { IpamContext } from '../shared/store/context.js';
 import { TTL_ATTRIBUTE } from '../shared/store/table.js';
+import { geometryOf } from '../shared/subnets/geometry.js';
+import { isLive } from '../shared/subnets/holding.js';
 import { createSubnet } from '../shared/subnets/subnets.js';
 import {
   describeAnomalies,
@@ -147,6 +153,8 @@ async function main(): Promise<number> {
     region: 'local',
     publisher,
     realism: { delayMs: streamDelayMs, redeliver, fromStartAtMost, seed },
+    // Blocks' hints too (issue 17): once drained, each must say what its block says.
+    processOptions: { hints: true },
   }).start();
   try {
     const realism = new Realism(ctx.doc, {
@@ -233,6 +241,12 @@ async function main(): Promise<number> {
     const awaitingRecount = audit.findings.filter(
       (finding) => finding.type === 'COUNTER_AWAITING_RECOUNT',
     ).length;
+    progress.phase('hints', "each block's hint against the block");
+    let hintDifferences = 0;
+    for (const subnet of subnets) {
+      const shards = geometryOf(parseCidr(subnet.cidr)).shardCount;
+      hintDifferences += (await compareHints(ctx, subnet.id, shards)).length;
+    }
     progress.phase('scan', 'duplicate held addresses');
     const duplicates = await duplicateHeldAddresses(ctx);
     progress.stop();
@@ -260,6 +274,7 @@ async function main(): Promise<number> {
     console.log(
       `audit, informational: ${awaitingRecount} counters awaiting their recount, ${lapsed} map summaries lapsed`,
     );
+    console.log(`blocks' hints: ${hintDifferences} offsets where a hint and its block disagree`);
     console.log(
       `duplicate held addresses: ${duplicates.length}${duplicates.length > 0 ? ` (${duplicates.join(', ')})` : ''}`,
     );
@@ -283,6 +298,7 @@ async function main(): Promise<number> {
     return report.anomalies.length +
       findings.length +
       duplicates.length +
+      hintDifferences +
       report.undecided.length +
       historyProblems >
       0
@@ -390,10 +406,9 @@ async function* scanAll(ctx: IpamContext): AsyncGenerator<Record<string, unknown
 /** Live allocation items, scanned in full, that name one (subnet, address) more than once. */
 async function duplicateHeldAddresses(ctx: IpamContext): Promise<string[]> {
   const seen = new Map<string, number>();
-  const nowSeconds = Math.floor(ctx.now() / 1000);
+  const nowMs = ctx.now();
   for await (const item of scanAll(ctx)) {
-    if (item.type !== 'allocation') continue;
-    if (typeof item.ttl === 'number' && item.ttl <= nowSeconds) continue;
+    if (item.type !== 'allocation' || !isLive(item, nowMs)) continue;
     const key = `${String(item.subnetId)} ${String(item.ip)}`;
     seen.set(key, (seen.get(key) ?? 0) + 1);
   }

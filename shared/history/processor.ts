@@ -83,11 +83,15 @@ export async function processStreamRecords(
     const item = `${keys?.pk?.S ?? `?${index}`}\u0000${keys?.sk?.S ?? ''}`;
     groups.set(item, [...(groups.get(item) ?? []), index]);
   });
+  // Each record read once (an unreadable one fails where it is processed).
+  const parsed = records.map(readRecord);
   const failed = new Map<number, unknown>();
   await inParallel([...groups.values()], options.concurrency, async (group) => {
     for (const [position, index] of group.entries()) {
       try {
-        await processRecord(run, toChangeRecord(records[index] as StreamRecordInput));
+        const read = parsed[index] as Parsed;
+        if ('error' in read) throw read.error;
+        await processRecord(run, read.record);
       } catch (error) {
         failed.set(index, error);
         // The item's later records wait for this one (they are redelivered with it).
@@ -96,8 +100,8 @@ export async function processStreamRecords(
       }
     }
   });
-  await refreshMap(run, records, failed, options.concurrency);
-  if (options.hints === true) await refreshHints(run, records, failed, options.concurrency);
+  await refreshMap(run, parsed, failed, options.concurrency);
+  if (options.hints === true) await refreshHints(run, parsed, failed, options.concurrency);
   const failures = [...failed.keys()]
     .sort((a, b) => a - b)
     .map((index) => ({
@@ -130,7 +134,7 @@ interface Run {
  */
 async function refreshMap(
   run: Run,
-  records: readonly StreamRecordInput[],
+  records: readonly Parsed[],
   failed: Map<number, unknown>,
   concurrency: number | undefined,
 ): Promise<void> {
@@ -165,7 +169,7 @@ async function refreshMap(
  */
 async function refreshHints(
   run: Run,
-  records: readonly StreamRecordInput[],
+  records: readonly Parsed[],
   failed: Map<number, unknown>,
   concurrency: number | undefined,
 ): Promise<void> {
@@ -194,22 +198,28 @@ async function refreshHints(
   for (const [change, error] of failures) failed.set(indexOf.get(change) as number, error);
 }
 
+/** A stream record as read, or why it could not be. */
+type Parsed = { readonly record: ChangeRecord } | { readonly error: unknown };
+
+function readRecord(input: StreamRecordInput): Parsed {
+  try {
+    return { record: toChangeRecord(input) };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /** The batch's records of shard items of one kind, with their place in the batch (unreadable ones failed already). */
 function shardRecords(
-  records: readonly StreamRecordInput[],
+  records: readonly Parsed[],
   what: 'allocation' | 'block',
 ): { index: number; record: ChangeRecord; subnetId: string }[] {
   const found: { index: number; record: ChangeRecord; subnetId: string }[] = [];
-  records.forEach((input, index) => {
-    let record: ChangeRecord;
-    try {
-      record = toChangeRecord(input);
-    } catch {
-      return;
-    }
-    const key = parseItemKey(record.pk, record.sk);
+  records.forEach((read, index) => {
+    if ('error' in read) return;
+    const key = parseItemKey(read.record.pk, read.record.sk);
     if (key.kind === 'shardItem' && key.what === what) {
-      found.push({ index, record, subnetId: key.subnetId });
+      found.push({ index, record: read.record, subnetId: key.subnetId });
     }
   });
   return found;

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { StreamRealism } from '../../local/streamRealism.js';
 import { runAudit } from '../../shared/audit/index.js';
 import { memoryPublisher } from '../../shared/events/index.js';
-import { compareHints } from '../../shared/hints/index.js';
+import { compareHints, sameHint } from '../../shared/hints/index.js';
 import {
   addressHistory,
   type HistoryItem,
@@ -242,8 +242,13 @@ async function workloadChecked(realism: StreamRealism | undefined): Promise<void
     expect(await compareHints(db.ctx, subnet.id, shards), subnet.cidr).toEqual([]);
   }
   expect(hintsBefore.length).toBeGreaterThan(0);
-  // The replay found every hint as it leaves it: nothing written.
-  expect(await storedItems(db.ctx, 'hint')).toEqual(hintsBefore);
+  // The replay leaves every hint saying what it said (a batch boundary between an
+  // item's changes may rewrite one on the way: its `ver` moves, not what it says).
+  const hintsAfter = await storedItems(db.ctx, 'hint');
+  expect(hintsAfter.map((hint) => hint.sk)).toEqual(hintsBefore.map((hint) => hint.sk));
+  hintsBefore.forEach((before, i) => {
+    expect(sameHint(before, hintsAfter[i] ?? {}), String(before.sk)).toBe(true);
+  });
 
   // The map: summaries agree with the blocks below them, the sums with the
   // summaries, and the audit finds nothing stale; the deleted subnet's emptied out.
