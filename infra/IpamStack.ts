@@ -183,8 +183,11 @@ export class IpamStack extends Stack {
     // Not in `functions` either (no route, no audit): IpamHistory alarms on it.
     const processor = makeFunction(
       STREAM_FUNCTION,
-      'IPAM stream processor: history entries and change events',
-      { IPAM_HISTORY_RETENTION_DAYS: String(config.historyRetentionDays) },
+      'IPAM stream processor: history entries, change events, map summaries, block hints',
+      {
+        IPAM_HISTORY_RETENTION_DAYS: String(config.historyRetentionDays),
+        IPAM_HINTS: config.deriveHints ? 'on' : 'off',
+      },
       join(PROJECT_ROOT, 'functions', 'stream', 'handler.ts'),
     );
     this.history = new IpamHistory(this, 'History', {

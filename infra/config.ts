@@ -31,6 +31,8 @@ export interface IpamConfig {
   readonly auditGraceMs?: number;
   /** How long history entries are kept (their TTL), in days. */
   readonly historyRetentionDays: number;
+  /** The stream processor also writes the blocks' hints (issue 17 stage 2; IPAM_HINTS). */
+  readonly deriveHints: boolean;
   readonly alarmEmail?: string;
 }
 
@@ -69,6 +71,7 @@ export const CONTEXT_KEYS = [
   'auditGraceMs',
   'alarmEmail',
   'historyRetentionDays',
+  'deriveHints',
 ] as const;
 
 export type ContextKey = (typeof CONTEXT_KEYS)[number];
@@ -165,6 +168,7 @@ export function parseConfig(values: ContextValues): IpamConfig {
     auditSchedule: auditSchedule ?? DEFAULTS.auditSchedule,
     ...(auditGraceMs === undefined ? {} : { auditGraceMs }),
     historyRetentionDays,
+    deriveHints: bool(values, 'deriveHints', false),
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
   };
 }

@@ -115,7 +115,8 @@ const TABLE_ACTIONS: Readonly<Record<string, readonly TableAction[]>> = {
    * conditionally, marks them published, reads a subnet's cidr/space and its
    * deletion note (GetItem), or its first history entry (Query); keeps the address
    * map's summaries (shared/map/refresh.ts: a sum's `rev` by GetItem, its children
-   * by Query, conditional PutItem).
+   * by Query, conditional PutItem); with `deriveHints`, the blocks' hints
+   * (shared/hints/apply.ts: GetItem, conditional PutItem).
    */
   stream: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
   /** Carves, deletes and updates subnets, allocates and releases: what those groups do. */

@@ -27,7 +27,7 @@ import { heldEntries, holdEntry, stillPending, wasUndone } from './held.js';
 import { historyKeys, isHistoryKey } from './keys.js';
 import { type Place, SubnetPlaces } from './places.js';
 import { type ChangeRecord, type StreamRecordInput, toChangeRecord } from './records.js';
-import { historyRetentionDays } from './settings.js';
+import { hintsWanted, historyRetentionDays } from './settings.js';
 import { awaitPublished, type CapacityTally, markPublished, newTally, putEntry } from './store.js';
 
 export interface ProcessOptions {
@@ -38,7 +38,8 @@ export interface ProcessOptions {
   readonly concurrency?: number;
   /**
    * Also derive the blocks' hints from the allocation items' changes (shared/hints/;
-   * issue 17 stage 2: written beside the blocks, read only by checks). Default off.
+   * issue 17 stage 2: written beside the blocks, read only by checks). Default:
+   * `IPAM_HINTS` (settings.ts), off.
    */
   readonly hints?: boolean;
 }
@@ -101,7 +102,7 @@ export async function processStreamRecords(
     }
   });
   await refreshMap(run, parsed, failed, options.concurrency);
-  if (options.hints === true) await refreshHints(run, parsed, failed, options.concurrency);
+  if (options.hints ?? hintsWanted()) await refreshHints(run, parsed, failed, options.concurrency);
   const failures = [...failed.keys()]
     .sort((a, b) => a - b)
     .map((index) => ({

@@ -37,7 +37,13 @@ describe('context parsing', () => {
       apiCloudWatchRole: true,
       auditSchedule: 'rate(1 hour)',
       historyRetentionDays: 90,
+      deriveHints: false,
     });
+  });
+
+  it('reads deriveHints', () => {
+    expect(parseConfig({ deriveHints: 'true' }).deriveHints).toBe(true);
+    expect(() => parseConfig({ deriveHints: 'yes' })).toThrow(/deriveHints/);
   });
 
   it('reads historyRetentionDays and refuses nonsense', () => {
