@@ -101,8 +101,13 @@ export async function processStreamRecords(
       }
     }
   });
-  await refreshMap(run, parsed, failed, options.concurrency);
-  if (options.hints ?? hintsWanted()) await refreshHints(run, parsed, failed, options.concurrency);
+  // The map's summaries and the blocks' hints are independent: written at once.
+  await Promise.all([
+    refreshMap(run, parsed, failed, options.concurrency),
+    (options.hints ?? hintsWanted())
+      ? refreshHints(run, parsed, failed, options.concurrency)
+      : undefined,
+  ]);
   const failures = [...failed.keys()]
     .sort((a, b) => a - b)
     .map((index) => ({
