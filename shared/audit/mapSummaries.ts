@@ -1,9 +1,10 @@
 /**
  * The address map's block summaries (shared/map/summaries.ts) against the blocks the
  * shard audit reads (MAP_SUMMARY_STALE): a summary missing (a block written before
- * the map existed, or while no stream processor ran), wrong (a record lost), or
- * lapsed (a lease expired or a cool-down began or ended since it was written, so
- * every view over it reads below it) — judged against what refresh.ts would write
+ * the map existed, or while no stream processor ran) or wrong (a record lost);
+ * or lapsed (MAP_SUMMARY_LAPSED: a lease expired or a cool-down began or ended
+ * since it was written, so every view over it reads below it — by design, until a
+ * write to the block or this rebuild) — judged against what refresh.ts would write
  * from the block now.
  *
  * **What it reads.** The shard's blocks come in address order; those of one summary
@@ -116,7 +117,7 @@ export class MapSummaryCheck {
     const stored = read === undefined ? undefined : summaryFromItem(read, block);
     if (agrees(stored, truth, now)) return undefined; // the scanned copy was behind
     const finding: NewFinding = {
-      type: FindingType.MAP_SUMMARY_STALE,
+      type: lapsed(stored, now) ? FindingType.MAP_SUMMARY_LAPSED : FindingType.MAP_SUMMARY_STALE,
       subnetId: this.subnet.id,
       detail: describe(this.blockCidr(block), stored, truth, now),
     };
@@ -181,12 +182,17 @@ function agrees(stored: Summary | undefined, truth: Summary, now: number): boole
   );
 }
 
+/** A summary past its `next`: a lease or cool-down in it changed state since it was written. */
+function lapsed(stored: Summary | undefined, now: number): stored is Summary & { next: number } {
+  return stored?.next !== undefined && stored.next <= now;
+}
+
 function describe(block: string, stored: Summary | undefined, truth: Summary, now: number): string {
   const holds = `${truth.a} allocated, ${truth.l} leased, ${truth.q} quarantined`;
   if (stored === undefined) {
     return `The address map has no summary of ${block}, which holds ${holds}: its map cells undercount it.`;
   }
-  if (stored.next !== undefined && stored.next <= now) {
+  if (lapsed(stored, now)) {
     return (
       `The address map's summary of ${block} lapsed at ${isoSeconds(stored.next)} (a lease ` +
       'expired or a cool-down began or ended since it was written): every view over it ' +

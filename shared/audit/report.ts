@@ -37,8 +37,13 @@ export const FindingType = {
   SUBNET_OVERLAP: 'SUBNET_OVERLAP',
   /** A subnet's pools are at least `highUtilizationPercent` allocated (informational). */
   HIGH_UTILIZATION: 'HIGH_UTILIZATION',
-  /** A block's address-map summary is missing, disagrees with the block, or has lapsed. */
+  /** A block's address-map summary is missing or disagrees with the block. */
   MAP_SUMMARY_STALE: 'MAP_SUMMARY_STALE',
+  /**
+   * A block's address-map summary lapsed: a lease expired or a cool-down began or ended
+   * since it was written, with no write to the block (by design: views read below it).
+   */
+  MAP_SUMMARY_LAPSED: 'MAP_SUMMARY_LAPSED',
   /** A block's hint (shared/hints/) says of some offset what its allocation items do not. */
   HINT_STALE: 'HINT_STALE',
 } as const;
@@ -137,6 +142,7 @@ export interface AuditReport {
  */
 const LISTED_AT_MOST: Partial<Record<FindingType, number>> = {
   [FindingType.MAP_SUMMARY_STALE]: 20,
+  [FindingType.MAP_SUMMARY_LAPSED]: 20,
   [FindingType.HINT_STALE]: 20,
 };
 

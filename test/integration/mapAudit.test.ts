@@ -22,6 +22,7 @@ import { countedContext, RequestCount } from '../support/requestCount.js';
 import { TextAllocator } from '../support/textAllocator.js';
 
 const STALE = FindingType.MAP_SUMMARY_STALE;
+const LAPSED = FindingType.MAP_SUMMARY_LAPSED;
 
 /** Every map item of a subnet, straight from the table. */
 async function mapItems(db: TestDb, subnetId: string): Promise<Record<string, unknown>[]> {
@@ -231,14 +232,15 @@ describe('the audit and the address map, beside the stream processor', () => {
     expect(count.requests).toBeGreaterThan(2);
 
     const report = await runAudit(db.ctx, { repair: true });
-    expect(report.findingCounts[STALE]).toEqual({ found: 1, repaired: 1 });
-    expect(stale(report)[0]?.detail).toMatch(
+    expect(report.findingCounts[STALE]).toBeUndefined();
+    expect(report.findingCounts[LAPSED]).toEqual({ found: 1, repaired: 1 });
+    expect(report.findings.find((finding) => finding.type === LAPSED)?.detail).toMatch(
       /^The address map's summary of 10\.1\.2\.0\/24 lapsed at /,
     );
     count.reset();
     expect(await subnetMap(counted, subnet.id)).toEqual(lapsed);
     expect(Object.fromEntries(count.byCommand)).toEqual(constant);
-    expect((await runAudit(db.ctx, { repair: false })).findingCounts[STALE]).toBeUndefined();
+    expect((await runAudit(db.ctx, { repair: false })).findingCounts[LAPSED]).toBeUndefined();
   });
 
   it('never writes over the summary of a newer image; a record still to come wins', {
@@ -272,8 +274,12 @@ describe('the audit and the address map, beside the stream processor', () => {
     const racing = { ...db.ctx, doc: createDocumentClient(client) };
     const report = await runAudit(racing, { repair: true });
     expect(raced).toBe(1);
-    expect(report.findingCounts[STALE]).toEqual({ found: 1, repaired: 0 });
-    expect(stale(report)[0]).toMatchObject({ repaired: false, notRepaired: NotRepaired.CHANGED });
+    // The lease ran out with no write to the block: the summary lapsed.
+    expect(report.findingCounts[LAPSED]).toEqual({ found: 1, repaired: 0 });
+    expect(report.findings.find((finding) => finding.type === LAPSED)).toMatchObject({
+      repaired: false,
+      notRepaired: NotRepaired.CHANGED,
+    });
     const top = await subnetMap(db.ctx, subnet.id);
     // The processor's newer image (2 held), not the audit's older one (1 held).
     expect(counts(top.cells[3]!)).toEqual({
