@@ -18,7 +18,7 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { hintAfter, hintItem, offsetHint, sameHint } from '../hints/index.js';
-import { keys, PREFIX, parseShardPartition } from '../store/keys.js';
+import { keys, parseHintSort, parseShardPartition } from '../store/keys.js';
 import { blockRange, type Geometry, geometryOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
 import type { Item } from './io.js';
@@ -40,7 +40,7 @@ export async function checkHints(
     byBlock.set(block, [...(byBlock.get(block) ?? []), item]);
   }
   for (const hint of hints) {
-    const block = BigInt(`0x${String(hint.sk).slice(PREFIX.hint.length)}`);
+    const block = parseHintSort(String(hint.sk));
     if (sameHint(hint, derived(g, byBlock.get(block) ?? []))) continue;
     await recheck(scope, subnet, g, parseShardPartition(String(hint.pk)), block);
   }

@@ -5,7 +5,7 @@
  * A block or hint that is not there is an empty one.
  */
 import type { IpamContext } from '../store/context.js';
-import { keys, PREFIX } from '../store/keys.js';
+import { keys, PREFIX, parseBlockSort, parseHintSort } from '../store/keys.js';
 import { queryPages } from '../store/query.js';
 import { type BlockState, blockFromItem } from '../subnets/blocks.js';
 
@@ -54,7 +54,8 @@ async function statesOf(
     ConsistentRead: true,
   })) {
     for (const item of items) {
-      const block = BigInt(`0x${String(item.sk).slice(prefix.length)}`);
+      const sk = String(item.sk);
+      const block = prefix === PREFIX.hint ? parseHintSort(sk) : parseBlockSort(sk);
       states.set(block, blockFromItem(block, item));
     }
   }

@@ -184,6 +184,11 @@ export function parseBlockSort(sk: string): bigint {
   return BigInt(`0x${sk.slice(PREFIX.block.length)}`);
 }
 
+/** The block index of a hint's sort key (`HINT#<hex>`, keys.hint). */
+export function parseHintSort(sk: string): bigint {
+  return BigInt(`0x${sk.slice(PREFIX.hint.length)}`);
+}
+
 /** The address value of an allocation item's sort key (`IP#<hex>`). */
 export function parseAllocationSort(sk: string): bigint {
   return BigInt(`0x${sk.slice(PREFIX.allocation.length)}`);
