@@ -20,6 +20,9 @@ beforeAll(async () => {
 /** 10.9.<n>.0/29: network .0, gateway .1, pool .2–.6, broadcast .7. */
 const POOL = [2, 3, 4, 5, 6];
 const ip = (subnet: number, host: number) => `10.9.${subnet}.${host}`;
+/** How long past a lease's end the model stays clear of it, and how far before. */
+const LAPSE_MS = 3_000;
+const AHEAD_MS = 10_000;
 
 interface ModelSubnet {
   id: string;
@@ -102,6 +105,10 @@ describe('allocator against an in-memory model', () => {
         const now = () => db.ctx.now();
         const live = (entry: number | null | undefined) =>
           entry !== undefined && (entry === null || entry > now());
+        const leaseEnds = () =>
+          [...model.values()].flatMap((entry) =>
+            [...entry.held.values()].filter((end): end is number => end !== null),
+          );
         try {
           for (const step of steps) {
             const subnet = 'subnet' in step ? model.get(step.subnet) : undefined;
@@ -212,10 +219,23 @@ describe('allocator against an in-memory model', () => {
                 } else expect(result, label).toEqual({ code: 'ALLOCATION_NOT_FOUND' });
                 break;
               }
-              case 'advance':
-                db.advance(step.seconds * 1000);
-                clockShift += step.seconds * 1000;
+              case 'advance': {
+                // A lease that ended without a cool-down is taken over only after the
+                // takeover margin, counted in DynamoDB's whole TTL seconds (up to ~2.5 s
+                // past its end: subnets/holding.ts). The model has no such
+                // window, so a move never lands near an end, nor just before one that
+                // the next steps' own run time could cross.
+                let shift = step.seconds * 1000;
+                for (const ends = leaseEnds(); ; ) {
+                  const at = now() + shift;
+                  const near = ends.find((end) => end > at - LAPSE_MS && end < at + AHEAD_MS);
+                  if (near === undefined) break;
+                  shift = near + LAPSE_MS - now();
+                }
+                db.advance(shift);
+                clockShift += shift;
                 break;
+              }
             }
             // Usage counts the live entries: an expired lease is free at once, swept or not.
             for (const [number, entry] of model) {
