@@ -77,6 +77,9 @@ export class IpamStack extends Stack {
     const tableEnvironment = {
       IPAM_TABLE_NAME: this.tables.table.tableName,
       IPAM_IDEMPOTENCY_TABLE_NAME: this.tables.idempotencyTable.tableName,
+      // Every function: the processor writes hints, an audit that any function
+      // starts expects them (shared/hints/settings.ts).
+      IPAM_HINTS: config.deriveHints ? 'on' : 'off',
     };
     const makeFunction = (
       name: string,
@@ -186,7 +189,6 @@ export class IpamStack extends Stack {
       'IPAM stream processor: history entries, change events, map summaries, block hints',
       {
         IPAM_HISTORY_RETENTION_DAYS: String(config.historyRetentionDays),
-        IPAM_HINTS: config.deriveHints ? 'on' : 'off',
       },
       join(PROJECT_ROOT, 'functions', 'stream', 'handler.ts'),
     );

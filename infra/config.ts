@@ -31,7 +31,7 @@ export interface IpamConfig {
   readonly auditGraceMs?: number;
   /** How long history entries are kept (their TTL), in days. */
   readonly historyRetentionDays: number;
-  /** The stream processor also writes the blocks' hints (issue 17 stage 2; IPAM_HINTS). */
+  /** The stream processor writes the blocks' hints, the audit expects them (issue 17 stage 2; IPAM_HINTS). */
   readonly deriveHints: boolean;
   readonly alarmEmail?: string;
 }

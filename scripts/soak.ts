@@ -226,7 +226,8 @@ async function main(): Promise<number> {
     const replay = await cleanReplay(ctx, raw, dynamo.endpoint);
     const replaySeconds = (Date.now() - replayStarted) / 1000;
     progress.phase('audit', 'report only');
-    const audit = await runAudit(ctx, { repair: false, gracePeriodMs: 0 });
+    // The soak derives hints, so the audit expects one wherever a block has items.
+    const audit = await runAudit(ctx, { repair: false, gracePeriodMs: 0, expectHints: true });
     const findings = audit.findings.filter((finding) => !INFORMATIONAL.has(finding.type));
     const lapsed = audit.findings.filter((finding) => finding.type === 'MAP_SUMMARY_LAPSED').length;
     const awaitingRecount = audit.findings.filter(

@@ -2,14 +2,18 @@
  * Blocks' hints (shared/hints/) against the allocation items they are derived from
  * (HINT_STALE): a hint that says of some offset what no item says — a change the
  * processor lost (a record sent to the failure destination), or one it has not
- * processed yet.
+ * processed yet (reported too, as a lagging map summary is: the repair is harmless,
+ * and the processor's later changes still apply) — and, where this deployment keeps
+ * hints (`expectHints`, IPAM_HINTS), a block with items and no hint at all: its
+ * first change lost, or the hint removed (its TTL, the orphan pass) while items
+ * came back.
  *
  * **What it reads.** The scan's copy of the shard: its hint items and allocation
  * items. A hint that seems to disagree is read again, the hint first and then its
  * block's items, both consistently: the items are then at least as new as any
- * change the hint was made from. Still different, it is a finding. Only hints that
- * exist are judged (stage 2 of docs/one-write-migration.md: the processor writes
- * them only where it is asked to).
+ * change the hint was made from. Still different, it is a finding. Without
+ * `expectHints` only hints that exist are judged (stage 2 of
+ * docs/one-write-migration.md: the processor writes them only where it is asked to).
  *
  * **What it repairs.** A repair audit puts the hint derived from the items as read
  * again, on condition that the hint's `ver` is still the one read: a change the
@@ -17,7 +21,7 @@
  * data, rebuilt from the truth: no grace period applies.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { hintAfter, hintItem, offsetHint, sameHint } from '../hints/index.js';
+import { hintAfter, hintItem, type OffsetHint, offsetHint, sameHint } from '../hints/index.js';
 import { keys, parseHintSort, parseShardPartition } from '../store/keys.js';
 import { blockRange, type Geometry, geometryOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
@@ -25,26 +29,38 @@ import type { Item } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
 import type { AuditScope } from './scope.js';
 
-/** Checks the scanned hints of one shard against its scanned allocation items. */
+/**
+ * Checks the scanned hints of one shard against its scanned allocation items; with
+ * `expectHints`, also each block that has items and no hint.
+ */
 export async function checkHints(
   scope: AuditScope,
   subnet: Subnet,
   hints: readonly Item[],
   allocations: readonly Item[],
 ): Promise<void> {
-  if (hints.length === 0) return;
+  const expectHints = scope.settings.expectHints === true;
+  if (hints.length === 0 && !(expectHints && allocations.length > 0)) return;
   const g = geometryOf(subnet.cidr);
-  const byBlock = new Map<bigint, Item[]>();
+  const byBlock = new Map<bigint, OffsetHint[]>();
   for (const item of allocations) {
-    const block = offsetHint(g, change(item)).pos.block;
-    byBlock.set(block, [...(byBlock.get(block) ?? []), item]);
+    const hint = offsetHint(g, change(item));
+    byBlock.set(hint.pos.block, [...(byBlock.get(hint.pos.block) ?? []), hint]);
   }
-  for (const hint of hints) {
-    const block = parseHintSort(String(hint.sk));
-    if (sameHint(hint, derived(g, byBlock.get(block) ?? []))) continue;
-    await recheck(scope, subnet, g, parseShardPartition(String(hint.pk)), block);
+  const stored = new Map(hints.map((hint) => [parseHintSort(String(hint.sk)), hint]));
+  const blocks = [...new Set([...stored.keys(), ...(expectHints ? byBlock.keys() : [])])].sort(
+    (a, b) => (a < b ? -1 : 1),
+  );
+  const shard = parseShardPartition(String((hints[0] ?? allocations[0])?.pk));
+  for (const block of blocks) {
+    const hint = stored.get(block) ?? NO_HINT;
+    if (sameHint(hint, hintAfter(undefined, byBlock.get(block) ?? []))) continue;
+    await recheck(scope, subnet, g, shard, block);
   }
 }
+
+/** A hint that is not there says nothing is taken. */
+const NO_HINT: Item = {};
 
 /** The hint the items say: each item holds its offset (shared/hints/derive.ts). */
 function derived(g: Geometry, items: readonly Item[]): Record<string, unknown> {
@@ -72,8 +88,9 @@ async function recheck(
 ): Promise<void> {
   const { ctx } = scope;
   const key = keys.hint(subnet.id, shard, block);
-  const [hint] = await scope.io.snapshot([key]);
-  if (hint === undefined) return;
+  const [read] = await scope.io.snapshot([key]);
+  if (read === undefined && scope.settings.expectHints !== true) return;
+  const hint = read ?? NO_HINT;
   const range = blockRange(g, block);
   const items: Item[] = [];
   let startKey: Record<string, unknown> | undefined;
@@ -99,7 +116,10 @@ async function recheck(
   const finding = {
     type: FindingType.HINT_STALE,
     subnetId: subnet.id,
-    detail: `The hint of block ${block} says ${describe(hint)} where its allocation items say ${describe(expected)}.`,
+    detail:
+      read === undefined
+        ? `Block ${block} has no hint where its allocation items say ${describe(expected)}.`
+        : `The hint of block ${block} says ${describe(hint)} where its allocation items say ${describe(expected)}.`,
   };
   let outcome: Outcome;
   if (!scope.settings.repair) outcome = NotRepaired.REPORT_ONLY;

@@ -4,6 +4,7 @@
  * as the job began.
  */
 import { ValidationError } from '../errors.js';
+import { hintsWanted } from '../hints/index.js';
 
 export interface AuditOptions {
   repair: boolean;
@@ -23,6 +24,11 @@ export interface AuditOptions {
   checkpointEveryMs?: number;
   /** Findings kept in the stored report, default 500 (counts are always complete). */
   maxStoredFindings?: number;
+  /**
+   * The stream processor writes the blocks' hints, so a block with items and no hint
+   * lost one (HINT_STALE); default `IPAM_HINTS` (hints/settings.ts), as the processor's.
+   */
+  expectHints?: boolean;
 }
 
 export const AUDIT_DEFAULTS = {
@@ -53,6 +59,8 @@ export interface AuditSettings {
   highUtilizationPercent: number;
   segments: number;
   maxStoredFindings: number;
+  /** Absent in a job stored before it: false. */
+  expectHints?: boolean;
 }
 
 /** The page size of this run (not stored: a resume may choose its own). */
@@ -106,6 +114,7 @@ export function parseSettings(options: AuditOptions, estimatedItems = 0): AuditS
       10_000,
       'maxStoredFindings',
     ),
+    expectHints: options.expectHints ?? hintsWanted(),
   };
 }
 

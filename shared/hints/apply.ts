@@ -58,10 +58,19 @@ export async function applyHints(
   source: HintSource,
 ): Promise<Map<ItemChange, unknown>> {
   const byHint = new Map<string, HintGroup>();
+  const failed = new Map<ItemChange, unknown>();
   for (const change of changes) {
-    const g = await source.geometryOf(change.subnetId);
-    if (g === undefined) continue;
-    const hint = offsetHint(g, change);
+    // A subnet whose geometry cannot be read now (a throttled read, a key this code
+    // cannot parse) fails its own changes, so they come again; the others go on.
+    let hint: OffsetHint;
+    try {
+      const g = await source.geometryOf(change.subnetId);
+      if (g === undefined) continue;
+      hint = offsetHint(g, change);
+    } catch (error) {
+      failed.set(change, error);
+      continue;
+    }
     const key = keys.hint(change.subnetId, hint.pos.shard, hint.pos.block);
     const id = `${key.pk}\u0000${key.sk}`;
     const group: HintGroup = byHint.get(id) ?? { key, changes: [], hints: [] };
@@ -69,7 +78,6 @@ export async function applyHints(
     group.changes.push(change);
     group.hints.push(hint);
   }
-  const failed = new Map<ItemChange, unknown>();
   await inParallel([...byHint.values()], source.concurrency, async (group) => {
     try {
       await writeHint(ctx, group.key, group.hints, source.tally);

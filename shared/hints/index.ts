@@ -10,7 +10,9 @@
  * | `derive.ts`  | an allocation item's change → its offset's hint (pure)            |
  * | `apply.ts`   | a batch's changes → one read and one conditional put per block    |
  * | `compare.ts` | hints against the blocks, after the stream has drained            |
+ * | `settings.ts`| whether this deployment keeps hints (`IPAM_HINTS`)                |
  */
 export { applyHints, type HintSource, hintItem } from './apply.js';
 export { compareHints, type HintDifference } from './compare.js';
 export { hintAfter, type ItemChange, type OffsetHint, offsetHint, sameHint } from './derive.js';
+export { hintsWanted } from './settings.js';

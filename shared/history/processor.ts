@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { eventOf } from '../events/event.js';
 import type { EventPublisher } from '../events/publisher.js';
-import { applyHints, type ItemChange } from '../hints/index.js';
+import { applyHints, hintsWanted, type ItemChange } from '../hints/index.js';
 import { inParallel } from '../inParallel.js';
 import { type BlockImage, refreshSummaries } from '../map/refresh.js';
 import { parseCidr } from '../net/address.js';
@@ -27,7 +27,7 @@ import { heldEntries, holdEntry, stillPending, wasUndone } from './held.js';
 import { historyKeys, isHistoryKey } from './keys.js';
 import { type Place, SubnetPlaces } from './places.js';
 import { type ChangeRecord, type StreamRecordInput, toChangeRecord } from './records.js';
-import { hintsWanted, historyRetentionDays } from './settings.js';
+import { historyRetentionDays } from './settings.js';
 import { awaitPublished, type CapacityTally, markPublished, newTally, putEntry } from './store.js';
 
 export interface ProcessOptions {
@@ -39,7 +39,7 @@ export interface ProcessOptions {
   /**
    * Also derive the blocks' hints from the allocation items' changes (shared/hints/;
    * issue 17 stage 2: written beside the blocks, read only by checks). Default:
-   * `IPAM_HINTS` (settings.ts), off.
+   * `IPAM_HINTS` (hints/settings.ts), off.
    */
   readonly hints?: boolean;
 }

@@ -13,15 +13,3 @@ export function historyRetentionDays(env: NodeJS.ProcessEnv = process.env): numb
   }
   return days;
 }
-
-/**
- * Whether the stream processor also writes the blocks' hints (shared/hints/; issue
- * 17, stage 2: a shadow nothing reads yet, which the audit checks): `IPAM_HINTS=on`
- * (the stack's `deriveHints`), default off.
- */
-export function hintsWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  const text = env.IPAM_HINTS;
-  if (text === undefined || text === '' || text === 'off') return false;
-  if (text === 'on') return true;
-  throw new Error(`IPAM_HINTS must be "on" or "off", not "${text}".`);
-}

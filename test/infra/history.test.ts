@@ -58,8 +58,6 @@ describe('history and events infrastructure', () => {
         Variables: Match.objectLike({
           IPAM_EVENT_BUS_NAME: { Ref: logicalIdOf(synth.stack.history.bus) },
           IPAM_HISTORY_RETENTION_DAYS: '30',
-          // Blocks' hints stay off unless the stack says deriveHints=true.
-          IPAM_HINTS: 'off',
         }),
       },
     });

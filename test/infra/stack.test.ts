@@ -53,7 +53,7 @@ describe('functions', () => {
     template().resourceCountIs('AWS::Lambda::Function', groups.length + 3 + job.length);
   });
 
-  it('every function is arm64 on Node 22 or 24, traced, with the Powertools environment', () => {
+  it('every function is arm64 on Node 22 or 24, traced, with the Powertools and table environment', () => {
     const functions = resourcesOfType(template(), 'AWS::Lambda::Function');
     expect(Object.keys(functions).length).toBeGreaterThan(0);
     for (const { Properties } of Object.values(functions)) {
@@ -70,6 +70,9 @@ describe('functions', () => {
             NODE_OPTIONS: '--enable-source-maps',
             IPAM_TABLE_NAME: { Ref: logicalIdOf(synth.stack.tables.table) },
             IPAM_IDEMPOTENCY_TABLE_NAME: { Ref: logicalIdOf(synth.stack.tables.idempotencyTable) },
+            // Blocks' hints stay off unless the stack says deriveHints=true; every
+            // function is told (the processor writes them, an audit expects them).
+            IPAM_HINTS: 'off',
           },
         },
       });

@@ -1,6 +1,7 @@
-/** The stream processor's settings from its environment (shared/history/settings.ts). */
+/** The stream processor's settings from its environment (shared/history/ and shared/hints/settings.ts). */
 import { describe, expect, it } from 'vitest';
-import { hintsWanted, historyRetentionDays } from '../../shared/history/settings.js';
+import { hintsWanted } from '../../shared/hints/index.js';
+import { historyRetentionDays } from '../../shared/history/settings.js';
 
 describe('stream processor settings', () => {
   it('derives blocks hints only with IPAM_HINTS=on, and refuses anything but on/off', () => {
