@@ -78,6 +78,15 @@ export class AuditReader {
     };
   }
 
+  /** A shard's blocks' hints (shared/hints/), consistently. */
+  async shardHints(subnetId: string, shard: number): Promise<Item[]> {
+    const hints: Item[] = [];
+    for await (const hint of this.partition(keys.shardPartition(subnetId, shard), PREFIX.hint)) {
+      hints.push(hint);
+    }
+    return hints;
+  }
+
   /**
    * The stored map summaries of blocks `first` to `last` (one summary partition:
    * the same `first >> 8`), by block; eventually consistent — they only suggest

@@ -16,7 +16,8 @@
  *
  * Its blocks also pass the address map's check (mapSummaries.ts): each summary
  * partition's blocks against one Query of their summaries, after the join; and its
- * blocks' hints, where there are any, are checked against its items (hints.ts).
+ * blocks' hints, where there are any (or the deployment keeps them), are checked
+ * against its items (hints.ts), on either path.
  *
  * The shard audits that need every item of a shard (a subnet created during the
  * scan, a shard whose partition the scan never met) use {@link auditShardByQuery}.
@@ -101,8 +102,16 @@ export async function auditShardByQuery(
   const sh = newShardScan(scope, subnet, shard, before, outside);
   const map = new MapSummaryCheck(scope, reader, subnet);
   const items = reader.shard(subnet.id, shard);
-  await joinShard(scope, sh, { blocks: map.watch(items.blocks), allocations: items.allocations });
+  const hints = await reader.shardHints(subnet.id, shard);
+  // The items are kept for the hints' check only where there is one to make.
+  const kept: Item[] | undefined =
+    hints.length > 0 || scope.settings.expectHints === true ? [] : undefined;
+  await joinShard(scope, sh, {
+    blocks: map.watch(items.blocks),
+    allocations: kept === undefined ? items.allocations : keeping(items.allocations, kept),
+  });
   await map.finish();
+  if (kept !== undefined) await checkHints(scope, subnet, hints, kept);
   return { ...(await settleCounter(scope, sh, before)), aside: sh.aside };
 }
 
@@ -161,6 +170,14 @@ function newShardScan(
 
 async function* each(items: readonly Item[]): AsyncGenerator<Item> {
   yield* items;
+}
+
+/** `items` passed on, each also kept in `into`. */
+async function* keeping(items: AsyncIterable<Item>, into: Item[]): AsyncGenerator<Item> {
+  for await (const item of items) {
+    into.push(item);
+    yield item;
+  }
 }
 
 function compare(a: bigint, b: bigint): number {

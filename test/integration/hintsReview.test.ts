@@ -1,11 +1,12 @@
 /**
  * The stage-2 review's findings on blocks' hints (shared/hints/, shared/audit/hints.ts):
- * a hint that is missing altogether is an audit finding once hints are expected, and
- * a failure to tell a subnet's geometry fails that subnet's records, not the batch.
+ * a hint that is missing altogether is an audit finding once hints are expected, also
+ * in a shard the scan never met, and a failure to tell a subnet's geometry fails that
+ * subnet's records, not the batch.
  */
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { runAudit } from '../../shared/audit/index.js';
+import { finishAudit, runAudit, runAuditSegment, startAuditJob } from '../../shared/audit/index.js';
 import { noopPublisher } from '../../shared/events/index.js';
 import { compareHints } from '../../shared/hints/index.js';
 import { processStreamRecords } from '../../shared/history/index.js';
@@ -59,6 +60,37 @@ describe('block hints (review)', () => {
     expect(await storedItems(db.ctx, 'hint')).toHaveLength(3);
     const after = await runAudit(db.ctx, { repair: false, gracePeriodMs: 0, expectHints: true });
     expect(staleHints(after)).toEqual([]);
+  });
+
+  it('are checked in a shard the scan never met (a subnet created during the scan)', async () => {
+    const db = await createTestDb({ stream: true });
+    const allocator = new TextAllocator(db.ctx, { cacheMs: 0 });
+    const job = await startAuditJob(db.ctx, { repair: false, gracePeriodMs: 0, expectHints: true });
+    expect(await runAuditSegment(db.ctx, job.id, 0)).toEqual({ done: true });
+    // Created once the scan has passed: only the finish's by-Query audit meets it.
+    const subnet = await createSubnet(db.ctx, { cidr: '10.80.0.0/16', space: 'hints' });
+    await allocator.allocate(subnet.id, { ip: '10.80.0.20' }); // block 0
+    await allocator.allocate(subnet.id, { ip: '10.80.1.5' }); // block 1
+    await processStreamRecords(db.ctx, await streamRecords(db), noopPublisher, { hints: true });
+    await db.ctx.doc.send(
+      new DeleteCommand({ TableName: db.ctx.tableName, Key: keys.hint(subnet.id, 0, 0n) }),
+    );
+    await db.ctx.doc.send(
+      new UpdateCommand({
+        TableName: db.ctx.tableName,
+        Key: keys.hint(subnet.id, 0, 1n),
+        UpdateExpression: 'REMOVE u ADD ver :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+    const report = await finishAudit(db.ctx, job.id);
+    expect(staleHints(report)).toMatchObject([
+      { subnetId: subnet.id, detail: expect.stringMatching(/Block 0 has no hint/) },
+      {
+        subnetId: subnet.id,
+        detail: expect.stringMatching(/hint of block 1 says no offset taken/),
+      },
+    ]);
   });
 
   it('fail only the records of a subnet whose geometry cannot be read, never the batch', async () => {
