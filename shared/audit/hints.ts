@@ -1,33 +1,46 @@
 /**
- * Blocks' hints (shared/hints/) against the allocation items they are derived from
- * (HINT_STALE): a hint that says of some offset what no item says — a change the
- * processor lost (a record sent to the failure destination), or one it has not
- * processed yet (reported too, as a lagging map summary is: the repair is harmless,
- * and the processor's later changes still apply) — and, where this deployment keeps
- * hints (`expectHints`, IPAM_HINTS), a block with items and no hint at all: its
- * first change lost, or the hint removed (its TTL, the orphan pass) while items
- * came back.
+ * Blocks' hints (shared/hints/) against the allocation items they are derived from:
+ * a hint that says of some offset what no item says — a change the processor has
+ * not applied yet, or one it lost (a record sent to the failure destination) — and,
+ * where this deployment keeps hints (`expectHints`, IPAM_HINTS), a block with items
+ * and no hint at all: its first change lost, or the hint removed (its TTL, the
+ * orphan pass) while items came back.
  *
  * **What it reads.** The scan's copy of the shard: its hint items and allocation
  * items. A hint that seems to disagree is read again, the hint first and then its
  * block's items, both consistently: the items are then at least as new as any
- * change the hint was made from. Still different, it is a finding. Without
- * `expectHints` only hints that exist are judged (stage 2 of
- * docs/one-write-migration.md: the processor writes them only where it is asked to).
+ * change the hint was made from. Without `expectHints` only hints that exist are
+ * judged (stage 2 of docs/one-write-migration.md: the processor writes them only
+ * where it is asked to).
  *
- * **What it repairs.** A repair audit puts the hint derived from the items as read
- * again, on condition that the hint's `ver` is still the one read: a change the
- * processor applied meanwhile wins, and one it applies later still can. Derived
- * data, rebuilt from the truth: no grace period applies.
+ * **Trailing or lost.** A disagreement still there on the re-read may be a change
+ * still in the stream (it lags by a second or so; by hours when the processor is
+ * down). So the audit records it, offset by offset, as a sighting (auditStore.ts)
+ * and reports HINT_TRAILING; an audit that meets the very same disagreement, seen
+ * first by an earlier audit longer ago than the grace period, reports HINT_STALE:
+ * no lag explains it. A block whose other offsets changed meanwhile keeps its
+ * sighting, since only the disagreeing offsets name it.
+ *
+ * **What it repairs.** A repair audit rebuilds a HINT_STALE hint from the items as
+ * read again, on condition that the hint's `ver` is still the one read: a change the
+ * processor applied meanwhile wins, and one it applies later still can.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { hintAfter, hintItem, type OffsetHint, offsetHint, sameHint } from '../hints/index.js';
+import {
+  hintAfter,
+  hintDifference,
+  hintItem,
+  type OffsetHint,
+  offsetHint,
+  sameHint,
+} from '../hints/index.js';
 import { keys, parseHintSort, parseShardPartition } from '../store/keys.js';
 import { blockRange, type Geometry, geometryOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
+import { forgetSighting, sight } from './auditStore.js';
 import type { Item } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
-import type { AuditScope } from './scope.js';
+import { type AuditScope, seenLongEnough } from './scope.js';
 
 /**
  * Checks the scanned hints of one shard against its scanned allocation items; with
@@ -112,15 +125,31 @@ async function recheck(
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   const expected = derived(g, items);
-  if (sameHint(hint, expected)) return;
-  const finding = {
-    type: FindingType.HINT_STALE,
-    subnetId: subnet.id,
-    detail:
-      read === undefined
-        ? `Block ${block} has no hint where its allocation items say ${describe(expected)}.`
-        : `The hint of block ${block} says ${describe(hint)} where its allocation items say ${describe(expected)}.`,
-  };
+  const difference = hintDifference(hint, expected);
+  if (difference === '') return;
+  const says =
+    read === undefined
+      ? `Block ${block} has no hint where its allocation items say ${describe(expected)}`
+      : `The hint of block ${block} says ${describe(hint)} where its allocation items say ${describe(expected)}`;
+  // The same disagreement (offset by offset) seen by an earlier audit, past the grace
+  // period: no lagging processor explains it any more.
+  const what = `HINT#${shard}#${block}`;
+  const sighting = await sight(ctx, scope.meter, scope.auditId, subnet.id, what, difference);
+  if (!seenLongEnough(scope, sighting)) {
+    const since = new Date(sighting.firstSeenMs).toISOString();
+    scope.findings.add(
+      {
+        type: FindingType.HINT_TRAILING,
+        subnetId: subnet.id,
+        detail:
+          `${says} (first seen ${since}): the stream processor may not have applied their ` +
+          'change yet. An audit that sees the same past the grace period reports HINT_STALE.',
+      },
+      NotRepaired.GRACE_PERIOD,
+    );
+    return;
+  }
+  const finding = { type: FindingType.HINT_STALE, subnetId: subnet.id, detail: `${says}.` };
   let outcome: Outcome;
   if (!scope.settings.repair) outcome = NotRepaired.REPORT_ONLY;
   else {
@@ -137,6 +166,7 @@ async function recheck(
     ]);
     outcome = put ? true : NotRepaired.CHANGED;
   }
+  if (outcome === true) await forgetSighting(ctx, scope.meter, subnet.id, what);
   scope.findings.add(finding, outcome);
 }
 

@@ -44,7 +44,16 @@ export const FindingType = {
    * since it was written, with no write to the block (by design: views read below it).
    */
   MAP_SUMMARY_LAPSED: 'MAP_SUMMARY_LAPSED',
-  /** A block's hint (shared/hints/) says of some offset what its allocation items do not. */
+  /**
+   * A block's hint (shared/hints/) says of some offset what its allocation items do
+   * not, first seen now or within the grace period: the stream processor may still
+   * apply the change (informational; seen the same later, it is HINT_STALE).
+   */
+  HINT_TRAILING: 'HINT_TRAILING',
+  /**
+   * A block's hint says of some offset what its allocation items do not, and an earlier
+   * audit saw the same past the grace period: a change the processor lost.
+   */
   HINT_STALE: 'HINT_STALE',
 } as const;
 export type FindingType = (typeof FindingType)[keyof typeof FindingType];
@@ -143,6 +152,7 @@ export interface AuditReport {
 const LISTED_AT_MOST: Partial<Record<FindingType, number>> = {
   [FindingType.MAP_SUMMARY_STALE]: 20,
   [FindingType.MAP_SUMMARY_LAPSED]: 20,
+  [FindingType.HINT_TRAILING]: 20,
   [FindingType.HINT_STALE]: 20,
 };
 

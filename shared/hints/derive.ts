@@ -73,14 +73,27 @@ export function hintAfter(
   return { type: 'hint', ...(used.size > 0 ? { u: used } : {}), ...attributes };
 }
 
-/** Whether two hints say the same of every offset (`u`, `x<o>`, `q<o>`). */
+/** Whether two hints say the same of every offset (`u`, and each held offset's `x<o>`, `q<o>`). */
 export function sameHint(stored: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  return hintDifference(stored, next) === '';
+}
+
+/**
+ * The offsets on which two hints differ, each as `<o>:<a says>><b says>` (`free`, or
+ * `x/q` of a held offset, `-` where it has none), space-separated; empty when they
+ * say the same. Stable, so it names a disagreement (the audit's sighting of it).
+ */
+export function hintDifference(a: Record<string, unknown>, b: Record<string, unknown>): string {
   const says = (item: Record<string, unknown>) => {
-    const used = item.u instanceof Set ? [...item.u].map(Number).sort((a, b) => a - b) : [];
-    const marks = Object.entries(item)
-      .filter(([name]) => /^[xq]\d+$/.test(name))
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return JSON.stringify([used, marks]);
+    const used = item.u instanceof Set ? [...item.u].map(Number) : [];
+    return new Map(
+      used.map((o) => [o, `${item[leaseAttribute(o)] ?? '-'}/${item[coolingAttribute(o)] ?? '-'}`]),
+    );
   };
-  return says(stored) === says(next);
+  const [first, second] = [says(a), says(b)];
+  return [...new Set([...first.keys(), ...second.keys()])]
+    .sort((x, y) => x - y)
+    .filter((o) => first.get(o) !== second.get(o))
+    .map((o) => `${o}:${first.get(o) ?? 'free'}>${second.get(o) ?? 'free'}`)
+    .join(' ');
 }

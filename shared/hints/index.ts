@@ -14,5 +14,12 @@
  */
 export { applyHints, type HintSource, hintItem } from './apply.js';
 export { compareHints, type HintDifference } from './compare.js';
-export { hintAfter, type ItemChange, type OffsetHint, offsetHint, sameHint } from './derive.js';
+export {
+  hintAfter,
+  hintDifference,
+  type ItemChange,
+  type OffsetHint,
+  offsetHint,
+  sameHint,
+} from './derive.js';
 export { hintsWanted } from './settings.js';
