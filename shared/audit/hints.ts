@@ -15,20 +15,22 @@
  *
  * **Trailing or lost.** A disagreement still there on the re-read may be a change
  * still in the stream (it lags by a second or so; by hours when the processor is
- * down). So the audit records it, offset by offset, as a sighting (auditStore.ts)
- * and reports HINT_TRAILING; an audit that meets the very same disagreement, seen
- * first by an earlier audit longer ago than the grace period, reports HINT_STALE:
- * no lag explains it. A block whose other offsets changed meanwhile keeps its
- * sighting, since only the disagreeing offsets name it.
+ * down). So the audit records it, offset by offset (each with its item's identity),
+ * as sightings (auditStore.ts `sightEach`) and reports HINT_TRAILING; an audit that
+ * meets the very same disagreement of some offset, seen first by an earlier audit
+ * longer ago than the grace period, reports HINT_STALE: no lag explains it. Changes
+ * in flight at other offsets of the block, each audit different ones, leave an
+ * offset's sighting as it is.
  *
  * **What it repairs.** A repair audit rebuilds a HINT_STALE hint from the items as
- * read again, on condition that the hint's `ver` is still the one read: a change the
- * processor applied meanwhile wins, and one it applies later still can.
+ * read again, on condition that the hint's `ver` is still the one read and the
+ * disagreeing offsets' items are still as read (the processor writes nothing for a
+ * change the hint already says, so `ver` alone misses those): a change the processor
+ * applied meanwhile wins, and one it applies later still can.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   hintAfter,
-  hintDifference,
   hintItem,
   type OffsetHint,
   offsetDifferences,
@@ -39,7 +41,7 @@ import { keys, parseHintSort, parseShardPartition } from '../store/keys.js';
 import type { TransactItem } from '../store/transactions.js';
 import { addressAt, blockRange, type Geometry, geometryOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
-import { forgetSighting, sight } from './auditStore.js';
+import { forgetSighting, sightEach } from './auditStore.js';
 import type { Item } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
 import { type AuditScope, seenLongEnough } from './scope.js';
@@ -127,18 +129,29 @@ async function recheck(
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   const expected = derived(g, items);
-  const difference = hintDifference(hint, expected);
-  if (difference === '') return;
+  const differences = offsetDifferences(hint, expected);
+  if (differences.length === 0) return;
   const says =
     read === undefined
       ? `Block ${block} has no hint where its allocation items say ${describe(expected)}`
       : `The hint of block ${block} says ${describe(hint)} where its allocation items say ${describe(expected)}`;
-  // The same disagreement (offset by offset) seen by an earlier audit, past the grace
-  // period: no lagging processor explains it any more.
+  // The same disagreement of one offset seen by an earlier audit, past the grace
+  // period: no lagging processor explains it any more. Each offset is aged on its own,
+  // so changes in flight at other offsets (a busy block) do not restart it; and its
+  // item's identity is part of it, so a new allocation's lag is not an old one's.
   const what = `HINT#${shard}#${block}`;
-  const sighting = await sight(ctx, scope.meter, scope.auditId, subnet.id, what, difference);
-  if (!seenLongEnough(scope, sighting)) {
-    const since = new Date(sighting.firstSeenMs).toISOString();
+  const fingerprints = new Map(
+    differences.map(({ offset, a, b }) => [
+      String(offset),
+      `${a}>${b}#${identity(itemAt(subnet, g, block, offset, items))}`,
+    ]),
+  );
+  const sightings = [
+    ...(await sightEach(ctx, scope.meter, scope.auditId, subnet.id, what, fingerprints)).values(),
+  ];
+  if (!sightings.some((sighting) => seenLongEnough(scope, sighting))) {
+    const firstSeen = Math.min(...sightings.map((sighting) => sighting.firstSeenMs));
+    const since = new Date(firstSeen).toISOString();
     scope.findings.add(
       {
         type: FindingType.HINT_TRAILING,
@@ -159,7 +172,7 @@ async function recheck(
   const unchanged =
     read === undefined
       ? []
-      : offsetDifferences(hint, expected).map(({ offset }) =>
+      : differences.map(({ offset }) =>
           itemAsRead(ctx.tableName, key.pk, subnet, g, block, offset, items),
         );
   let outcome: Outcome;
@@ -197,8 +210,8 @@ function itemAsRead(
   offset: number,
   items: readonly Item[],
 ): TransactItem {
-  const sk = keys.allocationSort(address(subnet.cidr.version, addressAt(g, block, offset)));
-  const item = items.find((candidate) => String(candidate.sk) === sk);
+  const sk = allocationSortAt(subnet, g, block, offset);
+  const item = itemAt(subnet, g, block, offset, items);
   if (item === undefined) {
     return {
       ConditionCheck: {
@@ -231,6 +244,28 @@ function itemAsRead(
       ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
     },
   };
+}
+
+function allocationSortAt(subnet: Subnet, g: Geometry, block: bigint, offset: number): string {
+  return keys.allocationSort(address(subnet.cidr.version, addressAt(g, block, offset)));
+}
+
+/** The allocation item of `offset` among a block's `items`, if any. */
+function itemAt(
+  subnet: Subnet,
+  g: Geometry,
+  block: bigint,
+  offset: number,
+  items: readonly Item[],
+): Item | undefined {
+  const sk = allocationSortAt(subnet, g, block, offset);
+  return items.find((candidate) => String(candidate.sk) === sk);
+}
+
+/** Which allocation, and which version of it, an item is ('' for none). */
+function identity(item: Item | undefined): string {
+  if (item === undefined) return '';
+  return [item.reqToken, item.createdAt, item.rev].map((part) => String(part ?? '')).join('|');
 }
 
 /** A hint's taken offsets, for a finding's detail. */
