@@ -7,6 +7,7 @@
  * | report         | `AUDIT#<id>`                | `REPORT`                | status, startedAt, finishedAt, `report` (JSON), `checkpoint` (JSON, while partial), `version` |
  * | latest pointer | `AUDIT#LATEST`              | `POINTER`               | auditId, finishedAt — moved only by a complete audit                |
  * | sighting       | `AUDIT#SIGHTING#<subnetId>` | `<kind>#<where>`        | fingerprint, firstSeenAt (ms), auditId, `ttl` (a week)              |
+ * | sightings      | `AUDIT#SIGHTING#<subnetId>` | `<kind>#<where>`        | `states` (JSON: part → fingerprint, firstSeenAt, auditId), `ttl`    |
  *
  * A **sighting** is how the audit ages a state that carries no timestamp of its own
  * (a block offset that no allocation names, the items of a deleted subnet): the
@@ -236,4 +237,67 @@ export async function forgetSighting(
     }),
   );
   meter.write(result.ConsumedCapacity);
+}
+
+interface PartSighting {
+  readonly fingerprint: string;
+  readonly firstSeenAt: number;
+  readonly auditId: string;
+}
+
+/**
+ * {@link sight} for the parts of one thing at once (a block's offsets), in one item:
+ * each part keeps its own first sighting while its fingerprint stays, whatever the
+ * other parts do; a part not seen now is dropped. Returns each part's first sighting.
+ */
+export async function sightEach(
+  ctx: IpamContext,
+  meter: CapacityMeter,
+  auditId: string,
+  subnetId: string,
+  what: string,
+  fingerprints: ReadonlyMap<string, string>,
+): Promise<Map<string, Sighting>> {
+  const key = auditKeys.sighting(subnetId, what);
+  const found = await ctx.doc.send(
+    new GetCommand({
+      TableName: ctx.tableName,
+      Key: key,
+      ConsistentRead: true,
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter.read(found.ConsumedCapacity);
+  const stored: Record<string, PartSighting> =
+    typeof found.Item?.states === 'string' ? JSON.parse(found.Item.states) : {};
+  const nowMs = ctx.now();
+  const states: Record<string, PartSighting> = {};
+  const sightings = new Map<string, Sighting>();
+  let changed = Object.keys(stored).length !== fingerprints.size;
+  for (const [part, fingerprint] of fingerprints) {
+    const before = stored[part];
+    const state =
+      before?.fingerprint === fingerprint ? before : { fingerprint, firstSeenAt: nowMs, auditId };
+    if (state !== before) changed = true;
+    states[part] = state;
+    sightings.set(part, {
+      firstSeenMs: state.firstSeenAt,
+      byEarlierAudit: state.auditId !== auditId,
+    });
+  }
+  if (!changed) return sightings;
+  const written = await ctx.doc.send(
+    new PutCommand({
+      TableName: ctx.tableName,
+      Item: {
+        ...key,
+        type: 'auditSightings',
+        states: JSON.stringify(states),
+        ttl: Math.floor(nowMs / 1000) + SIGHTING_LIFETIME_SECONDS,
+      },
+      ReturnConsumedCapacity: 'TOTAL',
+    }),
+  );
+  meter.write(written.ConsumedCapacity);
+  return sightings;
 }

@@ -15,29 +15,33 @@
  *
  * **Trailing or lost.** A disagreement still there on the re-read may be a change
  * still in the stream (it lags by a second or so; by hours when the processor is
- * down). So the audit records it, offset by offset, as a sighting (auditStore.ts)
- * and reports HINT_TRAILING; an audit that meets the very same disagreement, seen
- * first by an earlier audit longer ago than the grace period, reports HINT_STALE:
- * no lag explains it. A block whose other offsets changed meanwhile keeps its
- * sighting, since only the disagreeing offsets name it.
+ * down). So the audit records it, offset by offset (each with its item's identity),
+ * as sightings (auditStore.ts `sightEach`) and reports HINT_TRAILING; an audit that
+ * meets the very same disagreement of some offset, seen first by an earlier audit
+ * longer ago than the grace period, reports HINT_STALE: no lag explains it. Changes
+ * in flight at other offsets of the block, each audit different ones, leave an
+ * offset's sighting as it is.
  *
  * **What it repairs.** A repair audit rebuilds a HINT_STALE hint from the items as
- * read again, on condition that the hint's `ver` is still the one read: a change the
- * processor applied meanwhile wins, and one it applies later still can.
+ * read again, on condition that the hint's `ver` is still the one read and the
+ * disagreeing offsets' items are still as read (the processor writes nothing for a
+ * change the hint already says, so `ver` alone misses those): a change the processor
+ * applied meanwhile wins, and one it applies later still can.
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
   hintAfter,
-  hintDifference,
   hintItem,
   type OffsetHint,
+  offsetDifferences,
   offsetHint,
   sameHint,
 } from '../hints/index.js';
 import { keys, parseHintSort, parseShardPartition } from '../store/keys.js';
-import { blockRange, type Geometry, geometryOf } from '../subnets/geometry.js';
+import type { TransactItem } from '../store/transactions.js';
+import { addressAt, blockRange, type Geometry, geometryOf } from '../subnets/geometry.js';
 import { address, type Subnet } from '../subnets/subnet.js';
-import { forgetSighting, sight } from './auditStore.js';
+import { forgetSighting, sightEach } from './auditStore.js';
 import type { Item } from './io.js';
 import { FindingType, NotRepaired, type Outcome } from './report.js';
 import { type AuditScope, seenLongEnough } from './scope.js';
@@ -125,18 +129,29 @@ async function recheck(
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   const expected = derived(g, items);
-  const difference = hintDifference(hint, expected);
-  if (difference === '') return;
+  const differences = offsetDifferences(hint, expected);
+  if (differences.length === 0) return;
   const says =
     read === undefined
       ? `Block ${block} has no hint where its allocation items say ${describe(expected)}`
       : `The hint of block ${block} says ${describe(hint)} where its allocation items say ${describe(expected)}`;
-  // The same disagreement (offset by offset) seen by an earlier audit, past the grace
-  // period: no lagging processor explains it any more.
+  // The same disagreement of one offset seen by an earlier audit, past the grace
+  // period: no lagging processor explains it any more. Each offset is aged on its own,
+  // so changes in flight at other offsets (a busy block) do not restart it; and its
+  // item's identity is part of it, so a new allocation's lag is not an old one's.
   const what = `HINT#${shard}#${block}`;
-  const sighting = await sight(ctx, scope.meter, scope.auditId, subnet.id, what, difference);
-  if (!seenLongEnough(scope, sighting)) {
-    const since = new Date(sighting.firstSeenMs).toISOString();
+  const fingerprints = new Map(
+    differences.map(({ offset, a, b }) => [
+      String(offset),
+      `${a}>${b}#${identity(itemAt(subnet, g, block, offset, items))}`,
+    ]),
+  );
+  const sightings = [
+    ...(await sightEach(ctx, scope.meter, scope.auditId, subnet.id, what, fingerprints)).values(),
+  ];
+  if (!sightings.some((sighting) => seenLongEnough(scope, sighting))) {
+    const firstSeen = Math.min(...sightings.map((sighting) => sighting.firstSeenMs));
+    const since = new Date(firstSeen).toISOString();
     scope.findings.add(
       {
         type: FindingType.HINT_TRAILING,
@@ -150,9 +165,20 @@ async function recheck(
     return;
   }
   const finding = { type: FindingType.HINT_STALE, subnetId: subnet.id, detail: `${says}.` };
+  // The processor writes nothing for a change the hint already says (apply.ts), so
+  // `ver` does not tell that a disagreeing offset's item changed to what the hint
+  // says since the Query: its items must still be as read too. (A missing hint has
+  // no such gap: the processor always creates it.)
+  const unchanged =
+    read === undefined
+      ? []
+      : differences.map(({ offset }) =>
+          itemAsRead(ctx.tableName, key.pk, subnet, g, block, offset, items),
+        );
   let outcome: Outcome;
-  if (!scope.settings.repair) outcome = NotRepaired.REPORT_ONLY;
-  else {
+  if (!scope.settings.repair || unchanged.length > MAX_CHECKED_OFFSETS) {
+    outcome = NotRepaired.REPORT_ONLY;
+  } else {
     const put = await scope.io.transact([
       {
         Put: {
@@ -163,11 +189,83 @@ async function recheck(
             : { ConditionExpression: 'attribute_not_exists(ver)' }),
         },
       },
+      ...unchanged,
     ]);
     outcome = put ? true : NotRepaired.CHANGED;
   }
   if (outcome === true) await forgetSighting(ctx, scope.meter, subnet.id, what);
   scope.findings.add(finding, outcome);
+}
+
+/** A transaction holds 100 items: the hint's put and at most this many checks. */
+const MAX_CHECKED_OFFSETS = 99;
+
+/** A check that the allocation item of `offset` still says, to a hint, what it said in `items`. */
+function itemAsRead(
+  tableName: string,
+  pk: string,
+  subnet: Subnet,
+  g: Geometry,
+  block: bigint,
+  offset: number,
+  items: readonly Item[],
+): TransactItem {
+  const sk = allocationSortAt(subnet, g, block, offset);
+  const item = itemAt(subnet, g, block, offset, items);
+  if (item === undefined) {
+    return {
+      ConditionCheck: {
+        TableName: tableName,
+        Key: { pk, sk },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+  }
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const conditions = ['attribute_exists(pk)'];
+  for (const [name, attribute] of [
+    ['#ttl', 'ttl'],
+    ['#coolFrom', 'coolFrom'],
+  ] as const) {
+    names[name] = attribute;
+    const value = item[attribute];
+    if (typeof value === 'number') {
+      conditions.push(`${name} = :${attribute}`);
+      values[`:${attribute}`] = value;
+    } else conditions.push(`attribute_not_exists(${name})`);
+  }
+  return {
+    ConditionCheck: {
+      TableName: tableName,
+      Key: { pk, sk },
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeNames: names,
+      ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+    },
+  };
+}
+
+function allocationSortAt(subnet: Subnet, g: Geometry, block: bigint, offset: number): string {
+  return keys.allocationSort(address(subnet.cidr.version, addressAt(g, block, offset)));
+}
+
+/** The allocation item of `offset` among a block's `items`, if any. */
+function itemAt(
+  subnet: Subnet,
+  g: Geometry,
+  block: bigint,
+  offset: number,
+  items: readonly Item[],
+): Item | undefined {
+  const sk = allocationSortAt(subnet, g, block, offset);
+  return items.find((candidate) => String(candidate.sk) === sk);
+}
+
+/** Which allocation, and which version of it, an item is ('' for none). */
+function identity(item: Item | undefined): string {
+  if (item === undefined) return '';
+  return [item.reqToken, item.createdAt, item.rev].map((part) => String(part ?? '')).join('|');
 }
 
 /** A hint's taken offsets, for a finding's detail. */

@@ -84,6 +84,16 @@ export function sameHint(stored: Record<string, unknown>, next: Record<string, u
  * say the same. Stable, so it names a disagreement (the audit's sighting of it).
  */
 export function hintDifference(a: Record<string, unknown>, b: Record<string, unknown>): string {
+  return offsetDifferences(a, b)
+    .map(({ offset, a: first, b: second }) => `${offset}:${first}>${second}`)
+    .join(' ');
+}
+
+/** The offsets on which two hints differ, in order, with what each says of them. */
+export function offsetDifferences(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+): { offset: number; a: string; b: string }[] {
   const says = (item: Record<string, unknown>) => {
     const used = item.u instanceof Set ? [...item.u].map(Number) : [];
     return new Map(
@@ -94,6 +104,5 @@ export function hintDifference(a: Record<string, unknown>, b: Record<string, unk
   return [...new Set([...first.keys(), ...second.keys()])]
     .sort((x, y) => x - y)
     .filter((o) => first.get(o) !== second.get(o))
-    .map((o) => `${o}:${first.get(o) ?? 'free'}>${second.get(o) ?? 'free'}`)
-    .join(' ');
+    .map((o) => ({ offset: o, a: first.get(o) ?? 'free', b: second.get(o) ?? 'free' }));
 }

@@ -19,6 +19,7 @@ export {
   hintDifference,
   type ItemChange,
   type OffsetHint,
+  offsetDifferences,
   offsetHint,
   sameHint,
 } from './derive.js';
